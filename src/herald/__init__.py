@@ -1,0 +1,3 @@
+"""Herald: broadcast messages for research-computing portals."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,120 @@
+"""Expected errors, and the one place that turns them into Waldur's error bodies.
+
+Every error body is a JSON object in DRF's shape: a field map for validation
+errors ({"subject": ["This field is required."]}), or {"detail": "..."}.
+Nothing that reaches the client is a bare 500 traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from herald.api.responses import JSONResponse
+
+logger = logging.getLogger("herald.api")
+
+ErrorBody = dict[str, Any]
+
+
+class APIError(Exception):
+    status_code = 400
+
+    def __init__(self, body: ErrorBody, headers: dict[str, str] | None = None) -> None:
+        super().__init__(body)
+        self.body = body
+        self.headers = headers
+
+
+class ValidationError(APIError):
+    """400 with a field map; nested fields nest, list items are keyed by index."""
+
+    status_code = 400
+
+    @classmethod
+    def field(cls, name: str, message: str) -> ValidationError:
+        return cls({name: [message]})
+
+
+class NotFound(APIError):
+    status_code = 404
+
+    def __init__(self, detail: str = "Not found.") -> None:
+        super().__init__({"detail": detail})
+
+
+class NotAuthenticated(APIError):
+    status_code = 401
+
+    def __init__(self, detail: str = "Authentication credentials were not provided.") -> None:
+        super().__init__({"detail": detail}, headers={"WWW-Authenticate": "Token"})
+
+
+class PermissionDenied(APIError):
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__({"detail": "You do not have permission to perform this action."})
+
+
+class Conflict(APIError):
+    status_code = 409
+
+    def __init__(self, detail: str) -> None:
+        super().__init__({"detail": detail})
+
+    @classmethod
+    def valid_states(cls, *states: str) -> Conflict:
+        names = ", ".join(state.capitalize() for state in states)
+        return cls(f"Valid states for operation: {names}.")
+
+
+class UnsupportedMediaType(APIError):
+    status_code = 415
+
+    def __init__(self, media_type: str) -> None:
+        super().__init__({"detail": f'Unsupported media type "{media_type}" in request.'})
+
+
+def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, APIError)
+    return JSONResponse(exc.body, status_code=exc.status_code, headers=exc.headers)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        body: ErrorBody = {"detail": f'Method "{request.method}" not allowed.'}
+    elif exc.status_code == 404:
+        body = {"detail": "Not found."}
+    else:
+        body = {"detail": str(exc.detail)}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Endpoints take raw strings and validate them themselves; this only
+    # catches what FastAPI checks before them, in the same DRF shape.
+    assert isinstance(exc, RequestValidationError)
+    body: ErrorBody = {}
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        key = location[-1] if location else "non_field_errors"
+        body.setdefault(key, []).append(error.get("msg", "Invalid value."))
+    return JSONResponse(body, status_code=400)
+
+
+def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "Internal server error."}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

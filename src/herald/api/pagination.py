@@ -1,0 +1,78 @@
+"""Waldur's list conventions: page/page_size, X-Result-Count, Link, bare arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from herald.api.errors import NotFound
+from herald.api.responses import JSONResponse
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 300
+
+
+def _positive_int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value.strip())
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int
+    page_size: int
+
+    @classmethod
+    def from_params(cls, page: str | None, page_size: str | None) -> PageRequest:
+        number = 1 if page is None else _positive_int(page)
+        if number is None:
+            raise NotFound("Invalid page.")
+        size = _positive_int(page_size) or DEFAULT_PAGE_SIZE
+        return cls(page=number, page_size=min(size, MAX_PAGE_SIZE))
+
+    def last_page(self, total: int) -> int:
+        return max(1, -(-total // self.page_size))
+
+    def check(self, total: int) -> None:
+        """A page past the end is a 404 (page 1 of an empty list is not)."""
+        if self.page > self.last_page(total):
+            raise NotFound("Invalid page.")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def _link_header(request: Request, pages: PageRequest, total: int) -> str:
+    last = pages.last_page(total)
+    relations = [("first", 1)]
+    if pages.page > 1:
+        relations.append(("prev", min(pages.page - 1, last)))
+    if pages.page < last:
+        relations.append(("next", pages.page + 1))
+    relations.append(("last", last))
+    url = request.url
+    return ", ".join(
+        f'<{url.include_query_params(page=number)}>; rel="{rel}"' for rel, number in relations
+    )
+
+
+def count_response(total: int) -> Response:
+    """HEAD on a list: the count and no body."""
+    return Response(status_code=200, headers={"X-Result-Count": str(total)})
+
+
+def list_response(
+    request: Request, items: Sequence[Any], total: int, pages: PageRequest
+) -> JSONResponse:
+    headers = {"X-Result-Count": str(total), "Link": _link_header(request, pages, total)}
+    return JSONResponse(list(items), headers=headers)

@@ -1,0 +1,88 @@
+"""Reading request input the way Waldur's clients send it."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import Request
+
+from herald.api.errors import APIError, NotFound, UnsupportedMediaType, ValidationError
+
+_UUID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+
+TRUE_VALUES = {"true", "1", "yes", "on"}
+FALSE_VALUES = {"false", "0", "no", "off", ""}
+
+
+def parse_uuid(value: object) -> str | None:
+    """The 32-hex form of a UUID given dashed or not, in any case; None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    candidate = value.strip().lower()
+    if not _UUID.match(candidate):
+        return None
+    return candidate.replace("-", "")
+
+
+def path_uuid(value: str) -> str:
+    """A UUID in a path that does not parse names no object: 404."""
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise NotFound()
+    return parsed
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    """Repeated parameters, each possibly comma-separated, as one list."""
+    result: list[str] = []
+    for value in values or []:
+        result.extend(part.strip() for part in value.split(",") if part.strip())
+    return result
+
+
+def parse_bool(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    if lowered in TRUE_VALUES:
+        return True
+    if lowered in FALSE_VALUES:
+        return False
+    raise ValidationError.field(name, f'"{value}" is not a valid boolean; use true or false.')
+
+
+class _RepeatedKey(Exception):
+    pass
+
+
+def _reject_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _RepeatedKey(key)
+        result[key] = value
+    return result
+
+
+async def json_object_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is an empty object."""
+    raw = await request.body()
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not raw.strip():
+        return {}
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(media_type)
+    try:
+        data = json.loads(raw, object_pairs_hook=_reject_repeated_keys)
+    except _RepeatedKey as exc:
+        raise APIError({"detail": f'JSON parse error - key "{exc.args[0]}" is repeated.'}) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise APIError({"detail": f"JSON parse error - {exc}"}) from exc
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ValidationError(
+            {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
+        )
+    return data

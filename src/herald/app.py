@@ -1,0 +1,119 @@
+"""The ASGI application: Waldur's wire conventions around the domain routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
+
+from herald import __version__
+from herald.api.errors import install_error_handlers
+from herald.broadcasts import endpoints as broadcasts
+from herald.broadcasts.schemas import BroadcastMessageRequest, PatchedBroadcastMessageRequest
+from herald.config import Settings
+from herald.db import Database
+
+SCHEMA_URL = "/api/schema/"
+DOCS_URL = "/api/docs/"
+
+
+class TrailingSlash:
+    """Serve `/api/x` exactly as `/api/x/`: Waldur's paths end in a slash, and a
+    redirect would lose the method and body of a POST for some clients."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/api/") and not path.endswith("/"):
+                scope = {**scope, "path": path + "/"}
+                if scope.get("raw_path"):
+                    scope["raw_path"] = scope["raw_path"] + b"/"
+        await self.app(scope, receive, send)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title="Herald",
+        version=__version__,
+        description=(
+            "Waldur's Broadcast Messages API. Authenticate with "
+            "`Authorization: Token <key>`; staff and support users only."
+        ),
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for model in (BroadcastMessageRequest, PatchedBroadcastMessageRequest):
+        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(definition.pop("$defs", {}))
+        schemas[model.__name__] = definition
+    components["securitySchemes"] = {
+        "TokenAuth": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Token <key>",
+        }
+    }
+    schema["security"] = [{"TokenAuth": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    database = Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Herald",
+        version=__version__,
+        openapi_url=SCHEMA_URL,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.router.redirect_slashes = False
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.include_router(broadcasts.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    # Swagger UI from the installed bundle: nothing is fetched from outside.
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=SCHEMA_URL,
+            title="Herald API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+    app.add_middleware(TrailingSlash)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory herald.app:app_factory` (settings from the environment)."""
+    return create_app()

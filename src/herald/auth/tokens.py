@@ -1,0 +1,41 @@
+"""API tokens: made once, shown once, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from herald.models import ApiToken, User
+
+
+def hash_key(key: str) -> str:
+    # Keys are 160 random bits, so a plain (unsalted) SHA-256 cannot be
+    # brute-forced and still allows a lookup by hash on every request.
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, user: User) -> str:
+    """A new key for `user`; the caller shows it once, only its hash is kept."""
+    key = secrets.token_hex(20)
+    session.add(
+        ApiToken(
+            user_uuid=user.uuid,
+            key_hash=hash_key(key),
+            created=datetime.now(UTC).replace(tzinfo=None),
+        )
+    )
+    session.flush()
+    return key
+
+
+def user_for_key(session: Session, key: str) -> User | None:
+    statement = (
+        select(User)
+        .join(ApiToken, ApiToken.user_uuid == User.uuid)
+        .where(ApiToken.key_hash == hash_key(key))
+    )
+    return session.scalars(statement).first()

@@ -1,0 +1,240 @@
+"""/api/broadcast-messages/: thin endpoints, one service call each."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from herald.api.errors import ValidationError
+from herald.api.fields import select, wanted_fields
+from herald.api.pagination import PageRequest, count_response, list_response
+from herald.api.params import json_object_body, parse_bool, path_uuid, split_values
+from herald.api.responses import JSONResponse
+from herald.auth.dependencies import DbSession, StaffUser
+from herald.broadcasts import repository, service
+from herald.broadcasts.schemas import (
+    MESSAGE_FIELDS,
+    ORDERINGS,
+    STATES,
+    BroadcastMessageOut,
+    BroadcastMessageRequest,
+    ErrorOut,
+    PatchedBroadcastMessageRequest,
+    RECIPIENT_FIELDS,
+    RecipientOut,
+    message_json,
+    parse_message_input,
+)
+from herald.config import Settings
+from herald.recipients.service import resolve_emails, resolve_recipients
+from herald.recipients.targeting import targeting_from_params
+
+router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
+
+Body = Annotated[dict[str, Any], Depends(json_object_body)]
+Fields = Annotated[list[str] | None, Query(description="Return only these keys.")]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid input: a map of field names to messages"},
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+}
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _request_body(model: type) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+def _message_response(row: Any, fields: list[str] | None, status_code: int = 200) -> JSONResponse:
+    chosen = wanted_fields(fields, MESSAGE_FIELDS)
+    return JSONResponse(select(message_json(row), chosen), status_code=status_code)
+
+
+def _check_choices(name: str, values: list[str], choices: tuple[str, ...]) -> None:
+    for value in values:
+        if value not in choices:
+            raise ValidationError.field(
+                name, f"Select a valid choice. {value} is not one of the available choices."
+            )
+
+
+@router.head(
+    "/",
+    operation_id="broadcast_messages_count",
+    responses={200: {"description": "The count in X-Result-Count; no body"}, **_ERRORS},
+)
+@router.get(
+    "/",
+    operation_id="broadcast_messages_list",
+    responses={200: {"model": list[BroadcastMessageOut]}, **_ERRORS},
+)
+def list_messages(
+    request: Request,
+    session: DbSession,
+    _user: StaffUser,
+    state: Annotated[list[str] | None, Query(description="DRAFT, SCHEDULED or SENT")] = None,
+    subject: Annotated[str | None, Query(description="case-insensitive substring")] = None,
+    o: Annotated[list[str] | None, Query(description="created, subject, author_full_name")] = None,
+    page: str | None = None,
+    page_size: str | None = None,
+    field: Fields = None,
+) -> Response:
+    states = state or []
+    _check_choices("state", states, STATES)
+    ordering = o or ["-created"]
+    _check_choices("o", ordering, ORDERINGS + tuple(f"-{name}" for name in ORDERINGS))
+    pages = PageRequest.from_params(page, page_size)
+    total = repository.count_messages(session, states, subject)
+    if request.method == "HEAD":
+        return count_response(total)
+    pages.check(total)
+    rows = repository.list_messages(
+        session, states, subject, ordering, pages.offset, pages.page_size
+    )
+    chosen = wanted_fields(field, MESSAGE_FIELDS)
+    return list_response(request, [select(message_json(r), chosen) for r in rows], total, pages)
+
+
+@router.post(
+    "/",
+    status_code=201,
+    operation_id="broadcast_messages_create",
+    responses={201: {"model": BroadcastMessageOut}, **_ERRORS},
+    openapi_extra=_request_body(BroadcastMessageRequest),
+)
+def create_message(
+    request: Request, session: DbSession, user: StaffUser, body: Body
+) -> JSONResponse:
+    data = parse_message_input(body, partial=False, today=_settings(request).today())
+    return _message_response(service.create_message(session, user, data), None, 201)
+
+
+@router.head(
+    "/recipients/",
+    operation_id="broadcast_messages_recipients_count",
+    responses={200: {"description": "The count in X-Result-Count; no body"}, **_ERRORS},
+)
+@router.get(
+    "/recipients/",
+    operation_id="broadcast_messages_recipients_retrieve",
+    responses={200: {"model": list[RecipientOut]}, **_ERRORS},
+)
+def recipients(
+    request: Request,
+    session: DbSession,
+    user: StaffUser,
+    customers: Annotated[list[str] | None, Query(description="UUIDs, repeated or comma-separated")] = None,
+    offerings: Annotated[list[str] | None, Query(description="UUIDs, repeated or comma-separated")] = None,
+    all_users: Annotated[str | None, Query(description="true/false/1/0")] = None,
+    additional_recipients: list[str] | None = Query(None),
+    excluded_recipients: list[str] | None = Query(None),
+    send_to_me: Annotated[str | None, Query(description="true/false/1/0")] = None,
+    page: str | None = None,
+    page_size: str | None = None,
+    field: Fields = None,
+) -> Response:
+    """Who a query would reach, without saving anything."""
+    targeting = targeting_from_params(
+        customers=split_values(customers),
+        offerings=split_values(offerings),
+        all_users=parse_bool("all_users", all_users),
+        additional_recipients=split_values(additional_recipients),
+        excluded_recipients=split_values(excluded_recipients),
+        send_to_me=parse_bool("send_to_me", send_to_me),
+    )
+    pages = PageRequest.from_params(page, page_size)
+    service.check_targeting(session, targeting, field=None)
+    if request.method == "HEAD":
+        # The count needs addresses only, not who reached them: much cheaper.
+        return count_response(len(resolve_emails(session, targeting, user)))
+    audience = resolve_recipients(session, targeting, user)
+    pages.check(len(audience))
+    chosen = wanted_fields(field, RECIPIENT_FIELDS)
+    page_rows = audience[pages.offset : pages.offset + pages.page_size]
+    return list_response(request, [select(r.as_json(), chosen) for r in page_rows], len(audience), pages)
+
+
+@router.get(
+    "/{uuid}/",
+    operation_id="broadcast_messages_retrieve",
+    responses={200: {"model": BroadcastMessageOut}, **_ERRORS},
+)
+def retrieve_message(
+    uuid: str, session: DbSession, _user: StaffUser, field: Fields = None
+) -> JSONResponse:
+    return _message_response(service.get_message(session, path_uuid(uuid)), field)
+
+
+@router.put(
+    "/{uuid}/",
+    operation_id="broadcast_messages_update",
+    responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
+    openapi_extra=_request_body(BroadcastMessageRequest),
+)
+def update_message(
+    uuid: str, request: Request, session: DbSession, _user: StaffUser, body: Body
+) -> JSONResponse:
+    message_uuid = path_uuid(uuid)
+    data = parse_message_input(body, partial=False, today=_settings(request).today())
+    return _message_response(service.update_message(session, message_uuid, data), None)
+
+
+@router.patch(
+    "/{uuid}/",
+    operation_id="broadcast_messages_partial_update",
+    responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
+    openapi_extra=_request_body(PatchedBroadcastMessageRequest),
+)
+def partial_update_message(
+    uuid: str, request: Request, session: DbSession, _user: StaffUser, body: Body
+) -> JSONResponse:
+    message_uuid = path_uuid(uuid)
+    data = parse_message_input(body, partial=True, today=_settings(request).today())
+    return _message_response(service.update_message(session, message_uuid, data), None)
+
+
+@router.delete(
+    "/{uuid}/",
+    status_code=204,
+    operation_id="broadcast_messages_destroy",
+    responses={409: {"model": ErrorOut}, **_ERRORS},
+)
+def delete_message(uuid: str, session: DbSession, _user: StaffUser) -> Response:
+    service.delete_message(session, path_uuid(uuid))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{uuid}/schedule/",
+    operation_id="broadcast_messages_schedule",
+    responses={200: {"description": "Scheduled; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
+)
+def schedule_message(
+    uuid: str, request: Request, session: DbSession, _user: StaffUser
+) -> Response:
+    service.schedule_message(session, path_uuid(uuid), _settings(request).today())
+    return Response(status_code=200)
+
+
+@router.post(
+    "/{uuid}/send/",
+    operation_id="broadcast_messages_send",
+    responses={200: {"description": "Sent; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
+)
+def send_message(uuid: str, request: Request, session: DbSession, _user: StaffUser) -> Response:
+    service.send_message(session, path_uuid(uuid), _settings(request).today())
+    return Response(status_code=200)

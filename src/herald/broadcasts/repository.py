@@ -1,0 +1,143 @@
+"""The SQL for messages and their outbox rows.
+
+State changes are compare-and-set: each UPDATE or DELETE names the states it
+may start from and the caller checks the row count, so two requests racing
+on one message cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, exists, func, insert, not_, select, update
+from sqlalchemy.orm import Session
+
+from herald.models import BroadcastMessage, Delivery
+
+_COLUMNS = (
+    BroadcastMessage.id,
+    BroadcastMessage.uuid,
+    BroadcastMessage.created,
+    BroadcastMessage.subject,
+    BroadcastMessage.body,
+    BroadcastMessage.query,
+    BroadcastMessage.author_uuid,
+    BroadcastMessage.author_full_name,
+    BroadcastMessage.emails,
+    BroadcastMessage.state,
+    BroadcastMessage.send_at,
+)
+_ORDER_COLUMNS = {
+    "created": BroadcastMessage.created,
+    "subject": BroadcastMessage.subject,
+    "author_full_name": BroadcastMessage.author_full_name,
+}
+# Rows are written in batches so a 100,000-address send does not build one giant statement.
+_BATCH = 5000
+
+
+def _filters(states: Sequence[str], subject: str | None) -> list[Any]:
+    conditions: list[Any] = []
+    if states:
+        conditions.append(BroadcastMessage.state.in_(states))
+    if subject:
+        conditions.append(BroadcastMessage.subject.icontains(subject, autoescape=True))
+    return conditions
+
+
+def count_messages(session: Session, states: Sequence[str], subject: str | None) -> int:
+    statement = select(func.count()).select_from(BroadcastMessage).where(*_filters(states, subject))
+    return int(session.scalar(statement) or 0)
+
+
+def list_messages(
+    session: Session,
+    states: Sequence[str],
+    subject: str | None,
+    ordering: Sequence[str],
+    offset: int,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    order_by = []
+    for name in ordering:
+        column = _ORDER_COLUMNS[name.lstrip("-")]
+        order_by.append(column.desc() if name.startswith("-") else column.asc())
+    # A unique last key keeps pages stable when the named keys tie.
+    last_descending = bool(ordering) and ordering[-1].startswith("-")
+    order_by.append(BroadcastMessage.id.desc() if last_descending else BroadcastMessage.id.asc())
+    statement = (
+        select(*_COLUMNS)
+        .where(*_filters(states, subject))
+        .order_by(*order_by)
+        .offset(offset)
+        .limit(limit)
+    )
+    return session.execute(statement).all()
+
+
+def get_message(session: Session, uuid: str) -> Row[Any] | None:
+    return session.execute(select(*_COLUMNS).where(BroadcastMessage.uuid == uuid)).first()
+
+
+def insert_message(session: Session, values: dict[str, Any]) -> None:
+    session.execute(insert(BroadcastMessage).values(**values))
+
+
+def update_in_states(
+    session: Session, message_id: int, states: Sequence[str], values: dict[str, Any]
+) -> bool:
+    """Apply `values` only if the message is still in one of `states`."""
+    statement = (
+        update(BroadcastMessage)
+        .where(BroadcastMessage.id == message_id, BroadcastMessage.state.in_(states))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
+
+def _delivery_running(message_id: int) -> Any:
+    return exists().where(Delivery.message_id == message_id, Delivery.status == "pending")
+
+
+def delete_unless_delivering(session: Session, message_id: int) -> bool:
+    """Delete the message unless it is SENT and some of its mail is still pending."""
+    statement = (
+        delete(BroadcastMessage)
+        .where(
+            BroadcastMessage.id == message_id,
+            not_(and_(BroadcastMessage.state == "SENT", _delivery_running(message_id))),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
+
+def delivery_counts(session: Session, message_id: int) -> dict[str, int]:
+    statement = (
+        select(Delivery.status, func.count())
+        .where(Delivery.message_id == message_id)
+        .group_by(Delivery.status)
+    )
+    return {status: int(count) for status, count in session.execute(statement)}
+
+
+def queue_deliveries(
+    session: Session, message_id: int, emails: Sequence[str], now: datetime
+) -> None:
+    """The transactional outbox: one pending row per address, in the sender's transaction."""
+    table = Delivery.__table__
+    for start in range(0, len(emails), _BATCH):
+        rows = [
+            {
+                "message_id": message_id,
+                "email": email,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            for email in emails[start : start + _BATCH]
+        ]
+        session.execute(insert(table), rows)

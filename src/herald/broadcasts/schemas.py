@@ -1,0 +1,192 @@
+"""What a broadcast message looks like on the wire, in and out.
+
+Input is checked here by hand rather than by a Pydantic model because the
+contract is Waldur's: DRF's error messages and shapes, `query` given as
+null or the string "null", and every problem reported at once. The Pydantic
+models at the bottom only describe the wire format in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, Field
+
+from herald.api.errors import ValidationError
+from herald.recipients.targeting import Targeting, targeting_from_json
+
+SUBJECT_MAX = 1000
+STATES = ("DRAFT", "SCHEDULED", "SENT")
+MESSAGE_FIELDS = (
+    "uuid",
+    "created",
+    "subject",
+    "body",
+    "query",
+    "author_full_name",
+    "emails",
+    "state",
+    "send_at",
+)
+ORDERINGS = ("created", "subject", "author_full_name")
+RECIPIENT_FIELDS = ("full_name", "email", "offerings", "customers")
+
+_REQUIRED = "This field is required."
+_NULL = "This field may not be null."
+_BLANK = "This field may not be blank."
+_NOT_STRING = "Not a valid string."
+_DATE_FORMAT = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
+PAST_DATE = "Date must be today or later."
+UNSET: Any = object()
+
+
+@dataclass
+class MessageInput:
+    """The fields a create or update request wrote; UNSET where it was silent."""
+
+    subject: Any = UNSET
+    body: Any = UNSET
+    targeting: Targeting | Any = UNSET
+    send_at: date | None | Any = UNSET
+
+
+def _text(data: dict[str, Any], name: str, required: bool, errors: dict[str, Any]) -> Any:
+    if name not in data:
+        if required:
+            errors[name] = [_REQUIRED]
+        return UNSET
+    value = data[name]
+    if value is None:
+        errors[name] = [_NULL]
+    elif not isinstance(value, str):
+        errors[name] = [_NOT_STRING]
+    elif not value.strip():
+        errors[name] = [_BLANK]
+    return value.strip() if isinstance(value, str) else UNSET
+
+
+def parse_send_at(value: Any, today: date) -> tuple[date | None, list[str] | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return None, [_DATE_FORMAT]
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return None, [_DATE_FORMAT]
+    if len(value.strip()) != 10:
+        return None, [_DATE_FORMAT]
+    if day < today:
+        return None, [f"{PAST_DATE} Today is {today.isoformat()}."]
+    return day, None
+
+
+def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> MessageInput:
+    """Check a create (partial=False), PUT (partial=False) or PATCH (partial=True) body."""
+    errors: dict[str, Any] = {}
+    result = MessageInput()
+    result.subject = _text(data, "subject", not partial, errors)
+    if isinstance(result.subject, str) and len(result.subject) > SUBJECT_MAX:
+        errors["subject"] = [f"Ensure this field has no more than {SUBJECT_MAX} characters."]
+    result.body = _text(data, "body", not partial, errors)
+    if isinstance(result.body, str) and "body" not in errors:
+        result.body = data["body"]  # the body is kept exactly as written
+    if "query" in data:
+        targeting, problem = targeting_from_json(data["query"])
+        if problem:
+            errors["query"] = problem
+        result.targeting = targeting
+    if "send_at" in data:
+        day, problem = parse_send_at(data["send_at"], today)
+        if problem:
+            errors["send_at"] = problem
+        result.send_at = day
+    if errors:
+        raise ValidationError(errors)
+    return result
+
+
+def _datetime(value: datetime) -> str:
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+def message_json(row: Any) -> dict[str, Any]:
+    """A message as Waldur renders it. `query` and `emails` are stored as JSON
+    text and spliced in unparsed: an all-users message carries 100,000 addresses."""
+    return {
+        "uuid": row.uuid,
+        "created": _datetime(row.created),
+        "subject": row.subject,
+        "body": row.body,
+        "query": orjson.Fragment(row.query),
+        "author_full_name": row.author_full_name,
+        "emails": orjson.Fragment(row.emails),
+        "state": row.state,
+        "send_at": row.send_at.isoformat() if row.send_at else None,
+    }
+
+
+# --- the OpenAPI description ------------------------------------------------
+
+
+class NamedRef(BaseModel):
+    uuid: str = Field(description="32 hex digits")
+    name: str
+
+
+class QueryOut(BaseModel):
+    customers: list[NamedRef] | None = Field(None, description="present only when given")
+    offerings: list[NamedRef] | None = Field(None, description="present only when given")
+    all_users: bool
+    additional_recipients: list[str] | None = None
+    excluded_recipients: list[str] | None = None
+    send_to_me: bool | None = None
+
+
+class QueryIn(BaseModel):
+    customers: list[str] = Field(default_factory=list, description="customer UUIDs")
+    offerings: list[str] = Field(default_factory=list, description="offering UUIDs")
+    all_users: bool = False
+    additional_recipients: list[str] = Field(default_factory=list)
+    excluded_recipients: list[str] = Field(default_factory=list)
+    send_to_me: bool = False
+
+
+class BroadcastMessageOut(BaseModel):
+    uuid: str = Field(description="32 hex digits")
+    created: datetime
+    subject: str
+    body: str
+    query: QueryOut
+    author_full_name: str
+    emails: list[str]
+    state: Literal["DRAFT", "SCHEDULED", "SENT"]
+    send_at: date | None
+
+
+class BroadcastMessageRequest(BaseModel):
+    subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
+    body: str = Field(min_length=1)
+    query: QueryIn | None = Field(None, description='null, or the string "null", means no targeting')
+    send_at: date | None = Field(None, description="today or later")
+
+
+class PatchedBroadcastMessageRequest(BaseModel):
+    subject: str | None = Field(None, min_length=1, max_length=SUBJECT_MAX)
+    body: str | None = Field(None, min_length=1)
+    query: QueryIn | None = None
+    send_at: date | None = None
+
+
+class RecipientOut(BaseModel):
+    full_name: str
+    email: str
+    offerings: list[NamedRef]
+    customers: list[NamedRef]
+
+
+class ErrorOut(BaseModel):
+    detail: str

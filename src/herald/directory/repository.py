@@ -1,0 +1,114 @@
+"""The SQL for the directory: bulk upserts by key, lookups, removal of what a file omits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from herald.models import (
+    ApiToken,
+    Base,
+    Customer,
+    CustomerRole,
+    Offering,
+    Project,
+    ProjectRole,
+    Resource,
+    User,
+)
+
+MODELS: dict[str, type[Base]] = {
+    "users": User,
+    "customers": Customer,
+    "projects": Project,
+    "offerings": Offering,
+    "resources": Resource,
+    "customer_roles": CustomerRole,
+    "project_roles": ProjectRole,
+}
+# Large enough to amortise round trips, small enough for SQLite's variable limit.
+CHUNK = 500
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def upsert(session: Session, section: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the rows, or update the ones whose key exists; grants are just inserted once."""
+    if not rows:
+        return
+    model = MODELS[section]
+    table = model.__table__
+    keys = [column.name for column in table.primary_key.columns]  # type: ignore[attr-defined]
+    statement = _insert(session)(table)
+    others = [name for name in rows[0] if name not in keys]
+    if others:
+        statement = statement.on_conflict_do_update(
+            index_elements=keys, set_={name: statement.excluded[name] for name in others}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    session.execute(statement, list(rows))
+
+
+def existing_uuids(session: Session, section: str, uuids: Iterable[str]) -> set[str]:
+    model = MODELS[section]
+    column = model.uuid  # type: ignore[attr-defined]
+    wanted = list(uuids)
+    found: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        found.update(session.scalars(select(column).where(column.in_(chunk))))
+    return found
+
+
+def all_keys(session: Session, section: str) -> set[Any]:
+    table = MODELS[section].__table__
+    columns = list(table.primary_key.columns)  # type: ignore[attr-defined]
+    if len(columns) == 1:
+        return set(session.scalars(select(columns[0])))
+    return {tuple(row) for row in session.execute(select(*columns))}
+
+
+def users_holding_tokens(session: Session) -> set[str]:
+    return set(session.scalars(select(ApiToken.user_uuid).distinct()))
+
+
+def delete_keys(session: Session, section: str, keys: Iterable[Any]) -> int:
+    table = MODELS[section].__table__
+    columns = list(table.primary_key.columns)  # type: ignore[attr-defined]
+    doomed = list(keys)
+    for start in range(0, len(doomed), CHUNK):
+        chunk = doomed[start : start + CHUNK]
+        if len(columns) == 1:
+            session.execute(delete(table).where(columns[0].in_(chunk)))
+        else:
+            session.execute(delete(table).where(tuple_(*columns).in_(chunk)))
+    return len(doomed)
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    """The user with this address (case-insensitive); an active one if several share it."""
+    statement = (
+        select(User)
+        .where(func.lower(User.email) == email.strip().lower())
+        .order_by(User.is_active.desc(), User.uuid)
+    )
+    return session.scalars(statement).first()
+
+
+def counts(session: Session) -> dict[str, int]:
+    return {
+        section: int(session.scalar(select(func.count()).select_from(model)) or 0)
+        for section, model in MODELS.items()
+    }
+
+
+def has_any_user(session: Session) -> bool:
+    return bool(session.scalar(select(exists().where(User.uuid.is_not(None)))))

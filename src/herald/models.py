@@ -1,0 +1,179 @@
+"""The database schema: the directory, the messages and their outbox.
+
+Directory rows are keyed by the portal's own UUIDs (32 hex digits), so an
+import is a plain upsert with no id mapping, and role grants name their
+user, customer and project directly.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+UUID_LEN = 32
+EMAIL_LEN = 320
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# --- the directory -------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), default="")
+    email: Mapped[str] = mapped_column(String(EMAIL_LEN), default="")
+    full_name: Mapped[str] = mapped_column(String(300), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_support: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_users_email_lower", func.lower(email)),)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    # A JSON array of addresses; always read whole with its customer.
+    notification_emails: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    customer_uuid: Mapped[str] = mapped_column(
+        ForeignKey("customers.uuid", ondelete="CASCADE"), index=True
+    )
+
+
+class Offering(Base):
+    __tablename__ = "offerings"
+
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    parent_uuid: Mapped[str | None] = mapped_column(
+        ForeignKey("offerings.uuid", ondelete="SET NULL"), index=True, nullable=True
+    )
+
+
+class Resource(Base):
+    __tablename__ = "resources"
+
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    project_uuid: Mapped[str] = mapped_column(
+        ForeignKey("projects.uuid", ondelete="CASCADE"), index=True
+    )
+    offering_uuid: Mapped[str] = mapped_column(
+        ForeignKey("offerings.uuid", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(20))
+
+
+class CustomerRole(Base):
+    __tablename__ = "customer_roles"
+
+    user_uuid: Mapped[str] = mapped_column(
+        ForeignKey("users.uuid", ondelete="CASCADE"), primary_key=True
+    )
+    customer_uuid: Mapped[str] = mapped_column(
+        ForeignKey("customers.uuid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class ProjectRole(Base):
+    __tablename__ = "project_roles"
+
+    user_uuid: Mapped[str] = mapped_column(
+        ForeignKey("users.uuid", ondelete="CASCADE"), primary_key=True
+    )
+    project_uuid: Mapped[str] = mapped_column(
+        ForeignKey("projects.uuid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+# --- access ----------------------------------------------------------------
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_uuid: Mapped[str] = mapped_column(
+        ForeignKey("users.uuid", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 of the key: the key itself is shown once and never stored.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- messages and their outbox -------------------------------------------
+
+
+class BroadcastMessage(Base):
+    __tablename__ = "broadcast_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime, index=True)  # naive UTC
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    # Stored as JSON text and spliced into responses unparsed (see broadcasts/schemas.py).
+    query: Mapped[str] = mapped_column(Text)
+    emails: Mapped[str] = mapped_column(Text)
+    author_uuid: Mapped[str | None] = mapped_column(
+        ForeignKey("users.uuid", ondelete="SET NULL"), nullable=True
+    )
+    # The author's name when the message was written: it outlives the author's
+    # directory entry, and lists and ordering need no join.
+    author_full_name: Mapped[str] = mapped_column(String(300), default="")
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    send_at: Mapped[date | None] = mapped_column(Date, nullable=True)
+    sent: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Delivery(Base):
+    """One row of the outbox: one message to one address."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcast_messages.id", ondelete="CASCADE")
+    )
+    email: Mapped[str] = mapped_column(String(EMAIL_LEN))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # When the delivery may next be tried (back-off), and until when a worker holds it.
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "email", name="uq_deliveries_message_email"),
+        Index("ix_deliveries_message_status", "message_id", "status"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
