@@ -1,0 +1,38 @@
+# Herald: `make run` serves the demo on SQLite, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run test lint bench clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install Herald with its test tools
+
+run: install  ## migrate, load the demo directory, serve on 127.0.0.1:8000 (mail to ./var/outbox)
+	mkdir -p var/outbox
+	$(BIN)/herald migrate
+	$(BIN)/herald demo
+	$(BIN)/herald serve --host 127.0.0.1 --port 8000
+
+test: install  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
+	$(BIN)/pytest
+
+lint: install  ## ruff and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: install  ## API benchmark on a generated 10,000-user directory (see bench/README.md)
+	$(BIN)/python bench/api_bench.py
+
+clean:  ## remove the environment and local data
+	rm -rf $(VENV) var
