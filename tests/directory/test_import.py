@@ -1,0 +1,192 @@
+"""`herald directory import FILE [--replace]` (SPEC 5), through the real command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from herald.db import Database
+from herald.directory.repository import counts
+from tests.cli import herald
+from tests.conftest import EXAMPLE_DIRECTORY
+from tests.factories import DirectoryBuilder, uid
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.transaction(write=False) as session:
+        return counts(session)
+
+
+def _write(tmp_path: Path, document: Any, name: str = "directory.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+EXAMPLE_COUNTS = {
+    "users": 10,
+    "customers": 2,
+    "projects": 3,
+    "offerings": 3,
+    "resources": 3,
+    "customer_roles": 2,
+    "project_roles": 5,
+}
+
+
+def test_example_directory_imports_cleanly_and_idempotently(
+    db: Database, database_url: str
+) -> None:
+    first = herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
+    assert first.returncode == 0, first.stderr
+    assert "imported 10 users, 2 customers, 3 projects" in first.stdout
+    assert _counts(db) == EXAMPLE_COUNTS
+    again = herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
+    assert again.returncode == 0, again.stderr
+    assert _counts(db) == EXAMPLE_COUNTS
+
+
+def test_import_updates_rows_by_uuid(db: Database, database_url: str, tmp_path: Path) -> None:
+    d = DirectoryBuilder()
+    d.user("ann", "ann@example.org", full_name="Ann Old")
+    d.customer("Org", ["ops@org.example"])
+    herald(database_url, "directory", "import", str(_write(tmp_path, d.doc)))
+    d.doc["users"][0]["full_name"] = "Ann New"
+    d.doc["users"][0]["is_active"] = False
+    d.doc["customers"][0]["notification_emails"] = []
+    result = herald(database_url, "directory", "import", str(_write(tmp_path, d.doc)))
+    assert result.returncode == 0, result.stderr
+    with db.transaction(write=False) as session:
+        from herald.models import Customer, User
+
+        user = session.get(User, uid("user", "ann"))
+        customer = session.get(Customer, uid("customer", "Org"))
+        assert user is not None and customer is not None
+        assert (user.full_name, user.is_active) == ("Ann New", False)
+        assert customer.notification_emails == "[]"
+
+
+def test_every_problem_is_named_and_nothing_is_written(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    document = json.loads(EXAMPLE_DIRECTORY.read_text())
+    document["users"][2]["email"] = "not-an-address"
+    document["users"][4]["is_active"] = "yes"
+    document["customers"][1]["notification_emails"] = ["ok@x.example", "bad address"]
+    document["projects"][0]["customer"] = "0" * 32
+    document["resources"][1]["state"] = "Deleted"
+    document["project_roles"][0]["role"] = "boss"
+    document["offerings"].append(dict(document["offerings"][0]))
+    document["users"][0]["nickname"] = "al"
+    del document["customers"][0]["name"]
+    document["groups"] = []
+    result = herald(database_url, "directory", "import", str(_write(tmp_path, document)))
+    assert result.returncode == 1
+    assert "nothing was written" in result.stderr
+    for expected in (
+        "users[2].email: 'not-an-address': Enter a valid email address.",
+        "users[4].is_active: expected true or false",
+        "customers[1].notification_emails: item 1 'bad address'",
+        "resources[1].state: 'Deleted' is not one of",
+        "project_roles[0].role: 'boss' is not one of admin, manager, member",
+        "offerings[3]: repeats the uuid of offerings[0]",
+        "users[0].nickname: unknown field",
+        "customers[0].name: this field is required",
+        "groups: unknown section",
+    ):
+        assert expected in result.stderr, expected
+    assert sum(_counts(db).values()) == 0
+
+
+def test_dangling_references_are_named(db: Database, database_url: str, tmp_path: Path) -> None:
+    document = json.loads(EXAMPLE_DIRECTORY.read_text())
+    document["projects"][0]["customer"] = "0" * 32
+    document["customer_roles"][1]["user"] = "1" * 32
+    result = herald(database_url, "directory", "import", str(_write(tmp_path, document)))
+    assert result.returncode == 1
+    assert f"projects[0].customer: no customer {'0' * 32}" in result.stderr
+    assert f"customer_roles[1].user: no user {'1' * 32}" in result.stderr
+    assert sum(_counts(db).values()) == 0
+
+
+def test_references_may_point_at_rows_already_imported(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    d = DirectoryBuilder()
+    org = d.customer("Org")
+    herald(database_url, "directory", "import", str(_write(tmp_path, d.doc, "a.json")))
+    later = DirectoryBuilder()
+    later.project("P", org)
+    result = herald(database_url, "directory", "import", str(_write(tmp_path, later.doc, "b.json")))
+    assert result.returncode == 0, result.stderr
+    assert _counts(db)["projects"] == 1
+    # ...but not with --replace, which removes what the file does not name
+    replaced = herald(
+        database_url, "directory", "import", "--replace", str(_write(tmp_path, later.doc, "b.json"))
+    )
+    assert replaced.returncode == 1
+    assert f"projects[0].customer: no customer {org}" in replaced.stderr
+
+
+def test_replace_removes_what_the_file_does_not_name_but_keeps_token_holders(
+    db: Database, database_url: str, tmp_path: Path, staff: dict[str, str]
+) -> None:
+    herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
+    document = json.loads(EXAMPLE_DIRECTORY.read_text())
+    document["users"] = document["users"][:-1]  # drop "lone"
+    document["resources"] = document["resources"][:1]
+    document["project_roles"] = document["project_roles"][:2]
+    result = herald(
+        database_url, "directory", "import", "--replace", str(_write(tmp_path, document))
+    )
+    assert result.returncode == 0, result.stderr
+    assert "removed 3 project_roles, 2 resources, 1 users" in result.stdout
+    assert "kept 1 users not in the file because they hold API tokens" in result.stdout
+    after = _counts(db)
+    assert after["users"] == 10  # 9 named + the staff user with a token
+    assert after["resources"] == 1 and after["project_roles"] == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"users": [', "not valid JSON"),
+        ("[]", "the file must hold a JSON object"),
+        ('{"users": {}}', "users: expected a list"),
+        ('{"users": [1]}', "users[0]: expected an object"),
+    ],
+)
+def test_unreadable_files_are_clear_errors(
+    db: Database, database_url: str, tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    result = herald(database_url, "directory", "import", str(path))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_is_a_clear_error(db: Database, database_url: str, tmp_path: Path) -> None:
+    result = herald(database_url, "directory", "import", str(tmp_path / "none.json"))
+    assert result.returncode != 0
+    assert "none.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_offering_parents_may_come_after_their_children_in_the_file(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    d = DirectoryBuilder()
+    parent = uid("offering", "parent")
+    d.offering("child", parent=parent)
+    d.offering("parent")
+    result = herald(database_url, "directory", "import", str(_write(tmp_path, d.doc)))
+    assert result.returncode == 0, result.stderr
+    cyclic = DirectoryBuilder()
+    cyclic.offering("a", parent=uid("offering", "b"))
+    cyclic.offering("b", parent=uid("offering", "a"))
+    result = herald(database_url, "directory", "import", str(_write(tmp_path, cyclic.doc)))
+    assert result.returncode == 1 and "parent cycle" in result.stderr
