@@ -10,7 +10,9 @@ from pathlib import Path
 HERALD = Path(sys.executable).with_name("herald")
 
 
-def herald(database_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def herald(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [str(HERALD)] if HERALD.exists() else [sys.executable, "-m", "herald.cli"]
     return subprocess.run(
         [*command, *args],

@@ -23,14 +23,14 @@ def test_migrate_is_repeatable(database_url: str) -> None:
 def test_create_staff_prints_a_working_key(
     db: Database, database_url: str, server_url: str
 ) -> None:
-    result = herald(database_url, "create-staff", "--email", "boss@example.org", "--full-name", "Big Boss")
+    result = herald(
+        database_url, "create-staff", "--email", "boss@example.org", "--full-name", "Big Boss"
+    )
     assert result.returncode == 0, result.stderr
     key = _last_line(result.stdout)
     assert len(key) == 40 and all(c in "0123456789abcdef" for c in key)
     headers = {"Authorization": f"Token {key}"}
-    created = httpx.post(
-        f"{server_url}{URL}", json={"subject": "s", "body": "b"}, headers=headers
-    )
+    created = httpx.post(f"{server_url}{URL}", json={"subject": "s", "body": "b"}, headers=headers)
     assert created.status_code == 201
     assert created.json()["author_full_name"] == "Big Boss"
 
@@ -47,7 +47,13 @@ def test_create_staff_support_and_bad_email(
     db: Database, database_url: str, server_url: str
 ) -> None:
     result = herald(
-        database_url, "create-staff", "--email", "help@example.org", "--full-name", "Help", "--support"
+        database_url,
+        "create-staff",
+        "--email",
+        "help@example.org",
+        "--full-name",
+        "Help",
+        "--support",
     )
     key = _last_line(result.stdout)
     response = httpx.get(f"{server_url}{URL}", headers={"Authorization": f"Token {key}"})
@@ -81,7 +87,9 @@ def test_demo_loads_a_directory_and_prints_a_staff_token(
     key = _last_line(result.stdout)
     headers = {"Authorization": f"Token {key}"}
     everyone = httpx.get(
-        f"{server_url}{URL}recipients/", params={"all_users": "true", "page_size": 100}, headers=headers
+        f"{server_url}{URL}recipients/",
+        params={"all_users": "true", "page_size": 100},
+        headers=headers,
     )
     assert everyone.status_code == 200
     emails = {row["email"] for row in everyone.json()}

@@ -11,8 +11,12 @@ import typer
 from herald.addresses import email_error
 from herald.config import Settings
 
-app = typer.Typer(help="Herald: broadcast messages for research-computing portals.", no_args_is_help=True)
-directory_app = typer.Typer(help="The directory of users, customers, projects and offerings.", no_args_is_help=True)
+app = typer.Typer(
+    help="Herald: broadcast messages for research-computing portals.", no_args_is_help=True
+)
+directory_app = typer.Typer(
+    help="The directory of users, customers, projects and offerings.", no_args_is_help=True
+)
 app.add_typer(directory_app, name="directory")
 
 

@@ -121,9 +121,7 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_uuid: Mapped[str] = mapped_column(
-        ForeignKey("users.uuid", ondelete="CASCADE"), index=True
-    )
+    user_uuid: Mapped[str] = mapped_column(ForeignKey("users.uuid", ondelete="CASCADE"), index=True)
     # SHA-256 of the key: the key itself is shown once and never stored.
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime)
@@ -160,9 +158,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(
-        ForeignKey("broadcast_messages.id", ondelete="CASCADE")
-    )
+    message_id: Mapped[int] = mapped_column(ForeignKey("broadcast_messages.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(EMAIL_LEN))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -38,7 +38,9 @@ def _token_for(db: Database, **user: bool) -> str:
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_no_credentials_is_401(anonymous: httpx.Client, db: Database, method: str, path: str) -> None:
+def test_no_credentials_is_401(
+    anonymous: httpx.Client, db: Database, method: str, path: str
+) -> None:
     response = anonymous.request(method, path)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Token"
@@ -47,7 +49,8 @@ def test_no_credentials_is_401(anonymous: httpx.Client, db: Database, method: st
 
 
 @pytest.mark.parametrize(
-    "header", ["Token nope", "Token", "Bearer", "Token a b", "Basic dXNlcjpwYXNz", "Token " + "0" * 40]
+    "header",
+    ["Token nope", "Token", "Bearer", "Token a b", "Basic dXNlcjpwYXNz", "Token " + "0" * 40],
 )
 def test_bad_tokens_are_401_invalid_token(
     anonymous: httpx.Client, db: Database, header: str

@@ -139,11 +139,24 @@ def test_method_not_served_is_405(api: httpx.Client) -> None:
         ),
         (
             {"subject": "s", "body": "b", "query": {"everyone": True}},
-            {"query": {"everyone": ["Unknown field. Known fields: customers, offerings, all_users, additional_recipients, excluded_recipients, send_to_me."]}},  # noqa: E501
+            {
+                "query": {
+                    "everyone": [
+                        "Unknown field. Known fields: customers, offerings, all_users, "
+                        "additional_recipients, excluded_recipients, send_to_me."
+                    ]
+                }
+            },
         ),
         (
             {"subject": "s", "body": "b", "query": [1, 2]},
-            {"query": ["Expected an object with customers, offerings, all_users, additional_recipients, excluded_recipients and send_to_me, or null; got \"list\"."]},  # noqa: E501
+            {
+                "query": [
+                    "Expected an object with customers, offerings, all_users, "
+                    "additional_recipients, excluded_recipients and send_to_me, or null; "
+                    'got "list".'
+                ]
+            },
         ),
     ],
 )
@@ -173,7 +186,12 @@ def test_past_send_at_is_400_on_create_and_update(api: httpx.Client, db: Databas
     ("content", "content_type", "status", "detail_start"),
     [
         (b'{"subject": "s",', "application/json", 400, "JSON parse error"),
-        (b'{"subject": "a", "subject": "b", "body": "x"}', "application/json", 400, "JSON parse error - key \"subject\" is repeated"),  # noqa: E501
+        (
+            b'{"subject": "a", "subject": "b", "body": "x"}',
+            "application/json",
+            400,
+            'JSON parse error - key "subject" is repeated',
+        ),  # noqa: E501
         (b"\xff\xfe", "application/json", 400, "JSON parse error"),
         (b"subject=s&body=b", "text/plain", 415, 'Unsupported media type "text/plain"'),
     ],

@@ -71,9 +71,7 @@ def test_send_resolves_the_audience_again_at_the_moment_of_sending(
     load_directory(
         db,
         {
-            "users": [
-                {"uuid": "a" * 32, "username": "new", "email": "newcomer@physics.example"}
-            ],
+            "users": [{"uuid": "a" * 32, "username": "new", "email": "newcomer@physics.example"}],
             "customer_roles": [{"user": "a" * 32, "customer": PHYSICS, "role": "support"}],
         },
     )
@@ -176,9 +174,7 @@ def test_changing_the_query_re_resolves_emails(api: httpx.Client, example: None)
     assert kept["emails"] == ["someone@else.example"]
 
 
-def test_sending_a_scheduled_message_now_keeps_its_day(
-    api: httpx.Client, example: None
-) -> None:
+def test_sending_a_scheduled_message_now_keeps_its_day(api: httpx.Client, example: None) -> None:
     message = _create(api, send_at=TOMORROW.isoformat())
     api.post(f"{URL}{message['uuid']}/schedule/")
     assert api.post(f"{URL}{message['uuid']}/send/").status_code == 200

@@ -268,7 +268,9 @@ def test_preview_pages_and_selects_fields(api: httpx.Client, world: dict[str, st
         params={"all_users": "true", "page": 2, "page_size": 3, "field": ["email", "full_name"]},
     )
     assert page2.status_code == 200
-    assert page2.json() == [{"full_name": r["full_name"], "email": r["email"]} for r in everyone[3:6]]
+    assert page2.json() == [
+        {"full_name": r["full_name"], "email": r["email"]} for r in everyone[3:6]
+    ]
     assert 'rel="prev"' in page2.headers["Link"] and 'rel="next"' in page2.headers["Link"]
     past = api.get("/api/broadcast-messages/recipients/", params={"all_users": "true", "page": 99})
     assert past.status_code == 404 and past.json() == {"detail": "Invalid page."}

@@ -17,12 +17,12 @@ from herald.broadcasts import repository, service
 from herald.broadcasts.schemas import (
     MESSAGE_FIELDS,
     ORDERINGS,
+    RECIPIENT_FIELDS,
     STATES,
     BroadcastMessageOut,
     BroadcastMessageRequest,
     ErrorOut,
     PatchedBroadcastMessageRequest,
-    RECIPIENT_FIELDS,
     RecipientOut,
     message_json,
     parse_message_input,
@@ -137,8 +137,12 @@ def recipients(
     request: Request,
     session: DbSession,
     user: StaffUser,
-    customers: Annotated[list[str] | None, Query(description="UUIDs, repeated or comma-separated")] = None,
-    offerings: Annotated[list[str] | None, Query(description="UUIDs, repeated or comma-separated")] = None,
+    customers: Annotated[
+        list[str] | None, Query(description="UUIDs, repeated or comma-separated")
+    ] = None,
+    offerings: Annotated[
+        list[str] | None, Query(description="UUIDs, repeated or comma-separated")
+    ] = None,
     all_users: Annotated[str | None, Query(description="true/false/1/0")] = None,
     additional_recipients: list[str] | None = Query(None),
     excluded_recipients: list[str] | None = Query(None),
@@ -165,7 +169,9 @@ def recipients(
     pages.check(len(audience))
     chosen = wanted_fields(field, RECIPIENT_FIELDS)
     page_rows = audience[pages.offset : pages.offset + pages.page_size]
-    return list_response(request, [select(r.as_json(), chosen) for r in page_rows], len(audience), pages)
+    return list_response(
+        request, [select(r.as_json(), chosen) for r in page_rows], len(audience), pages
+    )
 
 
 @router.get(
@@ -223,9 +229,7 @@ def delete_message(uuid: str, session: DbSession, _user: StaffUser) -> Response:
     operation_id="broadcast_messages_schedule",
     responses={200: {"description": "Scheduled; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
 )
-def schedule_message(
-    uuid: str, request: Request, session: DbSession, _user: StaffUser
-) -> Response:
+def schedule_message(uuid: str, request: Request, session: DbSession, _user: StaffUser) -> Response:
     service.schedule_message(session, path_uuid(uuid), _settings(request).today())
     return Response(status_code=200)
 

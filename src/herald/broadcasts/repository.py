@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, delete, exists, func, insert, not_, select, update
+from sqlalchemy import Table, and_, delete, exists, func, insert, not_, select, update
 from sqlalchemy.orm import Session
 
 from herald.models import BroadcastMessage, Delivery
@@ -59,8 +59,8 @@ def list_messages(
     ordering: Sequence[str],
     offset: int,
     limit: int,
-) -> Sequence[Row[Any]]:
-    order_by = []
+) -> Sequence[Any]:
+    order_by: list[Any] = []
     for name in ordering:
         column = _ORDER_COLUMNS[name.lstrip("-")]
         order_by.append(column.desc() if name.startswith("-") else column.asc())
@@ -77,7 +77,7 @@ def list_messages(
     return session.execute(statement).all()
 
 
-def get_message(session: Session, uuid: str) -> Row[Any] | None:
+def get_message(session: Session, uuid: str) -> Any:
     return session.execute(select(*_COLUMNS).where(BroadcastMessage.uuid == uuid)).first()
 
 
@@ -128,7 +128,7 @@ def queue_deliveries(
     session: Session, message_id: int, emails: Sequence[str], now: datetime
 ) -> None:
     """The transactional outbox: one pending row per address, in the sender's transaction."""
-    table = Delivery.__table__
+    table = cast(Table, Delivery.__table__)
     for start in range(0, len(emails), _BATCH):
         rows = [
             {

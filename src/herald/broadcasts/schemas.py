@@ -170,7 +170,9 @@ class BroadcastMessageOut(BaseModel):
 class BroadcastMessageRequest(BaseModel):
     subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
     body: str = Field(min_length=1)
-    query: QueryIn | None = Field(None, description='null, or the string "null", means no targeting')
+    query: QueryIn | None = Field(
+        None, description='null, or the string "null", means no targeting'
+    )
     send_at: date | None = Field(None, description="today or later")
 
 

@@ -105,7 +105,9 @@ def update_message(session: Session, uuid: str, data: MessageInput) -> Row[Any]:
     if data.targeting is not UNSET:
         stored = check_targeting(session, data.targeting, "query")
         values["query"] = orjson.dumps(stored).decode()
-        values["emails"] = _emails_json(resolve_emails(session, data.targeting, _author(session, row)))
+        values["emails"] = _emails_json(
+            resolve_emails(session, data.targeting, _author(session, row))
+        )
     if data.send_at is not UNSET:
         values["send_at"] = data.send_at
         if data.send_at is None:

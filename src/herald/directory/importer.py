@@ -1,4 +1,7 @@
-"""`herald directory import FILE [--replace]`: check the whole file, then write it in one transaction."""
+"""`herald directory import FILE [--replace]`: check the whole file, then write it at once.
+
+The caller holds the one transaction the whole import is written in.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +65,11 @@ def read_file(path: Path) -> Any:
 
 def check_document(session: Session, document: Any, replace: bool) -> Directory:
     """The checked directory; references may point at existing rows unless replacing."""
-    known = None if replace else (lambda section, uuids: repository.existing_uuids(session, section, uuids))
+    known = (
+        None
+        if replace
+        else (lambda section, uuids: repository.existing_uuids(session, section, uuids))
+    )
     return parse_directory(document, known)
 
 

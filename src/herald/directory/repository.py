@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, exists, func, select, tuple_
+from sqlalchemy import Table, delete, exists, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,7 +44,7 @@ def upsert(session: Session, section: str, rows: Sequence[dict[str, Any]]) -> No
     if not rows:
         return
     model = MODELS[section]
-    table = model.__table__
+    table = cast(Table, model.__table__)
     keys = [column.name for column in table.primary_key.columns]  # type: ignore[attr-defined]
     statement = _insert(session)(table)
     others = [name for name in rows[0] if name not in keys]
@@ -69,7 +69,7 @@ def existing_uuids(session: Session, section: str, uuids: Iterable[str]) -> set[
 
 
 def all_keys(session: Session, section: str) -> set[Any]:
-    table = MODELS[section].__table__
+    table = cast(Table, MODELS[section].__table__)
     columns = list(table.primary_key.columns)  # type: ignore[attr-defined]
     if len(columns) == 1:
         return set(session.scalars(select(columns[0])))
@@ -81,7 +81,7 @@ def users_holding_tokens(session: Session) -> set[str]:
 
 
 def delete_keys(session: Session, section: str, keys: Iterable[Any]) -> int:
-    table = MODELS[section].__table__
+    table = cast(Table, MODELS[section].__table__)
     columns = list(table.primary_key.columns)  # type: ignore[attr-defined]
     doomed = list(keys)
     for start in range(0, len(doomed), CHUNK):

@@ -10,7 +10,8 @@ config = context.config
 
 def run_migrations() -> None:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    database = Database(url)
+    assert url, "herald migrate passes the database URL"
+    database = Database(str(url))
     try:
         with database.engine.connect() as connection:
             context.configure(

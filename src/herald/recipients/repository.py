@@ -72,7 +72,9 @@ def all_user_addresses(session: Session) -> Sequence[Any]:
     return session.execute(select(User.email, User.full_name).where(_reachable_user())).all()
 
 
-def member_addresses(session: Session, customers: Select[Any], with_customer: bool) -> Sequence[Any]:
+def member_addresses(
+    session: Session, customers: Select[Any], with_customer: bool
+) -> Sequence[Any]:
     """Users holding a role in the customers or in any of their projects.
 
     Rows are (email, full_name) or, with_customer, (email, full_name,
@@ -90,6 +92,7 @@ def member_addresses(session: Session, customers: Select[Any], with_customer: bo
         .join(Project, Project.uuid == ProjectRole.project_uuid)
         .where(Project.customer_uuid.in_(customers)),
     ).subquery()
+    statement: Any
     if with_customer:
         statement = (
             select(User.email, User.full_name, Customer.uuid, Customer.name)
@@ -137,4 +140,3 @@ def users_with_addresses(session: Session, keys: Sequence[str]) -> Sequence[Any]
         func.lower(User.email).in_(list(keys))
     )
     return session.execute(statement).all()
-
