@@ -48,17 +48,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
 ) -> None:
     """Serve the API (and its docs at /api/docs/)."""
-    import uvicorn
+    from herald.server import serve as run_server
 
-    Settings()  # fail here, not in every worker, on a bad setting
-    uvicorn.run(
-        "herald.app:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-    )
+    Settings()  # fail here, not in every process, on a bad setting
+    run_server(host, port, workers)
 
 
 @app.command("create-staff")

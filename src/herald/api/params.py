@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -68,23 +69,37 @@ def _reject_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-async def json_object_body(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is an empty object."""
-    raw = await request.body()
+@dataclass(frozen=True)
+class RequestBody:
+    """A request's raw body, read before the endpoint runs and parsed inside it,
+    after authentication (an unauthenticated caller learns nothing about its input)."""
+
+    raw: bytes
+    media_type: str
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; an empty body is an empty object."""
+        if not self.raw.strip():
+            return {}
+        media_type = self.media_type
+        if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            raise UnsupportedMediaType(media_type)
+        try:
+            data = json.loads(self.raw, object_pairs_hook=_reject_repeated_keys)
+        except _RepeatedKey as exc:
+            raise APIError(
+                {"detail": f'JSON parse error - key "{exc.args[0]}" is repeated.'}
+            ) from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise APIError({"detail": f"JSON parse error - {exc}"}) from exc
+        if not isinstance(data, dict):
+            kind = type(data).__name__
+            raise ValidationError(
+                {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
+            )
+        return data
+
+
+async def read_body(request: Request) -> RequestBody:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not raw.strip():
-        return {}
-    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaType(media_type)
-    try:
-        data = json.loads(raw, object_pairs_hook=_reject_repeated_keys)
-    except _RepeatedKey as exc:
-        raise APIError({"detail": f'JSON parse error - key "{exc.args[0]}" is repeated.'}) from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise APIError({"detail": f"JSON parse error - {exc}"}) from exc
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise ValidationError(
-            {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
-        )
-    return data
+    return RequestBody(await request.body(), media_type)

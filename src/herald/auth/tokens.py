@@ -32,10 +32,25 @@ def create_token(session: Session, user: User) -> str:
     return key
 
 
+_USER_COLUMNS = (
+    User.uuid,
+    User.username,
+    User.email,
+    User.full_name,
+    User.is_active,
+    User.is_staff,
+    User.is_support,
+)
+
+
 def user_for_key(session: Session, key: str) -> User | None:
+    """The key's user, as a detached object: every request asks this, so it is
+    one indexed Core query without the ORM's identity-map bookkeeping."""
     statement = (
-        select(User)
+        select(*_USER_COLUMNS)
         .join(ApiToken, ApiToken.user_uuid == User.uuid)
         .where(ApiToken.key_hash == hash_key(key))
+        .limit(1)
     )
-    return session.scalars(statement).first()
+    row = session.connection().execute(statement).first()
+    return User(**row._mapping) if row else None

@@ -10,9 +10,9 @@ from starlette.responses import Response
 from herald.api.errors import ValidationError
 from herald.api.fields import select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.api.params import json_object_body, parse_bool, path_uuid, split_values
+from herald.api.params import RequestBody, parse_bool, path_uuid, read_body, split_values
 from herald.api.responses import JSONResponse
-from herald.auth.dependencies import DbSession, StaffUser
+from herald.auth.dependencies import ApiKey, staff_session
 from herald.broadcasts import repository, service
 from herald.broadcasts.schemas import (
     MESSAGE_FIELDS,
@@ -33,7 +33,7 @@ from herald.recipients.targeting import targeting_from_params
 
 router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
 
-Body = Annotated[dict[str, Any], Depends(json_object_body)]
+RawBody = Annotated[RequestBody, Depends(read_body)]
 Fields = Annotated[list[str] | None, Query(description="Return only these keys.")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -84,8 +84,7 @@ def _check_choices(name: str, values: list[str], choices: tuple[str, ...]) -> No
 )
 def list_messages(
     request: Request,
-    session: DbSession,
-    _user: StaffUser,
+    key: ApiKey,
     state: Annotated[list[str] | None, Query(description="DRAFT, SCHEDULED or SENT")] = None,
     subject: Annotated[str | None, Query(description="case-insensitive substring")] = None,
     o: Annotated[list[str] | None, Query(description="created, subject, author_full_name")] = None,
@@ -98,13 +97,14 @@ def list_messages(
     ordering = o or ["-created"]
     _check_choices("o", ordering, ORDERINGS + tuple(f"-{name}" for name in ORDERINGS))
     pages = PageRequest.from_params(page, page_size)
-    total = repository.count_messages(session, states, subject)
-    if request.method == "HEAD":
-        return count_response(total)
-    pages.check(total)
-    rows = repository.list_messages(
-        session, states, subject, ordering, pages.offset, pages.page_size
-    )
+    with staff_session(request, key) as (session, _user):
+        total = repository.count_messages(session, states, subject)
+        if request.method == "HEAD":
+            return count_response(total)
+        pages.check(total)
+        rows = repository.list_messages(
+            session, states, subject, ordering, pages.offset, pages.page_size
+        )
     chosen = wanted_fields(field, MESSAGE_FIELDS)
     return list_response(request, [select(message_json(r), chosen) for r in rows], total, pages)
 
@@ -116,11 +116,13 @@ def list_messages(
     responses={201: {"model": BroadcastMessageOut}, **_ERRORS},
     openapi_extra=_request_body(BroadcastMessageRequest),
 )
-def create_message(
-    request: Request, session: DbSession, user: StaffUser, body: Body
-) -> JSONResponse:
-    data = parse_message_input(body, partial=False, today=_settings(request).today())
-    return _message_response(service.create_message(session, user, data), None, 201)
+def create_message(request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+    with staff_session(request, key) as (session, user):
+        data = parse_message_input(
+            body.json_object(), partial=False, today=_settings(request).today()
+        )
+        message = service.create_message(session, user, data)
+    return _message_response(message, None, 201)
 
 
 @router.head(
@@ -135,8 +137,7 @@ def create_message(
 )
 def recipients(
     request: Request,
-    session: DbSession,
-    user: StaffUser,
+    key: ApiKey,
     customers: Annotated[
         list[str] | None, Query(description="UUIDs, repeated or comma-separated")
     ] = None,
@@ -152,26 +153,27 @@ def recipients(
     field: Fields = None,
 ) -> Response:
     """Who a query would reach, without saving anything."""
-    targeting = targeting_from_params(
-        customers=split_values(customers),
-        offerings=split_values(offerings),
-        all_users=parse_bool("all_users", all_users),
-        additional_recipients=split_values(additional_recipients),
-        excluded_recipients=split_values(excluded_recipients),
-        send_to_me=parse_bool("send_to_me", send_to_me),
-    )
-    pages = PageRequest.from_params(page, page_size)
-    service.check_targeting(session, targeting, field=None)
-    if request.method == "HEAD":
-        # The count needs addresses only, not who reached them: much cheaper.
-        return count_response(len(resolve_emails(session, targeting, user)))
-    audience = resolve_recipients(session, targeting, user)
+    with staff_session(request, key) as (session, user):
+        targeting = targeting_from_params(
+            customers=split_values(customers),
+            offerings=split_values(offerings),
+            all_users=parse_bool("all_users", all_users),
+            additional_recipients=split_values(additional_recipients),
+            excluded_recipients=split_values(excluded_recipients),
+            send_to_me=parse_bool("send_to_me", send_to_me),
+        )
+        pages = PageRequest.from_params(page, page_size)
+        service.check_targeting(session, targeting, field=None)
+        if request.method == "HEAD":
+            # The count needs addresses only, not who reached them: much cheaper.
+            return count_response(len(resolve_emails(session, targeting, user)))
+        audience = resolve_recipients(session, targeting, user)
     pages.check(len(audience))
     chosen = wanted_fields(field, RECIPIENT_FIELDS)
-    page_rows = audience[pages.offset : pages.offset + pages.page_size]
-    return list_response(
-        request, [select(r.as_json(), chosen) for r in page_rows], len(audience), pages
-    )
+    rows = [
+        select(r.as_json(), chosen) for r in audience[pages.offset : pages.offset + pages.page_size]
+    ]
+    return list_response(request, rows, len(audience), pages)
 
 
 @router.get(
@@ -180,9 +182,11 @@ def recipients(
     responses={200: {"model": BroadcastMessageOut}, **_ERRORS},
 )
 def retrieve_message(
-    uuid: str, session: DbSession, _user: StaffUser, field: Fields = None
+    uuid: str, request: Request, key: ApiKey, field: Fields = None
 ) -> JSONResponse:
-    return _message_response(service.get_message(session, path_uuid(uuid)), field)
+    with staff_session(request, key) as (session, _user):
+        message = service.get_message(session, path_uuid(uuid))
+    return _message_response(message, field)
 
 
 @router.put(
@@ -191,12 +195,14 @@ def retrieve_message(
     responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
     openapi_extra=_request_body(BroadcastMessageRequest),
 )
-def update_message(
-    uuid: str, request: Request, session: DbSession, _user: StaffUser, body: Body
-) -> JSONResponse:
-    message_uuid = path_uuid(uuid)
-    data = parse_message_input(body, partial=False, today=_settings(request).today())
-    return _message_response(service.update_message(session, message_uuid, data), None)
+def update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+    with staff_session(request, key) as (session, _user):
+        message_uuid = path_uuid(uuid)
+        data = parse_message_input(
+            body.json_object(), partial=False, today=_settings(request).today()
+        )
+        message = service.update_message(session, message_uuid, data)
+    return _message_response(message, None)
 
 
 @router.patch(
@@ -205,12 +211,14 @@ def update_message(
     responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
     openapi_extra=_request_body(PatchedBroadcastMessageRequest),
 )
-def partial_update_message(
-    uuid: str, request: Request, session: DbSession, _user: StaffUser, body: Body
-) -> JSONResponse:
-    message_uuid = path_uuid(uuid)
-    data = parse_message_input(body, partial=True, today=_settings(request).today())
-    return _message_response(service.update_message(session, message_uuid, data), None)
+def partial_update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+    with staff_session(request, key) as (session, _user):
+        message_uuid = path_uuid(uuid)
+        data = parse_message_input(
+            body.json_object(), partial=True, today=_settings(request).today()
+        )
+        message = service.update_message(session, message_uuid, data)
+    return _message_response(message, None)
 
 
 @router.delete(
@@ -219,8 +227,9 @@ def partial_update_message(
     operation_id="broadcast_messages_destroy",
     responses={409: {"model": ErrorOut}, **_ERRORS},
 )
-def delete_message(uuid: str, session: DbSession, _user: StaffUser) -> Response:
-    service.delete_message(session, path_uuid(uuid))
+def delete_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    with staff_session(request, key) as (session, _user):
+        service.delete_message(session, path_uuid(uuid))
     return Response(status_code=204)
 
 
@@ -229,8 +238,9 @@ def delete_message(uuid: str, session: DbSession, _user: StaffUser) -> Response:
     operation_id="broadcast_messages_schedule",
     responses={200: {"description": "Scheduled; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
 )
-def schedule_message(uuid: str, request: Request, session: DbSession, _user: StaffUser) -> Response:
-    service.schedule_message(session, path_uuid(uuid), _settings(request).today())
+def schedule_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    with staff_session(request, key) as (session, _user):
+        service.schedule_message(session, path_uuid(uuid), _settings(request).today())
     return Response(status_code=200)
 
 
@@ -239,6 +249,7 @@ def schedule_message(uuid: str, request: Request, session: DbSession, _user: Sta
     operation_id="broadcast_messages_send",
     responses={200: {"description": "Sent; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
 )
-def send_message(uuid: str, request: Request, session: DbSession, _user: StaffUser) -> Response:
-    service.send_message(session, path_uuid(uuid), _settings(request).today())
+def send_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    with staff_session(request, key) as (session, _user):
+        service.send_message(session, path_uuid(uuid), _settings(request).today())
     return Response(status_code=200)

@@ -49,7 +49,7 @@ def _filters(states: Sequence[str], subject: str | None) -> list[Any]:
 
 def count_messages(session: Session, states: Sequence[str], subject: str | None) -> int:
     statement = select(func.count()).select_from(BroadcastMessage).where(*_filters(states, subject))
-    return int(session.scalar(statement) or 0)
+    return int(session.connection().execute(statement).scalar() or 0)
 
 
 def list_messages(
@@ -74,7 +74,8 @@ def list_messages(
         .offset(offset)
         .limit(limit)
     )
-    return session.execute(statement).all()
+    # Core rows, not ORM ones: a page is read-only and this is the hottest query.
+    return session.connection().execute(statement).all()
 
 
 def get_message(session: Session, uuid: str) -> Any:

@@ -27,7 +27,9 @@ def customer_names(session: Session, uuids: Iterable[str]) -> dict[str, str]:
     wanted = list(uuids)
     if not wanted:
         return {}
-    rows = session.execute(select(Customer.uuid, Customer.name).where(Customer.uuid.in_(wanted)))
+    rows = session.connection().execute(
+        select(Customer.uuid, Customer.name).where(Customer.uuid.in_(wanted))
+    )
     return {uuid: name for uuid, name in rows}
 
 
@@ -35,7 +37,9 @@ def offering_names(session: Session, uuids: Iterable[str]) -> dict[str, str]:
     wanted = list(uuids)
     if not wanted:
         return {}
-    rows = session.execute(select(Offering.uuid, Offering.name).where(Offering.uuid.in_(wanted)))
+    rows = session.connection().execute(
+        select(Offering.uuid, Offering.name).where(Offering.uuid.in_(wanted))
+    )
     return {uuid: name for uuid, name in rows}
 
 
@@ -69,7 +73,11 @@ def target_customers(customers: Sequence[str], offerings: Sequence[str]) -> Sele
 
 def all_user_addresses(session: Session) -> Sequence[Any]:
     """(email, full_name) of every active user with an address."""
-    return session.execute(select(User.email, User.full_name).where(_reachable_user())).all()
+    return (
+        session.connection()
+        .execute(select(User.email, User.full_name).where(_reachable_user()))
+        .all()
+    )
 
 
 def member_addresses(
@@ -105,7 +113,7 @@ def member_addresses(
             .join(grants, grants.c.user_uuid == User.uuid)
             .distinct()
         )
-    return session.execute(statement.where(_reachable_user())).all()
+    return session.connection().execute(statement.where(_reachable_user())).all()
 
 
 def notification_addresses(session: Session, customers: Select[Any] | None) -> Sequence[Any]:
@@ -115,7 +123,7 @@ def notification_addresses(session: Session, customers: Select[Any] | None) -> S
     )
     if customers is not None:
         statement = statement.where(Customer.uuid.in_(customers))
-    return session.execute(statement).all()
+    return session.connection().execute(statement).all()
 
 
 def offerings_by_customer(
@@ -129,7 +137,7 @@ def offerings_by_customer(
         .where(_live_resources_of(offerings), Project.customer_uuid.in_(customers))
         .distinct()
     )
-    return session.execute(statement).all()
+    return session.connection().execute(statement).all()
 
 
 def users_with_addresses(session: Session, keys: Sequence[str]) -> Sequence[Any]:
@@ -139,4 +147,4 @@ def users_with_addresses(session: Session, keys: Sequence[str]) -> Sequence[Any]
     statement = select(User.email, User.full_name, User.is_active).where(
         func.lower(User.email).in_(list(keys))
     )
-    return session.execute(statement).all()
+    return session.connection().execute(statement).all()

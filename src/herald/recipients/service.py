@@ -9,7 +9,6 @@ case-insensitively; excluded addresses go last, whatever added them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -26,21 +25,42 @@ NOTIFICATION_NAME = "Notification email for {}"
 _USER, _LABEL, _BARE = 0, 1, 2
 
 
-@dataclass
+def _by_name(items: dict[str, str] | None) -> list[dict[str, str]]:
+    ordered = sorted((items or {}).items(), key=lambda item: (item[1].casefold(), item[0]))
+    return [{"uuid": uuid, "name": name} for uuid, name in ordered]
+
+
 class Recipient:
-    email: str
-    full_name: str
-    rank: int
-    customers: dict[str, str] = field(default_factory=dict)
-    offerings: dict[str, str] = field(default_factory=dict)
+    """One address and how it was reached. A plain slotted class: an all-users
+    preview makes one per user, and a dataclass with two dict factories cost
+    five times as much (bench/api_bench.py)."""
+
+    __slots__ = ("email", "full_name", "rank", "customers", "offerings")
+
+    def __init__(self, email: str, full_name: str, rank: int) -> None:
+        self.email = email
+        self.full_name = full_name
+        self.rank = rank
+        self.customers: dict[str, str] | None = None
+        self.offerings: dict[str, str] | None = None
+
+    def reached_through(
+        self, customer_uuid: str, customer_name: str, offerings: dict[str, str] | None
+    ) -> None:
+        if self.customers is None:
+            self.customers = {}
+        self.customers[customer_uuid] = customer_name
+        if offerings:
+            if self.offerings is None:
+                self.offerings = {}
+            self.offerings.update(offerings)
 
     def as_json(self) -> dict[str, Any]:
-        by_name = lambda items: sorted(items, key=lambda item: (item[1].casefold(), item[0]))  # noqa: E731
         return {
             "full_name": self.full_name,
             "email": self.email,
-            "offerings": [{"uuid": u, "name": n} for u, n in by_name(self.offerings.items())],
-            "customers": [{"uuid": u, "name": n} for u, n in by_name(self.customers.items())],
+            "offerings": _by_name(self.offerings),
+            "customers": _by_name(self.customers),
         }
 
 
@@ -131,18 +151,18 @@ def resolve_recipients(session: Session, targeting: Targeting, me: User | None) 
         for email, full_name, customer_uuid, customer_name in repository.member_addresses(
             session, customers, with_customer=True
         ):
-            recipient = add(email, full_name, _USER)
-            recipient.customers[customer_uuid] = customer_name
-            recipient.offerings.update(customer_offerings.get(customer_uuid, {}))
+            add(email, full_name, _USER).reached_through(
+                customer_uuid, customer_name, customer_offerings.get(customer_uuid)
+            )
 
     if targeting.all_users or customers is not None:
         scope = None if targeting.all_users else customers
         for email, customer_uuid, customer_name in _notification_rows(
             repository.notification_addresses(session, scope)
         ):
-            recipient = add(email, NOTIFICATION_NAME.format(customer_name), _LABEL)
-            recipient.customers[customer_uuid] = customer_name
-            recipient.offerings.update(customer_offerings.get(customer_uuid, {}))
+            add(email, NOTIFICATION_NAME.format(customer_name), _LABEL).reached_through(
+                customer_uuid, customer_name, customer_offerings.get(customer_uuid)
+            )
 
     for email, full_name, rank in _named_addresses(session, targeting, me):
         add(email, full_name, rank)

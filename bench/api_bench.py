@@ -1,0 +1,279 @@
+"""API benchmark: Herald on the directory Waldur's implementation was measured on, and at 10x.
+
+    python bench/api_bench.py [--backend sqlite|postgresql|both] [--size 10k|100k|both]
+                              [--workers 2] [--seconds 10]
+
+For each database and size: generate the directory, import it with Herald's
+importer, store a message history, start `herald serve --workers N` as real
+server processes, and measure over HTTP on 127.0.0.1. Figures are printed
+beside the issue's target, Waldur's reference figure on the same directory,
+and a floor measured in the same run: the same server answering an
+unauthenticated request (routing, middleware and a 401, no database work),
+which is as fast as any endpoint of this server can be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import SIZES, directory, store_messages  # noqa: E402
+from herald.auth.staff import ensure_staff  # noqa: E402
+from herald.auth.tokens import create_token  # noqa: E402
+from herald.db import Database  # noqa: E402
+from herald.directory.importer import import_document  # noqa: E402
+from herald.migrations.runner import upgrade_to_head  # noqa: E402
+from loadgen import run_load  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/herald_bench"
+LIST = "/api/broadcast-messages/"
+RECIPIENTS = "/api/broadcast-messages/recipients/"
+
+# Waldur MasterMind (Django/DRF, 2 gunicorn workers, PostgreSQL) on the 10k directory.
+WALDUR = {
+    "list_rps": 17.0,
+    "recipients_all_users_s": 3.6,
+    "recipients_two_offerings_s": 0.55,
+    "create_all_users_s": 3.2,
+    "create_five_offerings_s": 1.6,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _fresh_database(backend: str, pg_url: str) -> str:
+    if backend == "sqlite":
+        path = RESULTS / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(pg_url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{parsed.database}"')
+    return pg_url
+
+
+def _timed(call: Callable[[], httpx.Response], runs: int, status: int) -> dict[str, float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = call()
+        times.append(time.perf_counter() - started)
+        assert response.status_code == status, (response.status_code, response.text[:300])
+    return {"median_s": statistics.median(times), "min_s": min(times), "runs": runs}
+
+
+class Server:
+    def __init__(self, database_url: str, workers: int) -> None:
+        self.port = _free_port()
+        herald = Path(sys.executable).with_name("herald")
+        self.process = subprocess.Popen(
+            [str(herald), "serve", "--port", str(self.port), "--workers", str(workers)],
+            env={**os.environ, "HERALD_DATABASE_URL": database_url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/api/schema/").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def bench(
+    backend: str, size_name: str, workers: int, seconds: float, pg_url: str
+) -> dict[str, Any]:
+    size = SIZES[size_name]
+    url = _fresh_database(backend, pg_url)
+    upgrade_to_head(url)
+    database = Database(url)
+    document = directory(size)
+    started = time.perf_counter()
+    with database.transaction() as session:
+        import_document(session, document)
+    import_s = time.perf_counter() - started
+    with database.transaction() as session:
+        staff = ensure_staff(session, "bench@herald.example", "Bench Staff", support=False)
+        token = create_token(session, staff)
+    store_messages(database, size, staff)
+    database.dispose()
+
+    top_level = [o["uuid"] for o in document["offerings"] if o["parent"] is None]
+    figures: dict[str, Any] = {
+        "backend": backend,
+        "size": size_name,
+        "workers": workers,
+        "import_s": import_s,
+        "import_rows": sum(len(v) for v in document.values()),
+    }
+    server = Server(url, workers)
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Token {token}"}, timeout=120
+        ) as client:
+            floor = run_load(server.port, LIST, None, 8, seconds, expect_status=401)
+            listing = run_load(server.port, f"{LIST}?page_size=50", token, 8, seconds)
+            figures["floor_rps"] = floor.rate
+            figures["list_rps"] = listing.rate
+            figures["list_p50_ms"] = listing.p50 * 1000
+            figures["list_p99_ms"] = listing.percentile(0.99) * 1000
+            figures["list_errors"] = listing.errors + floor.errors
+            runs = 5 if size_name == "10k" else 3
+            figures["recipients_all_users"] = _timed(
+                lambda: client.get(RECIPIENTS, params={"all_users": "true"}), runs, 200
+            )
+            figures["recipients_count_all_users"] = _timed(
+                lambda: client.head(RECIPIENTS, params={"all_users": "true"}), runs, 200
+            )
+            figures["recipients_two_offerings"] = _timed(
+                lambda: client.get(RECIPIENTS, params={"offerings": top_level[:2]}), runs, 200
+            )
+            figures["create_all_users"] = _timed(
+                lambda: client.post(
+                    LIST, json={"subject": "All", "body": "b", "query": {"all_users": True}}
+                ),
+                runs,
+                201,
+            )
+            figures["create_five_offerings"] = _timed(
+                lambda: client.post(
+                    LIST,
+                    json={"subject": "Five", "body": "b", "query": {"offerings": top_level[:5]}},
+                ),
+                runs,
+                201,
+            )
+            count = client.head(RECIPIENTS, params={"all_users": "true"})
+            figures["all_users_recipients"] = int(count.headers["X-Result-Count"])
+    finally:
+        server.stop()
+    return figures
+
+
+def _row(label: str, value: str, target: str, versus: str) -> str:
+    return f"  {label:<42} {value:>14}  {target:<16} {versus}"
+
+
+def report(f: dict[str, Any]) -> None:
+    ms = lambda key: f[key]["median_s"] * 1000  # noqa: E731
+    print(f"\n== {f['backend']}, {f['size']} directory, {f['workers']} server processes ==")
+    print(f"  import of {f['import_rows']:,} directory rows: {f['import_s']:.1f} s")
+    print(f"  all-users audience: {f['all_users_recipients']:,} addresses")
+    print(_row("measure", "Herald", "target", "vs Waldur / vs floor"))
+    ten = f["size"] == "10k"
+    print(
+        _row(
+            "floor: unauthenticated 401, 8 clients",
+            f"{f['floor_rps']:.0f} req/s",
+            "",
+            "",
+        )
+    )
+    print(
+        _row(
+            "GET list page_size=50, 8 clients",
+            f"{f['list_rps']:.0f} req/s",
+            ">= 500 req/s" if ten else "",
+            (f"{f['list_rps'] / WALDUR['list_rps']:.0f}x Waldur; " if ten else "")
+            + f"{f['list_rps'] / f['floor_rps']:.0%} of floor",
+        )
+    )
+    print(_row("  list p50 / p99", f"{f['list_p50_ms']:.1f}/{f['list_p99_ms']:.1f} ms", "", ""))
+    for key, label, target_ms, waldur_key in (
+        (
+            "recipients_all_users",
+            "GET recipients all_users (page 1)",
+            100 if ten else None,
+            "recipients_all_users_s",
+        ),
+        (
+            "recipients_count_all_users",
+            "HEAD recipients all_users (count)",
+            None if ten else 500,
+            None,
+        ),
+        (
+            "recipients_two_offerings",
+            "GET recipients two offerings",
+            50 if ten else None,
+            "recipients_two_offerings_s",
+        ),
+        (
+            "create_all_users",
+            "POST create all-users message",
+            150 if ten else 1500,
+            "create_all_users_s",
+        ),
+        (
+            "create_five_offerings",
+            "POST create five-offering message",
+            None,
+            "create_five_offerings_s",
+        ),
+    ):
+        value = ms(key)
+        target = f"< {target_ms} ms" if target_ms else ""
+        met = "" if not target_ms else (" MET" if value < target_ms else " MISSED")
+        versus = ""
+        if ten and waldur_key:
+            versus = f"{WALDUR[waldur_key] * 1000 / value:.0f}x faster than Waldur"
+        print(_row(label, f"{value:.1f} ms", target + met, versus))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--size", choices=["10k", "100k", "both"], default="both")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--pg-url", default=os.environ.get("HERALD_BENCH_DATABASE_URL", PG_DEFAULT))
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    sizes = ["10k", "100k"] if args.size == "both" else [args.size]
+    all_figures = []
+    for size in sizes:
+        for backend in backends:
+            figures = bench(backend, size, args.workers, args.seconds, args.pg_url)
+            report(figures)
+            all_figures.append(figures)
+    out = RESULTS / f"api-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(all_figures, indent=2))
+    print(f"\nfigures written to {out}")
+
+
+if __name__ == "__main__":
+    main()
