@@ -1,11 +1,13 @@
 """Engines, sessions and the one-transaction-per-unit-of-work rule.
 
 SQLite is the embedded default and PostgreSQL the scale-out database; both
-go through the same code. Writes are always one transaction. SQLite has a single writer: a transaction that
-reads and then writes can fail with SQLITE_BUSY when another writer got in
-between, so every write transaction on SQLite starts with BEGIN IMMEDIATE
-and waits its turn (busy_timeout) instead. Reads use a plain BEGIN and see a
-consistent snapshot under WAL.
+go through the same code. Writes are always one transaction.
+
+SQLite has a single writer: a transaction that reads and then writes can
+fail with SQLITE_BUSY when another writer got in between, so every write
+transaction on SQLite starts with BEGIN IMMEDIATE and waits its turn
+(busy_timeout) instead. Reads use a plain BEGIN and see a consistent
+snapshot under WAL.
 """
 
 from __future__ import annotations
