@@ -149,4 +149,6 @@ def load_directory(db: Database, document: dict[str, Any]) -> None:
         import_document(session, document)
 
 
-EXAMPLE_DIRECTORY = Path(__file__).resolve().parents[2] / "shared" / "directory-example.json"
+# A copy of ../shared/directory-example.json, so a clone tests the same on its own.
+EXAMPLE_DIRECTORY = Path(__file__).resolve().parent / "data" / "directory-example.json"
+SHARED_EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "directory-example.json"

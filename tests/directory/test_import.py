@@ -11,7 +11,7 @@ import pytest
 from herald.db import Database
 from herald.directory.repository import counts
 from tests.cli import herald
-from tests.conftest import EXAMPLE_DIRECTORY
+from tests.conftest import EXAMPLE_DIRECTORY, SHARED_EXAMPLE
 from tests.factories import DirectoryBuilder, uid
 
 
@@ -46,6 +46,14 @@ def test_example_directory_imports_cleanly_and_idempotently(
     assert _counts(db) == EXAMPLE_COUNTS
     again = herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
     assert again.returncode == 0, again.stderr
+    assert _counts(db) == EXAMPLE_COUNTS
+
+
+@pytest.mark.skipif(not SHARED_EXAMPLE.exists(), reason="no ../shared beside this checkout")
+def test_the_shared_example_is_the_one_tested_and_imports(db: Database, database_url: str) -> None:
+    assert json.loads(SHARED_EXAMPLE.read_text()) == json.loads(EXAMPLE_DIRECTORY.read_text())
+    result = herald(database_url, "directory", "import", str(SHARED_EXAMPLE))
+    assert result.returncode == 0, result.stderr
     assert _counts(db) == EXAMPLE_COUNTS
 
 
