@@ -46,12 +46,23 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the delivery worker and scheduler.")
+    ] = False,
 ) -> None:
-    """Serve the API (and its docs at /api/docs/)."""
+    """Serve the API (docs at /api/docs/) and, unless --no-worker, deliver mail."""
     from herald.server import serve as run_server
 
     Settings()  # fail here, not in every process, on a bad setting
-    run_server(host, port, workers)
+    run_server(host, port, workers, with_delivery=not no_worker)
+
+
+@app.command()
+def worker() -> None:
+    """Run only the delivery worker and scheduler (several may share one PostgreSQL)."""
+    from herald.delivery.process import main
+
+    main()
 
 
 @app.command("create-staff")

@@ -17,6 +17,16 @@ class Settings(BaseSettings):
     time_zone: str = "UTC"
     scheduler_interval: float = 30.0
 
+    # Delivery tuning (README "Delivery"); the defaults suit a typical relay.
+    smtp_concurrency: int = 20  # connections (and mails in flight) per worker process
+    smtp_rate: float = 0.0  # mails per second per worker process; 0 = no limit
+    smtp_timeout: float = 30.0  # seconds for one SMTP command
+    max_attempts: int = 8  # temporary failures before a delivery is marked failed
+    retry_base: float = 30.0  # first back-off in seconds; doubles per attempt, with jitter
+    retry_max: float = 3600.0  # longest back-off in seconds
+    lease_seconds: float = 300.0  # how long a claimed delivery is held before others may take it
+    poll_interval: float = 1.0  # seconds between looks at an empty outbox
+
     @field_validator("time_zone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:

@@ -164,6 +164,8 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # What the mail server answered when it accepted the mail.
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
     # When the delivery may next be tried (back-off), and until when a worker holds it.
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

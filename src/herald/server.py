@@ -13,6 +13,7 @@ import multiprocessing
 import signal
 import socket
 import sys
+from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
@@ -42,14 +43,36 @@ def _serve_one(host: str, port: int) -> None:
     uvicorn.Server(_config(host, port)).run(sockets=[sock])
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def _start_delivery(context: multiprocessing.context.SpawnContext) -> BaseProcess:
+    from herald.delivery.process import main
+
+    process = context.Process(target=main, name="herald-delivery")
+    process.start()
+    return process
+
+
+def serve(host: str, port: int, workers: int, with_delivery: bool = True) -> None:
+    """Serve with `workers` processes, plus one delivery process unless told not to
+    (one for the whole server, never one per server process)."""
+    context = multiprocessing.get_context("spawn")
+    delivery = _start_delivery(context) if with_delivery else None
+    try:
+        _serve(context, host, port, workers)
+    finally:
+        if delivery is not None and delivery.is_alive():
+            delivery.terminate()  # SIGTERM: it finishes what is on the wire
+            delivery.join(timeout=60)
+
+
+def _serve(
+    context: multiprocessing.context.SpawnContext, host: str, port: int, workers: int
+) -> None:
     if workers <= 1:
         uvicorn.Server(_config(host, port)).run()
         return
     # Bind (without listening, so it is never handed a connection) to fail
     # at once and plainly when the port is taken.
     probe = _bind(host, port, reuse_port=True, listen=False)
-    context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=_serve_one, args=(host, port), name=f"herald-server-{n}")
         for n in range(workers)

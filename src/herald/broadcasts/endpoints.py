@@ -15,19 +15,24 @@ from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, staff_session
 from herald.broadcasts import repository, service
 from herald.broadcasts.schemas import (
+    DELIVERY_FIELDS,
     MESSAGE_FIELDS,
     ORDERINGS,
     RECIPIENT_FIELDS,
     STATES,
     BroadcastMessageOut,
     BroadcastMessageRequest,
+    DeliveryOut,
     ErrorOut,
     PatchedBroadcastMessageRequest,
     RecipientOut,
+    RetriedOut,
+    delivery_row_json,
     message_json,
     parse_message_input,
 )
 from herald.config import Settings
+from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.recipients.service import resolve_emails, resolve_recipients
 from herald.recipients.targeting import targeting_from_params
 
@@ -59,9 +64,12 @@ def _request_body(model: type) -> dict[str, Any]:
     }
 
 
-def _message_response(row: Any, fields: list[str] | None, status_code: int = 200) -> JSONResponse:
+def _message_response(
+    row: Any, counts: dict[int, dict[str, int]], fields: list[str] | None, status_code: int = 200
+) -> JSONResponse:
     chosen = wanted_fields(fields, MESSAGE_FIELDS)
-    return JSONResponse(select(message_json(row), chosen), status_code=status_code)
+    body = select(message_json(row, counts.get(row.id)), chosen)
+    return JSONResponse(body, status_code=status_code)
 
 
 def _check_choices(name: str, values: list[str], choices: tuple[str, ...]) -> None:
@@ -105,8 +113,10 @@ def list_messages(
         rows = repository.list_messages(
             session, states, subject, ordering, pages.offset, pages.page_size
         )
+        counts = service.delivery_counts(session, rows)
     chosen = wanted_fields(field, MESSAGE_FIELDS)
-    return list_response(request, [select(message_json(r), chosen) for r in rows], total, pages)
+    items = [select(message_json(r, counts.get(r.id)), chosen) for r in rows]
+    return list_response(request, items, total, pages)
 
 
 @router.post(
@@ -122,7 +132,8 @@ def create_message(request: Request, key: ApiKey, body: RawBody) -> JSONResponse
             body.json_object(), partial=False, today=_settings(request).today()
         )
         message = service.create_message(session, user, data)
-    return _message_response(message, None, 201)
+        counts = service.delivery_counts(session, [message])
+    return _message_response(message, counts, None, 201)
 
 
 @router.head(
@@ -186,7 +197,8 @@ def retrieve_message(
 ) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
         message = service.get_message(session, path_uuid(uuid))
-    return _message_response(message, field)
+        counts = service.delivery_counts(session, [message])
+    return _message_response(message, counts, field)
 
 
 @router.put(
@@ -202,7 +214,8 @@ def update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> J
             body.json_object(), partial=False, today=_settings(request).today()
         )
         message = service.update_message(session, message_uuid, data)
-    return _message_response(message, None)
+        counts = service.delivery_counts(session, [message])
+    return _message_response(message, counts, None)
 
 
 @router.patch(
@@ -218,7 +231,8 @@ def partial_update_message(uuid: str, request: Request, key: ApiKey, body: RawBo
             body.json_object(), partial=True, today=_settings(request).today()
         )
         message = service.update_message(session, message_uuid, data)
-    return _message_response(message, None)
+        counts = service.delivery_counts(session, [message])
+    return _message_response(message, counts, None)
 
 
 @router.delete(
@@ -253,3 +267,49 @@ def send_message(uuid: str, request: Request, key: ApiKey) -> Response:
     with staff_session(request, key) as (session, _user):
         service.send_message(session, path_uuid(uuid), _settings(request).today())
     return Response(status_code=200)
+
+
+@router.head(
+    "/{uuid}/deliveries/",
+    operation_id="broadcast_messages_deliveries_count",
+    responses={200: {"description": "The count in X-Result-Count; no body"}, **_ERRORS},
+)
+@router.get(
+    "/{uuid}/deliveries/",
+    operation_id="broadcast_messages_deliveries_list",
+    responses={200: {"model": list[DeliveryOut]}, **_ERRORS},
+)
+def list_deliveries(
+    uuid: str,
+    request: Request,
+    key: ApiKey,
+    status: Annotated[list[str] | None, Query(description="pending, sent or failed")] = None,
+    page: str | None = None,
+    page_size: str | None = None,
+    field: Fields = None,
+) -> Response:
+    """Each recipient's delivery of a message: status, attempts, last error, time sent."""
+    statuses = status or []
+    _check_choices("status", statuses, DELIVERY_STATUSES)
+    pages = PageRequest.from_params(page, page_size)
+    with staff_session(request, key) as (session, _user):
+        message_uuid = path_uuid(uuid)
+        if request.method == "HEAD":
+            return count_response(service.count_deliveries(session, message_uuid, statuses))
+        total, rows = service.deliveries_page(session, message_uuid, statuses, pages)
+    chosen = wanted_fields(field, DELIVERY_FIELDS)
+    return list_response(
+        request, [select(delivery_row_json(r), chosen) for r in rows], total, pages
+    )
+
+
+@router.post(
+    "/{uuid}/retry-failed/",
+    operation_id="broadcast_messages_retry_failed",
+    responses={200: {"model": RetriedOut}, 409: {"model": ErrorOut}, **_ERRORS},
+)
+def retry_failed(uuid: str, request: Request, key: ApiKey) -> JSONResponse:
+    """Put a sent message's failed deliveries back in the queue."""
+    with staff_session(request, key) as (session, _user):
+        retried = service.retry_failed(session, path_uuid(uuid))
+    return JSONResponse({"retried": retried})

@@ -8,7 +8,7 @@ on one message cannot both win.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, delete, exists, func, insert, not_, select, update
@@ -116,13 +116,13 @@ def delete_unless_delivering(session: Session, message_id: int) -> bool:
     return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
 
 
-def delivery_counts(session: Session, message_id: int) -> dict[str, int]:
+def due_scheduled_messages(session: Session, today: date) -> list[str]:
     statement = (
-        select(Delivery.status, func.count())
-        .where(Delivery.message_id == message_id)
-        .group_by(Delivery.status)
+        select(BroadcastMessage.uuid)
+        .where(BroadcastMessage.state == "SCHEDULED", BroadcastMessage.send_at <= today)
+        .order_by(BroadcastMessage.send_at, BroadcastMessage.id)
     )
-    return {status: int(count) for status, count in session.execute(statement)}
+    return list(session.scalars(statement))
 
 
 def queue_deliveries(

@@ -30,7 +30,9 @@ MESSAGE_FIELDS = (
     "emails",
     "state",
     "send_at",
+    "delivery",
 )
+DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at")
 ORDERINGS = ("created", "subject", "author_full_name")
 RECIPIENT_FIELDS = ("full_name", "email", "offerings", "customers")
 
@@ -113,9 +115,16 @@ def _datetime(value: datetime) -> str:
     return value.isoformat(timespec="microseconds") + "Z"
 
 
-def message_json(row: Any) -> dict[str, Any]:
-    """A message as Waldur renders it. `query` and `emails` are stored as JSON
-    text and spliced in unparsed: an all-users message carries 100,000 addresses."""
+def delivery_json(counts: dict[str, int] | None) -> dict[str, int]:
+    counts = counts or {}
+    pending, sent, failed = (counts.get(s, 0) for s in ("pending", "sent", "failed"))
+    return {"total": pending + sent + failed, "pending": pending, "sent": sent, "failed": failed}
+
+
+def message_json(row: Any, counts: dict[str, int] | None) -> dict[str, Any]:
+    """A message as Waldur renders it, plus Herald's read-only `delivery` counts.
+    `query` and `emails` are stored as JSON text and spliced in unparsed: an
+    all-users message carries 100,000 addresses."""
     return {
         "uuid": row.uuid,
         "created": _datetime(row.created),
@@ -126,6 +135,17 @@ def message_json(row: Any) -> dict[str, Any]:
         "emails": orjson.Fragment(row.emails),
         "state": row.state,
         "send_at": row.send_at.isoformat() if row.send_at else None,
+        "delivery": delivery_json(counts),
+    }
+
+
+def delivery_row_json(row: Any) -> dict[str, Any]:
+    return {
+        "email": row.email,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "sent_at": _datetime(row.sent_at) if row.sent_at else None,
     }
 
 
@@ -155,6 +175,25 @@ class QueryIn(BaseModel):
     send_to_me: bool = False
 
 
+class DeliveryCounts(BaseModel):
+    total: int
+    pending: int
+    sent: int
+    failed: int
+
+
+class DeliveryOut(BaseModel):
+    email: str
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
+class RetriedOut(BaseModel):
+    retried: int = Field(description="failed deliveries put back in the queue")
+
+
 class BroadcastMessageOut(BaseModel):
     uuid: str = Field(description="32 hex digits")
     created: datetime
@@ -165,6 +204,7 @@ class BroadcastMessageOut(BaseModel):
     emails: list[str]
     state: Literal["DRAFT", "SCHEDULED", "SENT"]
     send_at: date | None
+    delivery: DeliveryCounts = Field(description="Herald's addition: the outbox, counted")
 
 
 class BroadcastMessageRequest(BaseModel):

@@ -6,6 +6,7 @@ Services never commit; the caller's transaction does (one per request or job).
 from __future__ import annotations
 
 import uuid as uuid_lib
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,8 +15,10 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from herald.api.errors import Conflict, NotFound, ValidationError
+from herald.api.pagination import PageRequest
 from herald.broadcasts import repository
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
+from herald.delivery import outbox
 from herald.models import User
 from herald.recipients import repository as directory_lookup
 from herald.recipients.service import resolve_emails
@@ -54,6 +57,12 @@ def _author(session: Session, row: Row[Any]) -> User | None:
 
 def _emails_json(emails: list[str]) -> str:
     return orjson.dumps(emails).decode()
+
+
+def delivery_counts(session: Session, rows: Sequence[Any]) -> dict[int, dict[str, int]]:
+    """The outbox counts of the sent messages among `rows`, in one query."""
+    sent = [row.id for row in rows if row.state == SENT]
+    return outbox.delivery_counts(session, sent) if sent else {}
 
 
 def get_message(session: Session, uuid: str) -> Row[Any]:
@@ -122,7 +131,7 @@ def delete_message(session: Session, uuid: str) -> None:
     row = get_message(session, uuid)
     if repository.delete_unless_delivering(session, row.id):
         return
-    counts = repository.delivery_counts(session, row.id)
+    counts = outbox.delivery_counts(session, [row.id]).get(row.id, {})
     raise Conflict(
         f"Delivery of this message is still running: {counts.get('pending', 0)} of "
         f"{sum(counts.values())} deliveries are pending."
@@ -141,6 +150,28 @@ def schedule_message(session: Session, uuid: str, today: date) -> None:
         )
     if not repository.update_in_states(session, row.id, EDITABLE, {"state": SCHEDULED}):
         raise _conflict_or_missing(session, uuid, EDITABLE)
+
+
+def retry_failed(session: Session, uuid: str) -> int:
+    """Put a sent message's failed deliveries back in the queue; returns how many."""
+    row = get_message(session, uuid)
+    if row.state != SENT:
+        raise Conflict.valid_states(SENT)
+    return outbox.retry_failed(session, row.id, utc_now())
+
+
+def deliveries_page(
+    session: Session, uuid: str, statuses: list[str], pages: PageRequest
+) -> tuple[int, Sequence[Any]]:
+    """How many deliveries match, and the requested page of them (a page past the end is 404)."""
+    row = get_message(session, uuid)
+    total = outbox.count_deliveries(session, row.id, statuses)
+    pages.check(total)
+    return total, outbox.list_deliveries(session, row.id, statuses, pages.offset, pages.page_size)
+
+
+def count_deliveries(session: Session, uuid: str, statuses: list[str]) -> int:
+    return outbox.count_deliveries(session, get_message(session, uuid).id, statuses)
 
 
 def send_message(session: Session, uuid: str, today: date) -> int:

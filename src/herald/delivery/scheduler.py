@@ -1,0 +1,36 @@
+"""The scheduler: sends each SCHEDULED message once its day has come.
+
+It sends exactly as `POST .../send/` does (same service, same transaction),
+so two schedulers racing on one message cannot both send it: the state flip
+is compare-and-set, and the loser's transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from herald.api.errors import Conflict, NotFound, ValidationError
+from herald.broadcasts import repository, service
+from herald.db import Database
+
+logger = logging.getLogger("herald.scheduler")
+
+
+def send_due_messages(database: Database, today: date) -> list[str]:
+    """Send every scheduled message due by `today`; returns the UUIDs this call sent."""
+    with database.transaction(write=False) as session:
+        due = repository.due_scheduled_messages(session, today)
+    sent = []
+    for uuid in due:
+        try:
+            with database.transaction() as session:
+                count = service.send_message(session, uuid, today)
+        except (Conflict, NotFound):
+            continue  # another scheduler or a person got there first
+        except ValidationError:
+            logger.warning("scheduled message %s reaches nobody; it stays scheduled", uuid)
+            continue
+        logger.info("sent scheduled message %s to %d addresses", uuid, count)
+        sent.append(uuid)
+    return sent
