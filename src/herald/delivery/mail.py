@@ -9,6 +9,7 @@ crash carries the same ID and mail software can recognise the repeat.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -91,13 +92,25 @@ class RenderedMessage:
         that could smuggle a header (validated on input, checked again here)."""
         if email_error(address) is not None:
             raise ValueError(f"not a deliverable address: {address!r}")
-        when = format_datetime(datetime.now(UTC))
+        when = _date_header()
         head = (
             f"To: {address}\r\n"
             f"Message-ID: <{delivery_id}.{message_uuid}@{self.id_domain}>\r\n"
             f"Date: {when}\r\n"
         )
         return head.encode("ascii") + self.headers_and_body
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _date_header() -> str:
+    """The Date header, formatted once a second rather than once a mail."""
+    global _date_cache
+    now = time.time()
+    if int(now) != _date_cache[0]:
+        _date_cache = (int(now), format_datetime(datetime.fromtimestamp(now, UTC)))
+    return _date_cache[1]
 
 
 def render_message(subject: str, body: str, sender: str) -> RenderedMessage:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from herald.models import BroadcastMessage, Delivery
@@ -54,7 +54,9 @@ def claim_due_deliveries(
     picked = (
         select(Delivery.id)
         .where(_due(now))
-        .order_by(Delivery.id)
+        # The order of the (status, next_attempt_at) index: ordering by id made
+        # every claim sort all pending rows (a 20,000-row send claimed 500 times).
+        .order_by(Delivery.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite ignores it (one writer)
         .scalar_subquery()
@@ -72,13 +74,12 @@ def claim_due_deliveries(
 
 def record_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime) -> None:
     """Write what happened to each mail, in one statement per kind of outcome."""
-    sent = [{"b_id": o.delivery_id, "b_detail": o.detail} for o in outcomes if o.status == SENT]
-    failed = [{"b_id": o.delivery_id, "b_detail": o.detail} for o in outcomes if o.status == FAILED]
-    again = [
-        {"b_id": o.delivery_id, "b_detail": o.detail, "b_retry": o.retry_at}
-        for o in outcomes
-        if o.status == PENDING
-    ]
+    sent = [o for o in outcomes if o.status == SENT]
+    failed = [o for o in outcomes if o.status == FAILED]
+    again = [o for o in outcomes if o.status == PENDING]
+    if session.get_bind().dialect.name == "postgresql":
+        _record_postgresql(session, sent, failed, again, now)
+        return
     by_id = _TABLE.c.id == bindparam("b_id")
     common = {"attempts": _TABLE.c.attempts + 1, "lease_expires_at": None}
     if sent:
@@ -88,14 +89,14 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime
             .values(
                 status=SENT, sent_at=now, reply=bindparam("b_detail"), last_error=None, **common
             ),
-            sent,
+            [{"b_id": o.delivery_id, "b_detail": o.detail} for o in sent],
         )
     if failed:
         session.execute(
             update(_TABLE)
             .where(by_id)
             .values(status=FAILED, last_error=bindparam("b_detail"), **common),
-            failed,
+            [{"b_id": o.delivery_id, "b_detail": o.detail} for o in failed],
         )
     if again:
         session.execute(
@@ -104,8 +105,49 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime
             .values(
                 last_error=bindparam("b_detail"), next_attempt_at=bindparam("b_retry"), **common
             ),
-            again,
+            [{"b_id": o.delivery_id, "b_detail": o.detail, "b_retry": o.retry_at} for o in again],
         )
+
+
+# On PostgreSQL each kind of outcome is one UPDATE joined to arrays of ids and
+# details: a row-by-row executemany cost the worker a quarter of its CPU there.
+_PG_SENT = text(
+    "UPDATE deliveries AS d SET status = 'sent', sent_at = :now, reply = v.detail,"
+    " last_error = NULL, attempts = d.attempts + 1, lease_expires_at = NULL"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[])) AS v(id, detail)"
+    " WHERE d.id = v.id"
+)
+_PG_FAILED = text(
+    "UPDATE deliveries AS d SET status = 'failed', last_error = v.detail,"
+    " attempts = d.attempts + 1, lease_expires_at = NULL"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[])) AS v(id, detail)"
+    " WHERE d.id = v.id"
+)
+_PG_AGAIN = text(
+    "UPDATE deliveries AS d SET last_error = v.detail, next_attempt_at = v.retry,"
+    " attempts = d.attempts + 1, lease_expires_at = NULL"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[]),"
+    " CAST(:retries AS timestamp[])) AS v(id, detail, retry)"
+    " WHERE d.id = v.id"
+)
+
+
+def _record_postgresql(
+    session: Session,
+    sent: list[Outcome],
+    failed: list[Outcome],
+    again: list[Outcome],
+    now: datetime,
+) -> None:
+    def arrays(items: list[Outcome]) -> dict[str, Any]:
+        return {"ids": [o.delivery_id for o in items], "details": [o.detail for o in items]}
+
+    if sent:
+        session.execute(_PG_SENT, {**arrays(sent), "now": now})
+    if failed:
+        session.execute(_PG_FAILED, arrays(failed))
+    if again:
+        session.execute(_PG_AGAIN, {**arrays(again), "retries": [o.retry_at for o in again]})
 
 
 def release(session: Session, delivery_ids: Sequence[int]) -> None:

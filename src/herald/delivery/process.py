@@ -21,10 +21,13 @@ from herald.delivery.worker import DeliveryWorker
 logger = logging.getLogger("herald.delivery")
 
 
-async def _scheduler_loop(settings: Settings, database: Database, stopping: asyncio.Event) -> None:
+async def _scheduler_loop(settings: Settings, database: Database, worker: DeliveryWorker) -> None:
+    """Every HERALD_SCHEDULER_INTERVAL seconds send what is due, and wake the worker for it."""
+    stopping = worker.stopping
     while not stopping.is_set():
         try:
-            await asyncio.to_thread(send_due_messages, database, settings.today())
+            if await asyncio.to_thread(send_due_messages, database, settings.today()):
+                worker.wake()
         except Exception:
             logger.exception("scheduler tick failed; trying again next tick")
         with contextlib.suppress(TimeoutError):
@@ -45,7 +48,7 @@ async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None
             loop.add_signal_handler(signum, stopping.set)
     else:
         asyncio.get_running_loop().create_task(_link(stopping, worker.stopping))
-    scheduler = asyncio.create_task(_scheduler_loop(settings, database, worker.stopping))
+    scheduler = asyncio.create_task(_scheduler_loop(settings, database, worker))
     try:
         await worker.run()
     finally:

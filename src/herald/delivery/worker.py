@@ -31,6 +31,10 @@ logger = logging.getLogger("herald.delivery")
 
 RECORD_BATCH = 1000
 RECORD_EVERY = 0.01  # seconds
+# Claimed deliveries are kept queued between two and four rounds of
+# `concurrency`: claims come in batches of at least two rounds (fewer, larger
+# transactions) and the senders never wait for one.
+QUEUE_LOW, QUEUE_HIGH = 2, 4
 
 
 def utc_now() -> datetime:
@@ -68,13 +72,15 @@ class DeliveryWorker:
         self.database = database
         self.transport = transport
         self.concurrency = max(1, settings.smtp_concurrency)
-        self.queue: asyncio.Queue[ClaimedDelivery] = asyncio.Queue()
+        # Claimed deliveries waiting for a sender; None tells a sender to stop.
+        self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
         self.outcomes: list[Outcome] = []
         self.rendered: dict[int, tuple[str, RenderedMessage]] = {}
         self.limiter = RateLimiter(settings.smtp_rate)
         self.stopping = asyncio.Event()
         self.sent = 0
         self._hungry = asyncio.Event()
+        self._wake = asyncio.Event()
 
     # --- database work, in threads -------------------------------------
 
@@ -101,10 +107,10 @@ class DeliveryWorker:
     # --- the loops --------------------------------------------------------
 
     async def _claimer(self) -> None:
-        """Keep between one and two rounds of work queued for the senders."""
+        """Keep the senders' queue between QUEUE_LOW and QUEUE_HIGH rounds deep."""
         while not self.stopping.is_set():
-            room = 2 * self.concurrency - self.queue.qsize()
-            if room < self.concurrency:
+            room = QUEUE_HIGH * self.concurrency - self.queue.qsize()
+            if self.queue.qsize() >= QUEUE_LOW * self.concurrency:
                 # Enough queued: sleep until the senders have taken some.
                 self._hungry.clear()
                 await self._wait(self._hungry, RECORD_EVERY)
@@ -117,7 +123,18 @@ class DeliveryWorker:
             for delivery in claimed:
                 self.queue.put_nowait(delivery)
             if not claimed:
-                await self._wait(self.stopping, self.settings.poll_interval)
+                await self._idle(self.settings.poll_interval)
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next poll (new mail was queued)."""
+        self._wake.set()
+
+    async def _idle(self, seconds: float) -> None:
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(e.wait()) for e in (self._wake, self.stopping)]
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
 
     async def _wait(self, event: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -125,13 +142,10 @@ class DeliveryWorker:
 
     async def _sender(self) -> None:
         while True:
-            if self.stopping.is_set():
+            delivery = await self.queue.get()
+            if delivery is None:  # the stop signal, one per sender
                 return
-            try:
-                delivery = await asyncio.wait_for(self.queue.get(), timeout=0.2)
-            except TimeoutError:
-                continue
-            if self.queue.qsize() < self.concurrency:
+            if self.queue.qsize() < QUEUE_LOW * self.concurrency:
                 self._hungry.set()
             await self.limiter.wait()
             outcome = await self._deliver(delivery)
@@ -183,14 +197,18 @@ class DeliveryWorker:
             await self._claimer()
         finally:
             self.stopping.set()
+            untried = []
+            while not self.queue.empty():
+                waiting = self.queue.get_nowait()
+                if waiting is not None:
+                    untried.append(waiting.id)
+            for _ in senders:
+                self.queue.put_nowait(None)
             await asyncio.gather(*senders, return_exceptions=True)
             await recorder
             if self.outcomes:  # the last senders finished after the recorder's last look
                 await asyncio.to_thread(self._record, self.outcomes)
                 self.outcomes = []
-            untried = []
-            while not self.queue.empty():
-                untried.append(self.queue.get_nowait().id)
             if untried:
                 await asyncio.to_thread(self._release, untried)
             await self.transport.close()

@@ -1,0 +1,221 @@
+"""Delivery benchmark: one message to 20,000 recipients through SMTP, against a floor.
+
+    python bench/delivery_bench.py [--backend sqlite|postgresql|both] [--recipients 20000]
+                                   [--concurrency 20] [--skip-lateness]
+
+The sink is aiosmtpd in a process of its own. The floor pushes the same
+number of mails (Herald's own rendering of the same message) through
+aiosmtplib directly, over the same number of connections: what the SMTP
+path alone costs. Herald is a real `herald worker` process draining the
+outbox that `send` filled; its throughput counts from the first mail at the
+sink to the moment the last `sent` row is committed, so recording the
+outcomes is included. Also measured: end-to-end time from the `send`
+commit to the last `sent` row, the worker's peak resident memory, and the
+scheduler's lateness (a message due now, to its first mail) at the default
+30 s interval and at 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiosmtplib
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api_bench import PG_DEFAULT, RESULTS, _fresh_database  # noqa: E402
+from herald.auth.staff import ensure_staff  # noqa: E402
+from herald.broadcasts import service  # noqa: E402
+from herald.broadcasts.schemas import parse_message_input  # noqa: E402
+from herald.db import Database  # noqa: E402
+from herald.delivery.mail import render_message  # noqa: E402
+from herald.directory.importer import import_document  # noqa: E402
+from herald.migrations.runner import upgrade_to_head  # noqa: E402
+from sink import SinkProcess  # noqa: E402
+
+SUBJECT = "Scheduled maintenance of the HPC cluster"
+BODY = "Dear user,\n\nThe cluster will be unavailable on Monday from 08:00 to 12:00.\n" * 3
+FROM = "noreply@portal.example"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _floor(port: int, recipients: list[str], concurrency: int) -> float:
+    rendered = render_message(SUBJECT, BODY, FROM)
+    chunks = [recipients[n::concurrency] for n in range(concurrency)]
+
+    async def push(addresses: list[str]) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await client.connect()
+        for number, address in enumerate(addresses):
+            await client.sendmail(
+                FROM, [address], rendered.for_recipient(address, number, "f" * 32)
+            )
+        await client.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(push(chunk) for chunk in chunks))
+    return time.perf_counter() - started
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _worker(url: str, smtp_port: int, concurrency: int, **extra: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "HERALD_DATABASE_URL": url,
+        "HERALD_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "HERALD_FROM_EMAIL": FROM,
+        "HERALD_SMTP_CONCURRENCY": str(concurrency),
+        **extra,
+    }
+    herald = Path(sys.executable).with_name("herald")
+    return subprocess.Popen(
+        [str(herald), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(60)
+
+
+def _pending(database: Database) -> int:
+    with database.transaction(write=False) as session:
+        return int(
+            session.execute(
+                text("SELECT count(*) FROM deliveries WHERE status = 'pending'")
+            ).scalar_one()
+        )
+
+
+def _last_sent(database: Database) -> datetime.datetime:
+    with database.transaction(write=False) as session:
+        return session.execute(text("SELECT max(sent_at) FROM deliveries")).scalar_one()
+
+
+def _create(database: Database, author: object, query: dict[str, object], **extra: object) -> str:
+    today = datetime.date.today()
+    data = parse_message_input(
+        {"subject": SUBJECT, "body": BODY, "query": query, **extra}, partial=False, today=today
+    )
+    with database.transaction() as session:
+        return str(service.create_message(session, author, data).uuid)  # type: ignore[arg-type]
+
+
+def bench(backend: str, total: int, concurrency: int, lateness: bool, pg_url: str) -> None:
+    sink = SinkProcess(_free_port()).start()
+    try:
+        url = _fresh_database(backend, pg_url)
+        upgrade_to_head(url)
+        database = Database(url)
+        users = [
+            {"uuid": f"{n:032x}", "username": f"u{n}", "email": f"user{n}@site{n % 89}.example"}
+            for n in range(1, total)
+        ]
+        with database.transaction() as session:
+            import_document(session, {"users": users})
+            author = ensure_staff(session, "staff@portal.example", "Staff", support=False)
+        addresses = [u["email"] for u in users] + ["staff@portal.example"]
+
+        floor_s = asyncio.run(_floor(sink.port, addresses, concurrency))
+        assert sink.received == total, sink.received
+        floor_rate = total / floor_s
+        sink.reset()
+
+        worker = _worker(url, sink.port, concurrency)
+        time.sleep(2.0)  # started and idle
+        uuid = _create(database, author, {"all_users": True})
+        sent_at = time.time()
+        with database.transaction() as session:
+            queued = service.send_message(session, uuid, datetime.date.today())
+        send_commit_s = time.time() - sent_at
+        assert queued == total, queued
+        while _pending(database):
+            time.sleep(0.05)
+        done = time.time()
+        peak_mb = _peak_rss_mb(worker.pid)
+        _stop(worker)
+        assert sink.received >= total, sink.received
+        herald_rate = total / (done - sink.first.value)
+        print(f"\n== delivery, {backend}, {total:,} recipients, {concurrency} connections ==")
+        print(f"  floor (aiosmtplib direct):       {floor_rate:8.0f} mails/s ({floor_s:.1f} s)")
+        print(
+            f"  Herald worker:                   {herald_rate:8.0f} mails/s "
+            f"= {herald_rate / floor_rate:.0%} of floor (target >= 70%)"
+        )
+        print(f"  send (freeze + queue {total:,} rows): {send_commit_s * 1000:8.0f} ms")
+        print(f"  end to end, send to last sent row: {done - sent_at:6.1f} s")
+        print(f"  worker peak resident memory:     {peak_mb:8.0f} MB (target < 200 MB)")
+        print(f"  mails at the sink: {sink.received:,} (repeats: {sink.received - total})")
+
+        if lateness:
+            for interval, samples in (("30", 2), ("1", 5)):
+                worker = _worker(url, sink.port, concurrency, HERALD_SCHEDULER_INTERVAL=interval)
+                time.sleep(2.0)
+                lags = []
+                for _ in range(samples):
+                    sink.reset()
+                    today = datetime.date.today().isoformat()
+                    uuid = _create(
+                        database,
+                        author,
+                        {"additional_recipients": ["late@site.example"]},
+                        send_at=today,
+                    )
+                    with database.transaction() as session:
+                        service.schedule_message(session, uuid, datetime.date.today())
+                    due = time.time()
+                    while not sink.received:
+                        time.sleep(0.01)
+                    lags.append(sink.first.value - due)
+                _stop(worker)
+                print(
+                    f"  scheduler lateness at {interval:>2} s interval: "
+                    "median "
+                    f"{statistics.median(lags):.2f} s, max {max(lags):.2f} s "
+                    f"over {samples} messages"
+                )
+        database.dispose()
+    finally:
+        sink.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--recipients", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--skip-lateness", action="store_true")
+    parser.add_argument("--pg-url", default=os.environ.get("HERALD_BENCH_DATABASE_URL", PG_DEFAULT))
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        bench(backend, args.recipients, args.concurrency, not args.skip_lateness, args.pg_url)
+
+
+if __name__ == "__main__":
+    main()
