@@ -1,14 +1,15 @@
 """The delivery worker: drains the outbox through a transport.
 
-One claimer keeps a small queue of leased deliveries filled; `concurrency`
-senders take from it, each mail over its own pooled connection; a recorder
-writes outcomes in batches (every 100 mails or 100 ms, whichever comes
-first). Database work runs in threads, mail on the event loop.
+`concurrency` senders take leased deliveries from a queue, each mail over
+its own pooled connection. A keeper loop, every 10 ms while mail flows,
+records the outcomes the senders produced and tops up their queue, both in
+one transaction. Database work runs in a thread, mail on the event loop.
 
 What a crash can repeat: only mails that the server accepted but whose
 `sent` row was not yet committed. Those rows are still leased, so at any
 moment the number of possible repeats is at most the number of leased rows
-(the queue, the mails on the wire and the unrecorded outcomes).
+(the queue, the mails on the wire and the unrecorded outcomes); only the
+last two can repeat, about 10 ms of sending.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from herald.delivery.transport import DeliveryError, Transport
 
 logger = logging.getLogger("herald.delivery")
 
-RECORD_BATCH = 1000
 RECORD_EVERY = 0.01  # seconds
 # Claimed deliveries are kept queued between two and four rounds of
 # `concurrency`: claims come in batches of at least two rounds (fewer, larger
@@ -79,16 +79,25 @@ class DeliveryWorker:
         self.limiter = RateLimiter(settings.smtp_rate)
         self.stopping = asyncio.Event()
         self.sent = 0
+        self._on_the_wire = 0
         self._hungry = asyncio.Event()
         self._wake = asyncio.Event()
 
-    # --- database work, in threads -------------------------------------
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next poll (new mail was queued)."""
+        self._wake.set()
 
-    def _claim(self, limit: int) -> list[ClaimedDelivery]:
+    # --- database work: one transaction a round, in a thread -------------
+
+    def _record_and_claim(self, outcomes: list[Outcome], wanted: int) -> list[ClaimedDelivery]:
+        """Record the outcomes so far and claim up to `wanted` more, together:
+        half the transactions (and thread hand-offs) of doing each on its own."""
         now = utc_now()
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         with self.database.transaction() as session:
-            claimed = outbox.claim_due_deliveries(session, now, lease, limit)
+            if outcomes:
+                outbox.record_outcomes(session, outcomes, now)
+            claimed = outbox.claim_due_deliveries(session, now, lease, wanted) if wanted else []
             unknown = {d.message_id for d in claimed} - set(self.rendered)
             contents = outbox.message_contents(session, sorted(unknown)) if unknown else {}
         for message_id, row in contents.items():
@@ -96,40 +105,45 @@ class DeliveryWorker:
             self.rendered[message_id] = (row.uuid, rendered)
         return claimed
 
-    def _record(self, outcomes: list[Outcome]) -> None:
-        with self.database.transaction() as session:
-            outbox.record_outcomes(session, outcomes, utc_now())
-
     def _release(self, ids: list[int]) -> None:
         with self.database.transaction() as session:
             outbox.release(session, ids)
 
     # --- the loops --------------------------------------------------------
 
-    async def _claimer(self) -> None:
-        """Keep the senders' queue between QUEUE_LOW and QUEUE_HIGH rounds deep."""
-        while not self.stopping.is_set():
-            room = QUEUE_HIGH * self.concurrency - self.queue.qsize()
-            if self.queue.qsize() >= QUEUE_LOW * self.concurrency:
-                # Enough queued: sleep until the senders have taken some.
-                self._hungry.clear()
-                await self._wait(self._hungry, RECORD_EVERY)
-                continue
-            try:
-                claimed = await asyncio.to_thread(self._claim, room)
-            except Exception:
-                logger.exception("claiming deliveries failed; trying again")
-                claimed = []
+    def _wanted(self) -> int:
+        """How many to claim: none while QUEUE_LOW rounds are queued, else up to QUEUE_HIGH."""
+        queued = self.queue.qsize()
+        if self.stopping.is_set() or queued >= QUEUE_LOW * self.concurrency:
+            return 0
+        return QUEUE_HIGH * self.concurrency - queued
+
+    async def _keeper(self) -> None:
+        """Each round: record what the senders finished and top up their queue."""
+        while True:
+            outcomes, self.outcomes = self.outcomes, []
+            wanted = self._wanted()
+            claimed: list[ClaimedDelivery] = []
+            if outcomes or wanted:
+                try:
+                    claimed = await asyncio.to_thread(self._record_and_claim, outcomes, wanted)
+                except Exception:
+                    logger.exception("outbox round failed (%d outcomes); retrying", len(outcomes))
+                    self.outcomes = outcomes + self.outcomes
+                    await self._pause(1.0)
+                    continue
             for delivery in claimed:
                 self.queue.put_nowait(delivery)
-            if not claimed:
-                await self._idle(self.settings.poll_interval)
+            if self.stopping.is_set():
+                return
+            if wanted and not claimed and not self._on_the_wire and not self.outcomes:
+                await self._pause(self.settings.poll_interval)  # nothing due: poll
+            elif not claimed:
+                self._hungry.clear()
+                await self._wait(self._hungry, RECORD_EVERY)
 
-    def wake(self) -> None:
-        """Look at the outbox now rather than at the next poll (new mail was queued)."""
-        self._wake.set()
-
-    async def _idle(self, seconds: float) -> None:
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake for new mail or a stop."""
         self._wake.clear()
         waiters = [asyncio.ensure_future(e.wait()) for e in (self._wake, self.stopping)]
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
@@ -148,8 +162,10 @@ class DeliveryWorker:
             if self.queue.qsize() < QUEUE_LOW * self.concurrency:
                 self._hungry.set()
             await self.limiter.wait()
+            self._on_the_wire += 1
             outcome = await self._deliver(delivery)
-            # Appended only now: the recorder swaps the list while mail is on the wire.
+            self._on_the_wire -= 1
+            # Appended only now: the keeper swaps the list while mail is on the wire.
             self.outcomes.append(outcome)
 
     async def _deliver(self, delivery: ClaimedDelivery) -> Outcome:
@@ -166,35 +182,17 @@ class DeliveryWorker:
             if error.permanent or attempt >= self.settings.max_attempts:
                 return Outcome(delivery.id, outbox.FAILED, error.reason)
             delay = backoff(attempt, self.settings.retry_base, self.settings.retry_max)
-            return Outcome(
-                delivery.id, outbox.PENDING, error.reason, utc_now() + timedelta(seconds=delay)
-            )
+            retry_at = utc_now() + timedelta(seconds=delay)
+            return Outcome(delivery.id, outbox.PENDING, error.reason, retry_at)
         self.sent += 1
         return Outcome(delivery.id, outbox.SENT, reply)
-
-    async def _recorder(self) -> None:
-        while True:
-            stopping = self.stopping.is_set()
-            if self.outcomes:
-                batch, self.outcomes = self.outcomes[:RECORD_BATCH], self.outcomes[RECORD_BATCH:]
-                try:
-                    await asyncio.to_thread(self._record, batch)
-                except Exception:
-                    logger.exception("recording %d outcomes failed; retrying", len(batch))
-                    self.outcomes = batch + self.outcomes
-                    await asyncio.sleep(1)
-                continue
-            if stopping:
-                return
-            await asyncio.sleep(RECORD_EVERY)
 
     async def run(self) -> None:
         """Deliver until `stopping` is set, then finish the mails on the wire,
         record every outcome and give back what was claimed but not tried."""
         senders = [asyncio.create_task(self._sender()) for _ in range(self.concurrency)]
-        recorder = asyncio.create_task(self._recorder())
         try:
-            await self._claimer()
+            await self._keeper()
         finally:
             self.stopping.set()
             untried = []
@@ -205,9 +203,8 @@ class DeliveryWorker:
             for _ in senders:
                 self.queue.put_nowait(None)
             await asyncio.gather(*senders, return_exceptions=True)
-            await recorder
-            if self.outcomes:  # the last senders finished after the recorder's last look
-                await asyncio.to_thread(self._record, self.outcomes)
+            if self.outcomes:
+                await asyncio.to_thread(self._record_and_claim, self.outcomes, 0)
                 self.outcomes = []
             if untried:
                 await asyncio.to_thread(self._release, untried)
