@@ -31,8 +31,9 @@ lint: install  ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: install  ## API benchmark on a generated 10,000-user directory (see bench/README.md)
+bench: install  ## API and delivery benchmarks (see bench/README.md); not part of `make test`
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/delivery_bench.py
 
 clean:  ## remove the environment and local data
 	rm -rf $(VENV) var

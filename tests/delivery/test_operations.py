@@ -1,0 +1,137 @@
+"""Running Herald's delivery as operators do: `herald serve`, racing schedulers, rate limits."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from herald.db import Database
+from herald.delivery.scheduler import send_due_messages
+from tests.conftest import EXAMPLE_DIRECTORY, load_directory
+from tests.delivery.helpers import WorkerThread, pending_count, settings_for, wait_for
+from tests.smtp_sink import SmtpSink, free_port
+
+URL = "/api/broadcast-messages/"
+PHYSICS = "886363ae12b3583bb0eedede4a502b63"
+
+
+@pytest.fixture
+def example(db: Database) -> None:
+    load_directory(db, json.loads(EXAMPLE_DIRECTORY.read_text()))
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    server = SmtpSink().start()
+    yield server
+    server.stop()
+
+
+def test_herald_serve_delivers_and_stops_cleanly(
+    db: Database, database_url: str, staff: dict[str, str], example: None, tmp_path: Path
+) -> None:
+    port = free_port()
+    outbox_dir = tmp_path / "outbox"
+    herald = Path(sys.executable).with_name("herald")
+    env = {
+        **os.environ,
+        "HERALD_DATABASE_URL": database_url,
+        "HERALD_SMTP_URL": f"file://{outbox_dir}",
+        "HERALD_POLL_INTERVAL": "0.1",
+    }
+    log = tmp_path / "serve.log"
+    with log.open("wb") as stream:
+        server = subprocess.Popen(
+            [str(herald), "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Token {staff['token']}"}
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{base}/api/schema/").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, 30, "herald serve to answer")
+        created = httpx.post(
+            f"{base}{URL}",
+            json={"subject": "Served", "body": "b", "query": {"customers": [PHYSICS]}},
+            headers=headers,
+        ).json()
+        assert httpx.post(f"{base}{URL}{created['uuid']}/send/", headers=headers).status_code == 200
+        wait_for(lambda: len(list(outbox_dir.glob("*.eml"))) == 4, 30, "four .eml files")
+        wait_for(lambda: pending_count(db) == 0, 30, "the sent rows")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(60)
+    assert code == 0, log.read_text()
+    leftovers = subprocess.run(["pgrep", "-f", f"serve --port {port}"], capture_output=True)
+    assert leftovers.stdout == b""
+
+
+def test_two_schedulers_racing_send_a_message_once(
+    api: httpx.Client, db: Database, database_url: str, example: None
+) -> None:
+    today = datetime.date.today()
+    created = api.post(
+        URL,
+        json={
+            "subject": "s",
+            "body": "b",
+            "query": {"customers": [PHYSICS]},
+            "send_at": today.isoformat(),
+        },
+    ).json()
+    assert api.post(f"{URL}{created['uuid']}/schedule/").status_code == 200
+    barrier = threading.Barrier(4)
+    results: list[list[str]] = []
+
+    def tick() -> None:
+        database = Database(database_url)
+        barrier.wait()
+        results.append(send_due_messages(database, today))
+        database.dispose()
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(r) for r in results) == [0, 0, 0, 1]
+    with db.transaction(write=False) as session:
+        count = session.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
+    assert count == 4
+
+
+def test_the_rate_limit_spaces_mails(
+    api: httpx.Client, db: Database, database_url: str, sink: SmtpSink
+) -> None:
+    addresses = [f"person{n}@example.org" for n in range(21)]
+    created = api.post(
+        URL, json={"subject": "s", "body": "b", "query": {"additional_recipients": addresses}}
+    ).json()
+    api.post(f"{URL}{created['uuid']}/send/")
+    with WorkerThread(settings_for(database_url, sink.url, smtp_rate=10, smtp_concurrency=5)):
+        wait_for(lambda: sink.count() >= 1, 30, "the first mail")
+        started = time.monotonic()
+        wait_for(lambda: sink.count() == 21, 30, "all 21 mails")
+        took = time.monotonic() - started
+    # 20 more mails at 10 a second: about 2 s, never much less
+    assert took >= 1.8, took
