@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import datetime
 import os
+import random
 import signal
 import socket
 import statistics
@@ -164,11 +165,13 @@ def bench(backend: str, total: int, concurrency: int, lateness: bool, pg_url: st
         print(f"  mails at the sink: {sink.received:,} (repeats: {sink.received - total})")
 
         if lateness:
-            for interval, samples in (("30", 2), ("1", 5)):
+            for interval, samples in (("30", 3), ("1", 5)):
                 worker = _worker(url, sink.port, concurrency, HERALD_SCHEDULER_INTERVAL=interval)
                 time.sleep(2.0)
                 lags = []
                 for _ in range(samples):
+                    # due at a random moment of the scheduler's cycle
+                    time.sleep(random.uniform(0, float(interval)))
                     sink.reset()
                     today = datetime.date.today().isoformat()
                     uuid = _create(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from herald.clock import utc_now
 from herald.models import ApiToken, User
 
 
@@ -25,7 +25,7 @@ def create_token(session: Session, user: User) -> str:
         ApiToken(
             user_uuid=user.uuid,
             key_hash=hash_key(key),
-            created=datetime.now(UTC).replace(tzinfo=None),
+            created=utc_now(),
         )
     )
     session.flush()

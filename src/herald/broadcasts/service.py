@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid as uuid_lib
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import orjson
@@ -18,6 +18,7 @@ from herald.api.errors import Conflict, NotFound, ValidationError
 from herald.api.pagination import PageRequest
 from herald.broadcasts import repository
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
+from herald.clock import utc_now
 from herald.delivery import outbox
 from herald.models import User
 from herald.recipients import repository as directory_lookup
@@ -26,11 +27,6 @@ from herald.recipients.targeting import Targeting, stored_form, targeting_from_s
 
 DRAFT, SCHEDULED, SENT = "DRAFT", "SCHEDULED", "SENT"
 EDITABLE = (DRAFT, SCHEDULED)
-
-
-def utc_now() -> datetime:
-    """Naive UTC: both databases store it the same way."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def check_targeting(session: Session, targeting: Targeting, field: str | None) -> dict[str, Any]:

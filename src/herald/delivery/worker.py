@@ -19,8 +19,9 @@ import contextlib
 import logging
 import random
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from herald.clock import utc_now
 from herald.config import Settings
 from herald.db import Database
 from herald.delivery import outbox
@@ -35,10 +36,6 @@ RECORD_EVERY = 0.01  # seconds
 # `concurrency`: claims come in batches of at least two rounds (fewer, larger
 # transactions) and the senders never wait for one.
 QUEUE_LOW, QUEUE_HIGH = 2, 4
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def backoff(attempt: int, base: float, ceiling: float) -> float:
@@ -78,7 +75,6 @@ class DeliveryWorker:
         self.rendered: dict[int, tuple[str, RenderedMessage]] = {}
         self.limiter = RateLimiter(settings.smtp_rate)
         self.stopping = asyncio.Event()
-        self.sent = 0
         self._on_the_wire = 0
         self._hungry = asyncio.Event()
         self._wake = asyncio.Event()
@@ -184,7 +180,6 @@ class DeliveryWorker:
             delay = backoff(attempt, self.settings.retry_base, self.settings.retry_max)
             retry_at = utc_now() + timedelta(seconds=delay)
             return Outcome(delivery.id, outbox.PENDING, error.reason, retry_at)
-        self.sent += 1
         return Outcome(delivery.id, outbox.SENT, reply)
 
     async def run(self) -> None:
