@@ -327,3 +327,42 @@ def test_openapi_document_describes_the_api(anonymous: httpx.Client) -> None:
     docs = anonymous.get("/api/docs/")
     assert docs.status_code == 200 and "/static/swagger-ui/swagger-ui-bundle.js" in docs.text
     assert anonymous.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content", "field", "message"),
+    [
+        (b'{"subject": "a\\u0000b", "body": "x"}', "subject", "Null characters are not allowed."),
+        (b'{"subject": "s", "body": "x\\u0000"}', "body", "Null characters are not allowed."),
+        (
+            b'{"subject": "\\ud800", "body": "x"}',
+            "subject",
+            "Not valid Unicode text (a lone surrogate escape).",
+        ),
+    ],
+)
+def test_text_no_database_can_store_is_400_not_500(
+    api: httpx.Client, db: Database, content: bytes, field: str, message: str
+) -> None:
+    before = snapshot(db)
+    response = api.post(URL, content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+    assert snapshot(db) == before
+
+
+def test_a_subject_filter_with_a_nul_is_400(api: httpx.Client) -> None:
+    response = api.get(URL, params={"subject": "a\x00b"})
+    assert response.status_code == 400
+    assert response.json() == {"subject": ["Null characters are not allowed."]}
+
+
+def test_oversized_lists_in_a_query_are_400(api: httpx.Client, db: Database) -> None:
+    before = snapshot(db)
+    many = [f"{n:032x}" for n in range(10_001)]
+    response = api.post(URL, json={"subject": "s", "body": "b", "query": {"customers": many}})
+    assert response.status_code == 400
+    assert response.json() == {
+        "query": {"customers": ["Ensure this field has no more than 10000 elements."]}
+    }
+    assert snapshot(db) == before

@@ -198,3 +198,19 @@ def test_offering_parents_may_come_after_their_children_in_the_file(
     cyclic.offering("b", parent=uid("offering", "a"))
     result = herald(database_url, "directory", "import", str(_write(tmp_path, cyclic.doc)))
     assert result.returncode == 1 and "parent cycle" in result.stderr
+
+
+def test_text_no_database_can_store_is_named(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    nul = tmp_path / "nul.json"
+    nul.write_text('{"users": [{"uuid": "' + "a" * 32 + '", "full_name": "A\\u0000B"}]}')
+    result = herald(database_url, "directory", "import", str(nul))
+    assert result.returncode == 1
+    assert "users[0].full_name: contains a NUL character" in result.stderr
+    surrogate = tmp_path / "surrogate.json"
+    surrogate.write_text('{"customers": [{"uuid": "' + "b" * 32 + '", "name": "\\ud800"}]}')
+    result = herald(database_url, "directory", "import", str(surrogate))
+    assert result.returncode == 1
+    assert "not valid JSON: no low surrogate" in result.stderr
+    assert sum(_counts(db).values()) == 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from herald.api.responses import JSONResponse
@@ -108,6 +109,17 @@ def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(body, status_code=400)
 
 
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Not the request's fault (a lock held past the busy timeout, a database
+    # that is down): say so, and that trying again may work.
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "The database is busy or unavailable; try again shortly."},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "Internal server error."}, status_code=500)
@@ -117,4 +129,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -30,6 +30,7 @@ from herald.broadcasts.schemas import (
     delivery_row_json,
     message_json,
     parse_message_input,
+    text_problem,
 )
 from herald.config import Settings
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
@@ -102,6 +103,8 @@ def list_messages(
 ) -> Response:
     states = state or []
     _check_choices("state", states, STATES)
+    if subject is not None and (problem := text_problem(subject)):
+        raise ValidationError.field("subject", problem)
     ordering = o or ["-created"]
     _check_choices("o", ordering, ORDERINGS + tuple(f"-{name}" for name in ORDERINGS))
     pages = PageRequest.from_params(page, page_size)

@@ -40,6 +40,22 @@ _REQUIRED = "This field is required."
 _NULL = "This field may not be null."
 _BLANK = "This field may not be blank."
 _NOT_STRING = "Not a valid string."
+_NULL_CHARACTER = "Null characters are not allowed."
+_BAD_UNICODE = "Not valid Unicode text (a lone surrogate escape)."
+
+
+def text_problem(value: str) -> str | None:
+    """Text that no database can store: NUL characters (PostgreSQL refuses them)
+    and lone UTF-16 surrogates, which JSON escapes can smuggle in."""
+    if "\x00" in value:
+        return _NULL_CHARACTER
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _BAD_UNICODE
+    return None
+
+
 _DATE_FORMAT = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
 PAST_DATE = "Date must be today or later."
 UNSET: Any = object()
@@ -65,6 +81,8 @@ def _text(data: dict[str, Any], name: str, required: bool, errors: dict[str, Any
         errors[name] = [_NULL]
     elif not isinstance(value, str):
         errors[name] = [_NOT_STRING]
+    elif problem := text_problem(value):
+        errors[name] = [problem]
     elif not value.strip():
         errors[name] = [_BLANK]
     return value.strip() if isinstance(value, str) else UNSET

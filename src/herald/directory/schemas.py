@@ -51,6 +51,12 @@ def _text(limit: int) -> Reader:
     def read(value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return None, f"expected a string, got {type(value).__name__}"
+        if "\x00" in value:
+            return None, "contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None, "is not valid Unicode (a lone surrogate)"
         if len(value) > limit:
             return None, f"longer than {limit} characters"
         return value.strip(), None

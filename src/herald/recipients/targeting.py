@@ -20,6 +20,8 @@ LIST_OF_UUIDS = ("customers", "offerings")
 LIST_OF_EMAILS = ("additional_recipients", "excluded_recipients")
 FLAGS = ("all_users", "send_to_me")
 KEYS = LIST_OF_UUIDS + ("all_users",) + LIST_OF_EMAILS + ("send_to_me",)
+# Far above any real message, and below the databases' limits on bound parameters.
+MAX_ITEMS = 10_000
 
 Errors = dict[str, Any]
 
@@ -61,6 +63,8 @@ def read_uuid_list(values: Any, what: str) -> tuple[list[str], Errors | list[str
     """UUIDs from a list of strings (or of {"uuid": ...} objects, as a message returns them)."""
     if not isinstance(values, list):
         return [], [f'Expected a list of {what} UUIDs but got "{type(values).__name__}".']
+    if len(values) > MAX_ITEMS:
+        return [], [f"Ensure this field has no more than {MAX_ITEMS} elements."]
     result: list[str] = []
     errors: Errors = {}
     for index, item in enumerate(values):
@@ -76,6 +80,8 @@ def read_uuid_list(values: Any, what: str) -> tuple[list[str], Errors | list[str
 def read_email_list(values: Any) -> tuple[list[str], Errors | list[str] | None]:
     if not isinstance(values, list):
         return [], [f'Expected a list of email addresses but got "{type(values).__name__}".']
+    if len(values) > MAX_ITEMS:
+        return [], [f"Ensure this field has no more than {MAX_ITEMS} elements."]
     result: list[str] = []
     errors: Errors = {}
     for index, item in enumerate(values):
