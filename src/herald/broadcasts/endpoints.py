@@ -50,6 +50,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_ORDERINGS = ORDERINGS + tuple(f"-{name}" for name in ORDERINGS)
+
+
+def _enum(values: tuple[str, ...]) -> dict[str, Any]:
+    """Document a repeatable parameter's choices (checked by hand, for DRF's messages)."""
+    return {"items": {"type": "string", "enum": list(values)}}
+
+
 def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
@@ -92,21 +100,28 @@ def _check_choices(name: str, values: list[str], choices: tuple[str, ...]) -> No
     responses={200: {"model": list[BroadcastMessageOut]}, **_ERRORS},
 )
 def list_messages(
+    *,
     request: Request,
     key: ApiKey,
-    state: Annotated[list[str] | None, Query(description="DRAFT, SCHEDULED or SENT")] = None,
+    state: Annotated[
+        list[str],
+        Query(default_factory=list, description="any of", json_schema_extra=_enum(STATES)),
+    ],
     subject: Annotated[str | None, Query(description="case-insensitive substring")] = None,
-    o: Annotated[list[str] | None, Query(description="created, subject, author_full_name")] = None,
+    o: Annotated[
+        list[str],
+        Query(default_factory=list, description="repeatable", json_schema_extra=_enum(_ORDERINGS)),
+    ],
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,
 ) -> Response:
-    states = state or []
+    states = state
     _check_choices("state", states, STATES)
     if subject is not None and (problem := text_problem(subject)):
         raise ValidationError.field("subject", problem)
     ordering = o or ["-created"]
-    _check_choices("o", ordering, ORDERINGS + tuple(f"-{name}" for name in ORDERINGS))
+    _check_choices("o", ordering, _ORDERINGS)
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, _user):
         total = repository.count_messages(session, states, subject)
@@ -283,10 +298,16 @@ def send_message(uuid: str, request: Request, key: ApiKey) -> Response:
     responses={200: {"model": list[DeliveryOut]}, **_ERRORS},
 )
 def list_deliveries(
+    *,
     uuid: str,
     request: Request,
     key: ApiKey,
-    status: Annotated[list[str] | None, Query(description="pending, sent or failed")] = None,
+    status: Annotated[
+        list[str],
+        Query(
+            default_factory=list, description="any of", json_schema_extra=_enum(DELIVERY_STATUSES)
+        ),
+    ],
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,
