@@ -22,6 +22,7 @@ from herald.broadcasts import endpoints as broadcasts
 from herald.broadcasts.schemas import BroadcastMessageRequest, PatchedBroadcastMessageRequest
 from herald.config import Settings
 from herald.db import Database
+from herald.directory import endpoints as directory
 
 REQUEST_THREADS = 4
 GC_THRESHOLD = 10_000
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     install_error_handlers(app)
     app.include_router(broadcasts.router)
+    app.include_router(directory.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     # Swagger UI from the installed bundle: nothing is fetched from outside.

@@ -112,3 +112,25 @@ def counts(session: Session) -> dict[str, int]:
 
 def has_any_user(session: Session) -> bool:
     return bool(session.scalar(select(exists().where(User.uuid.is_not(None)))))
+
+
+def _named(model: Any, name: str | None) -> Any:
+    statement = select(model)
+    if name:
+        statement = statement.where(model.name.icontains(name, autoescape=True))
+    return statement
+
+
+def count_named(session: Session, section: str, name: str | None) -> int:
+    model = MODELS[section]
+    inner = _named(model, name).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def search_named(
+    session: Session, section: str, name: str | None, offset: int, limit: int
+) -> Sequence[Any]:
+    """Customers or offerings whose name contains `name` (any case), by name."""
+    model = MODELS[section]
+    statement = _named(model, name).order_by(model.name, model.uuid).offset(offset).limit(limit)  # type: ignore[attr-defined]
+    return session.scalars(statement).all()

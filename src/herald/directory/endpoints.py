@@ -1,0 +1,92 @@
+"""Read-only directory search for the web console: /api/customers/ and /api/offerings/."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from herald.api.errors import ValidationError
+from herald.api.fields import select, wanted_fields
+from herald.api.pagination import PageRequest, count_response, list_response
+from herald.auth.dependencies import ApiKey, staff_session
+from herald.broadcasts.schemas import text_problem
+from herald.directory import repository
+
+router = APIRouter(prefix="/api", tags=["directory"])
+
+Name = Annotated[str | None, Query(description="case-insensitive substring of the name")]
+Fields = Annotated[list[str] | None, Query(description="Return only these keys.")]
+
+
+class CustomerOut(BaseModel):
+    uuid: str
+    name: str
+
+
+class OfferingOut(BaseModel):
+    uuid: str
+    name: str
+    parent_uuid: str | None
+
+
+def _search(
+    request: Request,
+    key: str,
+    section: str,
+    name: str | None,
+    page: str | None,
+    page_size: str | None,
+    field: list[str] | None,
+) -> Response:
+    if name is not None and (problem := text_problem(name)):
+        raise ValidationError.field("name", problem)
+    pages = PageRequest.from_params(page, page_size)
+    with staff_session(request, key) as (session, _user):
+        total = repository.count_named(session, section, name)
+        if request.method == "HEAD":
+            return count_response(total)
+        pages.check(total)
+        rows = repository.search_named(session, section, name, pages.offset, pages.page_size)
+    items: list[dict[str, Any]] = [{"uuid": row.uuid, "name": row.name} for row in rows]
+    known: tuple[str, ...] = ("uuid", "name")
+    if section == "offerings":
+        for item, row in zip(items, rows, strict=True):
+            item["parent_uuid"] = row.parent_uuid
+        known = ("uuid", "name", "parent_uuid")
+    chosen = wanted_fields(field, known)
+    return list_response(request, [select(item, chosen) for item in items], total, pages)
+
+
+@router.head("/customers/", operation_id="customers_count", include_in_schema=False)
+@router.get(
+    "/customers/", operation_id="customers_list", responses={200: {"model": list[CustomerOut]}}
+)
+def list_customers(
+    request: Request,
+    key: ApiKey,
+    name: Name = None,
+    page: str | None = None,
+    page_size: str | None = None,
+    field: Fields = None,
+) -> Response:
+    """Organisations, for picking a message's audience."""
+    return _search(request, key, "customers", name, page, page_size, field)
+
+
+@router.head("/offerings/", operation_id="offerings_count", include_in_schema=False)
+@router.get(
+    "/offerings/", operation_id="offerings_list", responses={200: {"model": list[OfferingOut]}}
+)
+def list_offerings(
+    request: Request,
+    key: ApiKey,
+    name: Name = None,
+    page: str | None = None,
+    page_size: str | None = None,
+    field: Fields = None,
+) -> Response:
+    """Marketplace offerings (with their parent), for picking a message's audience."""
+    return _search(request, key, "offerings", name, page, page_size, field)
