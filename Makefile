@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install browser run test lint bench clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,7 +23,10 @@ run: install  ## migrate, load the demo directory, serve on 127.0.0.1:8000 (mail
 	$(BIN)/herald demo
 	$(BIN)/herald serve --host 127.0.0.1 --port 8000
 
-test: install  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
+browser:  ## Debian's Chromium for the console's browser tests (needs root, as on these machines)
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: install browser  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
 lint: install  ## ruff and mypy

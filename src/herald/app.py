@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from starlette.responses import HTMLResponse
+from starlette.responses import FileResponse, HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
@@ -26,6 +27,12 @@ from herald.directory import endpoints as directory
 
 REQUEST_THREADS = 4
 GC_THRESHOLD = 10_000
+CONSOLE = Path(__file__).parent / "web" / "static"
+# Only this server's own scripts; previews (srcdoc frames inherit this) load nothing remote.
+CONSOLE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+)
 SCHEMA_URL = "/api/schema/"
 DOCS_URL = "/api/docs/"
 
@@ -116,6 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Swagger UI from the installed bundle: nothing is fetched from outside.
     app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    # The staff console: static files over the public API, nothing from outside.
+    app.mount("/static/console", StaticFiles(directory=str(CONSOLE)), name="console")
+
+    @app.get("/", include_in_schema=False)
+    def console() -> FileResponse:
+        return FileResponse(
+            CONSOLE / "index.html", headers={"Content-Security-Policy": CONSOLE_CSP}
+        )
 
     @app.get(DOCS_URL, include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

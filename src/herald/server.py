@@ -67,20 +67,23 @@ def serve(host: str, port: int, workers: int, with_delivery: bool = True) -> Non
 def _serve(
     context: multiprocessing.context.SpawnContext, host: str, port: int, workers: int
 ) -> None:
-    if workers <= 1:
-        uvicorn.Server(_config(host, port)).run()
-        return
+    # Even one server process runs as a child: this process keeps the signal
+    # handling, so SIGTERM always reaches the finally block that stops the
+    # delivery process (uvicorn in this process re-raised SIGTERM after its own
+    # shutdown, which killed the supervisor and orphaned the delivery process).
     # Bind (without listening, so it is never handed a connection) to fail
     # at once and plainly when the port is taken.
     probe = _bind(host, port, reuse_port=True, listen=False)
     processes = [
         context.Process(target=_serve_one, args=(host, port), name=f"herald-server-{n}")
-        for n in range(workers)
+        for n in range(max(1, workers))
     ]
     for process in processes:
         process.start()
     probe.close()
-    print(f"Herald serving on http://{host}:{port} with {workers} processes", file=sys.stderr)
+    print(
+        f"Herald serving on http://{host}:{port} with {len(processes)} process(es)", file=sys.stderr
+    )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         for process in processes:

@@ -78,12 +78,19 @@ def test_herald_serve_delivers_and_stops_cleanly(
         assert httpx.post(f"{base}{URL}{created['uuid']}/send/", headers=headers).status_code == 200
         wait_for(lambda: len(list(outbox_dir.glob("*.eml"))) == 4, 30, "four .eml files")
         wait_for(lambda: pending_count(db) == 0, 30, "the sent rows")
+        listed = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True)
+        children = [int(pid) for pid in listed.stdout.split()]
+        assert len(children) >= 3  # two server processes and the delivery process
     finally:
         server.send_signal(signal.SIGTERM)
         code = server.wait(60)
     assert code == 0, log.read_text()
-    leftovers = subprocess.run(["pgrep", "-f", f"serve --port {port}"], capture_output=True)
-    assert leftovers.stdout == b""
+    # (multiprocessing's resource tracker leaves a moment after its parent)
+    wait_for(
+        lambda: not [pid for pid in children if Path(f"/proc/{pid}").exists()],
+        10,
+        "every child of serve to exit",
+    )
 
 
 def test_two_schedulers_racing_send_a_message_once(

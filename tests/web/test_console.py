@@ -1,0 +1,276 @@
+"""The staff console in a real browser (Debian's Chromium, driven by Playwright),
+against a real `herald serve` delivering to a real SMTP server."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from herald.db import Database
+from tests.conftest import EXAMPLE_DIRECTORY, load_directory
+from tests.delivery.helpers import wait_for
+from tests.smtp_sink import SmtpSink, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHYSICS_ADDRESSES = {
+    "it@physics.example",
+    "mia@physics.example",
+    "olga@physics.example",
+    "pavel@physics.example",
+}
+
+
+@pytest.fixture
+def served(
+    db: Database, database_url: str, staff: dict[str, str], tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    """`herald serve` with its delivery process, mailing to an aiosmtpd sink."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the console only talks to the API, which is tested on both databases")
+    load_directory(db, json.loads(EXAMPLE_DIRECTORY.read_text()))
+    sink = SmtpSink().start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "HERALD_DATABASE_URL": database_url,
+        "HERALD_SMTP_URL": sink.url,
+        "HERALD_POLL_INTERVAL": "0.2",
+    }
+    log = tmp_path / "serve.log"
+    with log.open("wb") as stream:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("herald")), "serve", "--port", str(port)],
+            env=env,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/api/schema/").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, 30, "herald serve")
+        yield {"base": base, "token": staff["token"], "sink": sink}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+        sink.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: Browser, width: int) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "data:", "about:"))
+            else None
+        ),
+    )
+    page.outside_requests = outside  # type: ignore[attr-defined]
+    return page
+
+
+def _sign_in(page: Page, base: str, token: str) -> None:
+    page.goto(base + "/")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Broadcasts")).to_be_visible()
+
+
+def _shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_sign_in_refuses_bad_tokens_and_non_staff(
+    served: dict[str, Any], browser: Browser, database_url: str
+) -> None:
+    page = _page(browser, 1440)
+    page.goto(served["base"] + "/")
+    page.get_by_label("API token").fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("That token is not valid.")
+    member = (
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("herald")),
+                "create-token",
+                "--email",
+                "mia@physics.example",
+            ],
+            env={**os.environ, "HERALD_DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    page.get_by_label("API token").fill(member)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("neither staff nor support")
+    _shoot(page, "sign-in-1440")
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API token")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('herald.token')") is None
+
+
+@pytest.mark.parametrize("width", [1440, 375])
+def test_compose_edit_schedule_unschedule_send_and_watch_delivery(
+    served: dict[str, Any], browser: Browser, width: int
+) -> None:
+    page = _page(browser, width)
+    _sign_in(page, served["base"], served["token"])
+
+    # compose: message, then recipients picked by type-ahead
+    page.get_by_role("link", name="New broadcast").click()
+    page.get_by_label("Subject").fill("Cluster maintenance")
+    page.get_by_label("Message (plain text or HTML)").fill(
+        "<p>The <b>cluster</b> is down on Monday.</p>"
+    )
+    preview = page.frame_locator("iframe.preview")
+    expect(preview.locator("b")).to_have_text("cluster")
+    _shoot(page, f"compose-message-{width}")
+    page.get_by_role("button", name="Next: recipients").click()
+    page.get_by_role("textbox", name="Organisations").fill("Phys")
+    page.get_by_role("button", name="Physics Institute").click()
+    expect(page.locator("#recipient-count")).to_have_text("4 recipients")
+    rows = page.locator("#recipients tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.first).to_contain_text("Physics Institute")
+    _shoot(page, f"compose-recipients-{width}")
+    page.get_by_role("button", name="Save as draft").click()
+    expect(page.get_by_role("heading", name="Cluster maintenance")).to_contain_text("Draft")
+
+    # edit the subject
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Subject").fill("Cluster maintenance on Monday")
+    page.get_by_role("button", name="Next: recipients").click()
+    expect(page.locator("#recipient-count")).to_have_text("4 recipients")
+    page.get_by_role("button", name="Save as draft").click()
+    expect(page.get_by_role("heading", name="Cluster maintenance on Monday")).to_be_visible()
+
+    # schedule for today, then unschedule
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_role("button", name="Next: recipients").click()
+    page.get_by_label("Send on").fill(datetime.date.today().isoformat())
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.locator("h1 .badge")).to_have_text("Scheduled")
+    page.get_by_role("button", name="Unschedule").click()
+    expect(page.locator("h1 .badge")).to_have_text("Draft")
+
+    # send now: the confirmation states the count; delivery reaches 100%
+    page.get_by_role("button", name="Send now").click()
+    expect(page.locator("#confirm-text")).to_contain_text("to 4 recipients now")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("h1 .badge")).to_have_text("Sent")
+    expect(page.locator("#delivery-summary")).to_contain_text("4/4 sent (100%)", timeout=30_000)
+    _shoot(page, f"broadcast-{width}")
+    sink: SmtpSink = served["sink"]
+    assert sink.deliveries_per_address() == {a: 1 for a in PHYSICS_ADDRESSES}
+    assert {r.message["Subject"] for r in sink.received} == {"Cluster maintenance on Monday"}
+
+    page.get_by_role("link", name="← All broadcasts").click()
+    row = page.get_by_role("row", name="Cluster maintenance on Monday")
+    expect(row).to_contain_text("Sent")
+    expect(row).to_contain_text("4/4")
+    _shoot(page, f"list-{width}")
+    assert page.outside_requests == []  # type: ignore[attr-defined]
+
+
+def test_stored_script_never_runs(served: dict[str, Any], browser: Browser) -> None:
+    headers = {"Authorization": f"Token {served['token']}"}
+    subject = "<script>window.__xss='subject'</script><img src=x onerror=\"window.__xss='img'\">"
+    body = (
+        "<p>Hello</p><script>window.__xss='body'</script>"
+        "<img src=x onerror=\"parent.__xss='preview'\">"
+        "<a href=\"javascript:parent.__xss='a'\">x</a>"
+        '<img src="https://tracker.example/pixel.png">'
+    )
+    created = httpx.post(
+        served["base"] + "/api/broadcast-messages/",
+        json={"subject": subject, "body": body, "query": None},
+        headers=headers,
+    ).json()
+    page = _page(browser, 1440)
+    _sign_in(page, served["base"], served["token"])
+    expect(page.get_by_role("link", name=subject)).to_be_visible()
+    page.get_by_role("link", name=subject).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(subject)
+    preview = page.frame_locator("iframe.preview")
+    expect(preview.locator("p")).to_have_text("Hello")
+    assert preview.locator("script").count() == 0
+    page.get_by_role("link", name="Edit").click()
+    expect(page.frame_locator("iframe.preview").locator("p")).to_have_text("Hello")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__xss") is None
+    assert page.outside_requests == []  # type: ignore[attr-defined]
+    assert created["subject"] == subject
+
+
+def test_the_console_works_from_the_keyboard_alone(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    page = _page(browser, 375)
+    page.goto(served["base"] + "/")
+    # the token field has focus from the start; Enter submits
+    expect(page.get_by_label("API token")).to_be_focused()
+    _shoot(page, "sign-in-375")
+    page.keyboard.type(served["token"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Broadcasts")).to_be_visible()
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "New broadcast":
+            break
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Subject")).to_be_focused()
+    page.keyboard.type("Typed only")
+    page.keyboard.press("Tab")
+    page.keyboard.type("No mouse was used.")
+    for _ in range(5):  # past the preview frame to the step button
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Next: recipients":
+            break
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("checkbox", name="All users of the portal")).to_be_visible()
