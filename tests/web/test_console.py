@@ -23,6 +23,7 @@ from tests.delivery.helpers import wait_for
 from tests.smtp_sink import SmtpSink, free_port
 
 CHROMIUM = "/usr/bin/chromium"
+PHYSICS = "886363ae12b3583bb0eedede4a502b63"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHYSICS_ADDRESSES = {
     "it@physics.example",
@@ -274,3 +275,62 @@ def test_the_console_works_from_the_keyboard_alone(
             break
     page.keyboard.press("Enter")
     expect(page.get_by_role("checkbox", name="All users of the portal")).to_be_visible()
+
+
+def test_the_list_filters_searches_sorts_and_pages(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    headers = {"Authorization": f"Token {served['token']}"}
+    base = served["base"] + "/api/broadcast-messages/"
+    for number in range(23):
+        httpx.post(base, json={"subject": f"Notice {number:02}", "body": "b"}, headers=headers)
+    sent = httpx.post(
+        base,
+        json={"subject": "Zeta release", "body": "b", "query": {"customers": [PHYSICS]}},
+        headers=headers,
+    ).json()
+    httpx.post(f"{base}{sent['uuid']}/send/", headers=headers)
+    page = _page(browser, 1440)
+    _sign_in(page, served["base"], served["token"])
+    expect(page.get_by_text("Page 1 of 2 · 24 broadcasts")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(20)
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_text("Page 2 of 2 · 24 broadcasts")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(4)
+
+    page.get_by_label("State").select_option("SENT")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr").first).to_contain_text("Zeta release")
+
+    page.get_by_label("State").select_option("")
+    page.get_by_label("Subject contains").fill("notice 1")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(10)
+
+    page.get_by_role("button", name="Subject").click()  # ascending
+    expect(page.locator("tbody tr").first).to_contain_text("Notice 10")
+    page.get_by_role("button", name="Subject ▲").click()  # descending
+    expect(page.locator("tbody tr").first).to_contain_text("Notice 19")
+
+
+def test_retry_failed_from_a_broadcasts_page(served: dict[str, Any], browser: Browser) -> None:
+    sink: SmtpSink = served["sink"]
+    sink.permanent.add("mia@physics.example")
+    headers = {"Authorization": f"Token {served['token']}"}
+    base = served["base"] + "/api/broadcast-messages/"
+    message = httpx.post(
+        base,
+        json={"subject": "Retry me", "body": "b", "query": {"customers": [PHYSICS]}},
+        headers=headers,
+    ).json()
+    httpx.post(f"{base}{message['uuid']}/send/", headers=headers)
+    page = _page(browser, 1440)
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("link", name="Retry me").click()
+    expect(page.locator("#delivery-summary")).to_contain_text("3/4 sent", timeout=30_000)
+    expect(page.locator("#delivery-summary")).to_contain_text("1 failed")
+    expect(page.get_by_role("row", name="mia@physics.example")).to_contain_text("550")
+    sink.permanent.clear()
+    page.get_by_role("button", name="Retry 1 failed").click()
+    expect(page.locator("#delivery-summary")).to_contain_text("4/4 sent (100%)", timeout=30_000)
