@@ -90,6 +90,7 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = ""
 
     def start(self) -> str:
         self.thread.start()
@@ -107,11 +108,16 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def server_url(database_url: str) -> Iterator[str]:
+def live_server(database_url: str) -> Iterator[LiveServer]:
     server = LiveServer(Settings(database_url=database_url, time_zone="UTC"))
-    url = server.start()
-    yield url
+    server.url = server.start()
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_url(live_server: LiveServer) -> str:
+    return live_server.url
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ from herald.broadcasts.schemas import BroadcastMessageRequest, PatchedBroadcastM
 from herald.config import Settings
 from herald.db import Database
 from herald.directory import endpoints as directory
+from herald.templates import endpoints as templates
+from herald.templates.endpoints import MessageTemplateRequest
 
 REQUEST_THREADS = 4
 GC_THRESHOLD = 10_000
@@ -68,7 +70,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     )
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for model in (BroadcastMessageRequest, PatchedBroadcastMessageRequest):
+    for model in (BroadcastMessageRequest, PatchedBroadcastMessageRequest, MessageTemplateRequest):
         definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(definition.pop("$defs", {}))
         schemas[model.__name__] = definition
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(broadcasts.router)
     app.include_router(directory.router)
+    app.include_router(templates.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     # Swagger UI from the installed bundle: nothing is fetched from outside.

@@ -164,6 +164,12 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Who the recipient is, frozen at send time for personalised messages:
+    # full name, and the names (JSON arrays) of the customers and offerings
+    # through which they were reached.
+    full_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    customers: Mapped[str | None] = mapped_column(Text, nullable=True)
+    offerings: Mapped[str | None] = mapped_column(Text, nullable=True)
     # What the mail server answered when it accepted the mail.
     reply: Mapped[str | None] = mapped_column(Text, nullable=True)
     # When the delivery may next be tried (back-off), and until when a worker holds it.
@@ -175,3 +181,16 @@ class Delivery(Base):
         Index("ix_deliveries_message_status", "message_id", "status"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
     )
+
+
+class MessageTemplate(Base):
+    """A reusable subject and body (Waldur's broadcast message templates)."""
+
+    __tablename__ = "broadcast_message_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), unique=True)
+    name: Mapped[str] = mapped_column(String(150), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime)

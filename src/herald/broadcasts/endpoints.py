@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from herald.addresses import email_error
 from herald.api.errors import ValidationError
 from herald.api.fields import select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
@@ -25,8 +26,10 @@ from herald.broadcasts.schemas import (
     DeliveryOut,
     ErrorOut,
     PatchedBroadcastMessageRequest,
+    PreviewOut,
     RecipientOut,
     RetriedOut,
+    TestSendOut,
     delivery_row_json,
     message_json,
     parse_message_input,
@@ -34,6 +37,7 @@ from herald.broadcasts.schemas import (
 )
 from herald.config import Settings
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
+from herald.delivery.send_now import send_now
 from herald.recipients.service import resolve_emails, resolve_recipients
 from herald.recipients.targeting import targeting_from_params
 
@@ -337,3 +341,50 @@ def retry_failed(uuid: str, request: Request, key: ApiKey) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
         retried = service.retry_failed(session, path_uuid(uuid))
     return JSONResponse({"retried": retried})
+
+
+@router.post(
+    "/{uuid}/preview/",
+    operation_id="broadcast_messages_preview",
+    responses={200: {"model": PreviewOut}, 409: {"model": ErrorOut}, **_ERRORS},
+)
+def preview_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+    """The subject, text and HTML one recipient gets (`{"email": ...}`; default: the first)."""
+    with staff_session(request, key) as (session, _user):
+        message_uuid = path_uuid(uuid)
+        email = body.json_object().get("email")
+        if email is not None and (problem := email_error(email)):
+            raise ValidationError.field("email", problem)
+        preview = service.preview_message(
+            session, message_uuid, email, _settings(request).from_email
+        )
+    return JSONResponse(preview)
+
+
+@router.post(
+    "/{uuid}/test-send/",
+    operation_id="broadcast_messages_test_send",
+    responses={200: {"model": TestSendOut}, **_ERRORS},
+)
+def send_test(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+    """Send the message, marked as a test, to up to 10 addresses now; nothing else changes."""
+    settings = _settings(request)
+    with staff_session(request, key) as (session, _user):
+        message_uuid = path_uuid(uuid)
+        addresses = _test_addresses(body.json_object())
+        mails = service.test_mails(session, message_uuid, addresses, settings.from_email)
+    return JSONResponse({"results": send_now(settings, mails)})
+
+
+def _test_addresses(data: dict[str, Any]) -> list[str]:
+    emails = data.get("emails")
+    if not isinstance(emails, list) or not emails:
+        raise ValidationError.field("emails", "Give a list of 1 to 10 addresses.")
+    if len(emails) > service.MAX_TEST_ADDRESSES:
+        raise ValidationError.field(
+            "emails", f"Ensure this field has no more than {service.MAX_TEST_ADDRESSES} elements."
+        )
+    errors = {str(n): [f'"{e}": {p}'] for n, e in enumerate(emails) if (p := email_error(e))}
+    if errors:
+        raise ValidationError({"emails": errors})
+    return list(dict.fromkeys(emails))

@@ -126,19 +126,28 @@ def due_scheduled_messages(session: Session, today: date) -> list[str]:
 
 
 def queue_deliveries(
-    session: Session, message_id: int, emails: Sequence[str], now: datetime
+    session: Session,
+    message_id: int,
+    emails: Sequence[str],
+    now: datetime,
+    people: dict[str, tuple[str, str, str]] | None = None,
 ) -> None:
-    """The transactional outbox: one pending row per address, in the sender's transaction."""
+    """The transactional outbox: one pending row per address, in the sender's transaction.
+
+    `people` (address -> full name, customers JSON, offerings JSON) is frozen
+    on each row when the message has placeholders to fill."""
     table = cast(Table, Delivery.__table__)
     for start in range(0, len(emails), _BATCH):
-        rows = [
-            {
+        rows = []
+        for email in emails[start : start + _BATCH]:
+            row: dict[str, Any] = {
                 "message_id": message_id,
                 "email": email,
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
             }
-            for email in emails[start : start + _BATCH]
-        ]
+            if people is not None:
+                row["full_name"], row["customers"], row["offerings"] = people[email]
+            rows.append(row)
         session.execute(insert(table), rows)

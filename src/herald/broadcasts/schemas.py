@@ -16,6 +16,9 @@ import orjson
 from pydantic import BaseModel, Field
 
 from herald.api.errors import ValidationError
+from herald.api.params import parse_uuid
+from herald.delivery.mail import looks_like_html
+from herald.personalisation import TemplateProblem, check_template
 from herald.recipients.targeting import Targeting, targeting_from_json
 
 SUBJECT_MAX = 1000
@@ -69,6 +72,7 @@ class MessageInput:
     body: Any = UNSET
     targeting: Targeting | Any = UNSET
     send_at: date | None | Any = UNSET
+    template: str | None = None  # a template's UUID, to fill a missing subject or body
 
 
 def _text(data: dict[str, Any], name: str, required: bool, errors: dict[str, Any]) -> Any:
@@ -108,10 +112,16 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
     """Check a create (partial=False), PUT (partial=False) or PATCH (partial=True) body."""
     errors: dict[str, Any] = {}
     result = MessageInput()
-    result.subject = _text(data, "subject", not partial, errors)
+    if "template" in data and not partial:
+        result.template = parse_uuid(data["template"])
+        if result.template is None:
+            errors["template"] = [f'"{data["template"]}" is not a valid UUID.']
+    # With a template, subject and body may come from it instead.
+    required = not partial and "template" not in data
+    result.subject = _text(data, "subject", required, errors)
     if isinstance(result.subject, str) and len(result.subject) > SUBJECT_MAX:
         errors["subject"] = [f"Ensure this field has no more than {SUBJECT_MAX} characters."]
-    result.body = _text(data, "body", not partial, errors)
+    result.body = _text(data, "body", required, errors)
     if isinstance(result.body, str) and "body" not in errors:
         result.body = data["body"]  # the body is kept exactly as written
     if "query" in data:
@@ -124,9 +134,24 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
         if problem:
             errors["send_at"] = problem
         result.send_at = day
+    check_placeholders(result.subject, result.body, errors)
     if errors:
         raise ValidationError(errors)
     return result
+
+
+def check_placeholders(subject: Any, body: Any, errors: dict[str, Any]) -> None:
+    """Placeholders must render for any recipient; problems go into `errors`."""
+    if isinstance(subject, str) and "subject" not in errors:
+        try:
+            check_template(subject)
+        except TemplateProblem as problem:
+            errors["subject"] = [str(problem)]
+    if isinstance(body, str) and "body" not in errors:
+        try:
+            check_template(body, html=looks_like_html(body))
+        except TemplateProblem as problem:
+            errors["body"] = [str(problem)]
 
 
 def _datetime(value: datetime) -> str:
@@ -208,6 +233,23 @@ class DeliveryOut(BaseModel):
     sent_at: datetime | None
 
 
+class PreviewOut(BaseModel):
+    email: str = Field(description="whose mail this is")
+    subject: str
+    text: str
+    html: str | None = Field(description="null when the body has no HTML")
+
+
+class TestSendResult(BaseModel):
+    email: str
+    status: Literal["sent", "failed"]
+    detail: str
+
+
+class TestSendOut(BaseModel):
+    results: list[TestSendResult]
+
+
 class RetriedOut(BaseModel):
     retried: int = Field(description="failed deliveries put back in the queue")
 
@@ -226,8 +268,11 @@ class BroadcastMessageOut(BaseModel):
 
 
 class BroadcastMessageRequest(BaseModel):
-    subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
-    body: str = Field(min_length=1)
+    subject: str = Field(min_length=1, max_length=SUBJECT_MAX, description="may use placeholders")
+    body: str = Field(min_length=1, description="may use placeholders; HTML is escaped into")
+    template: str | None = Field(
+        None, description="create only: a template fills a missing subject or body"
+    )
     query: QueryIn | None = Field(
         None, description='null, or the string "null", means no targeting'
     )

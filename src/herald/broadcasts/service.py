@@ -20,10 +20,21 @@ from herald.broadcasts import repository
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
 from herald.clock import utc_now
 from herald.delivery import outbox
+from herald.delivery.mail import (
+    Person,
+    PersonalisedMessage,
+    clean_header,
+    html_to_text,
+    looks_like_html,
+    render_message,
+)
+from herald.directory.repository import find_user_by_email
 from herald.models import User
+from herald.personalisation import TemplateProblem, is_template
 from herald.recipients import repository as directory_lookup
-from herald.recipients.service import resolve_emails
+from herald.recipients.service import Recipient, resolve_emails, resolve_recipients
 from herald.recipients.targeting import Targeting, stored_form, targeting_from_stored
+from herald.templates import repository as template_repository
 
 DRAFT, SCHEDULED, SENT = "DRAFT", "SCHEDULED", "SENT"
 EDITABLE = (DRAFT, SCHEDULED)
@@ -68,7 +79,21 @@ def get_message(session: Session, uuid: str) -> Row[Any]:
     return row
 
 
+def _fill_from_template(session: Session, data: MessageInput) -> None:
+    """A template fills the subject or body a create request left out."""
+    if data.template is None:
+        return
+    template = template_repository.get_template(session, data.template)
+    if template is None:
+        raise ValidationError.field("template", f"Unknown template: {data.template}.")
+    if data.subject is UNSET:
+        data.subject = template.subject
+    if data.body is UNSET:
+        data.body = template.body
+
+
 def create_message(session: Session, author: User, data: MessageInput) -> Row[Any]:
+    _fill_from_template(session, data)
     targeting = data.targeting if data.targeting is not UNSET else Targeting()
     stored = check_targeting(session, targeting, "query")
     # `send_to_me` means the author: the one person a scheduled send can name.
@@ -189,10 +214,103 @@ def send_message(session: Session, uuid: str, today: date) -> int:
     if not flipped:
         raise _conflict_or_missing(session, uuid, EDITABLE)
     targeting = targeting_from_stored(orjson.loads(row.query))
-    emails = resolve_emails(session, targeting, _author(session, row))
+    people = None
+    if is_template(row.subject) or is_template(row.body):
+        # Placeholders need each recipient's name and organisations: freeze
+        # them with the address, so the mail says what the preview said.
+        audience = resolve_recipients(session, targeting, _author(session, row))
+        people = {r.email: _person_columns(r) for r in audience}
+        emails = sorted(people, key=str.lower)
+    else:
+        emails = resolve_emails(session, targeting, _author(session, row))
     if not emails:
         # Raising rolls the state flip back with everything else.
         raise ValidationError({"detail": "The message has no recipients."})
     repository.update_in_states(session, row.id, (SENT,), {"emails": _emails_json(emails)})
-    repository.queue_deliveries(session, row.id, emails, now)
+    repository.queue_deliveries(session, row.id, emails, now, people)
     return len(emails)
+
+
+def _person_columns(recipient: Recipient) -> tuple[str, str, str]:
+    customers = sorted((recipient.customers or {}).values(), key=str.casefold)
+    offerings = sorted((recipient.offerings or {}).values(), key=str.casefold)
+    return (
+        recipient.full_name,
+        orjson.dumps(customers).decode(),
+        orjson.dumps(offerings).decode(),
+    )
+
+
+# --- previews and test sends -------------------------------------------------
+
+MAX_TEST_ADDRESSES = 10
+
+
+def _people(session: Session, row: Row[Any]) -> list[Recipient]:
+    """Who the message reaches now (or reached, once sent), in preview order."""
+    if row.state == SENT:
+        return [_recipient_from_delivery(d) for d in outbox.people_of(session, row.id)]
+    targeting = targeting_from_stored(orjson.loads(row.query))
+    return resolve_recipients(session, targeting, _author(session, row))
+
+
+def _recipient_from_delivery(delivery: Any) -> Recipient:
+    recipient = Recipient(delivery.email, delivery.full_name or "", 0)
+    recipient.customers = {name: name for name in orjson.loads(delivery.customers or "[]")}
+    recipient.offerings = {name: name for name in orjson.loads(delivery.offerings or "[]")}
+    return recipient
+
+
+def _person(recipient: Recipient | None, address: str, session: Session) -> Person:
+    if recipient is None:
+        user = find_user_by_email(session, address)
+        return Person(user.full_name if user else "")
+    customers = sorted((recipient.customers or {}).values(), key=str.casefold)
+    offerings = sorted((recipient.offerings or {}).values(), key=str.casefold)
+    return Person(recipient.full_name, tuple(customers), tuple(offerings))
+
+
+def _render(
+    row: Row[Any], address: str, person: Person, sender: str
+) -> tuple[str, str, str | None]:
+    """Subject, plain text and HTML (or None) of the message as `address` gets it."""
+    message = PersonalisedMessage(sender, row.subject, row.body, row.send_at)
+    try:
+        subject, body = message.render_for(address, person)
+    except TemplateProblem as problem:
+        raise ValidationError({"detail": f"The message cannot be rendered: {problem}"}) from problem
+    if looks_like_html(row.body):
+        return clean_header(subject), html_to_text(body), body
+    return clean_header(subject), body, None
+
+
+def preview_message(session: Session, uuid: str, email: str | None, sender: str) -> dict[str, Any]:
+    row = get_message(session, uuid)
+    people = _people(session, row)
+    if email is None:
+        if not people:
+            raise ValidationError({"detail": "The message has no recipients."})
+        chosen = people[0]
+    else:
+        matches = [p for p in people if p.email.lower() == email.lower()]
+        if not matches:
+            raise ValidationError.field("email", f"{email} is not among this message's recipients.")
+        chosen = matches[0]
+    subject, text, html = _render(row, chosen.email, _person(chosen, chosen.email, session), sender)
+    return {"email": chosen.email, "subject": subject, "text": text, "html": html}
+
+
+def test_mails(
+    session: Session, uuid: str, addresses: list[str], sender: str
+) -> list[tuple[str, bytes]]:
+    """The message rendered for each test address, marked as a test in the subject.
+    Nothing about the message, its state or its deliveries changes."""
+    row = get_message(session, uuid)
+    known = {p.email.lower(): p for p in _people(session, row)}
+    mails = []
+    for address in addresses:
+        person = _person(known.get(address.lower()), address, session)
+        subject, text, html = _render(row, address, person, sender)
+        rendered = render_message(f"[TEST] {subject}", html or text, sender)
+        mails.append((address, rendered.for_recipient(address, 0, row.uuid)))
+    return mails

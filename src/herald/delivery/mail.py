@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from html.parser import HTMLParser
 
 from herald.addresses import email_error
+from herald.personalisation import context_for, is_template, render
 
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _BLOCKS = {
@@ -87,7 +88,9 @@ class RenderedMessage:
     headers_and_body: bytes  # everything but To, Message-ID and Date
     id_domain: str
 
-    def for_recipient(self, address: str, delivery_id: int, message_uuid: str) -> bytes:
+    def for_recipient(
+        self, address: str, delivery_id: int, message_uuid: str, person: Person | None = None
+    ) -> bytes:
         """The bytes sent to one address; raises ValueError for an address
         that could smuggle a header (validated on input, checked again here)."""
         if email_error(address) is not None:
@@ -125,3 +128,55 @@ def render_message(subject: str, body: str, sender: str) -> RenderedMessage:
         message.set_content(body)
     domain = sender.rpartition("@")[2] or "herald.localhost"
     return RenderedMessage(sender, message.as_bytes(), domain)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a recipient is, for placeholders: frozen on the delivery at send time."""
+
+    full_name: str = ""
+    customers: tuple[str, ...] = ()
+    offerings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PersonalisedMessage:
+    """A broadcast whose subject or body has placeholders: rendered per recipient.
+
+    Raises TemplateProblem (a ValueError) when a recipient's rendering fails;
+    the worker records that delivery as failed with the reason."""
+
+    sender: str
+    subject: str
+    body: str
+    send_at: date | None
+
+    def render_for(self, address: str, person: Person) -> tuple[str, str]:
+        context = context_for(
+            address,
+            person.full_name,
+            person.customers,
+            person.offerings,
+            self.subject,
+            self.send_at,
+        )
+        subject = render(self.subject, context)
+        body = render(self.body, context, html=looks_like_html(self.body))
+        return subject, body
+
+    def for_recipient(
+        self, address: str, delivery_id: int, message_uuid: str, person: Person | None = None
+    ) -> bytes:
+        subject, body = self.render_for(address, person or Person())
+        return render_message(subject, body, self.sender).for_recipient(
+            address, delivery_id, message_uuid
+        )
+
+
+def message_for(
+    subject: str, body: str, sender: str, send_at: date | None
+) -> RenderedMessage | PersonalisedMessage:
+    """Rendered once when nobody's name goes in, per recipient when placeholders do."""
+    if is_template(subject) or is_template(body):
+        return PersonalisedMessage(sender, subject, body, send_at)
+    return render_message(subject, body, sender)

@@ -30,6 +30,10 @@ class ClaimedDelivery:
     message_id: int
     email: str
     attempts: int
+    # Set for personalised messages only (see broadcasts.service.send_message).
+    full_name: str | None = None
+    customers: str | None = None  # JSON array of names
+    offerings: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,15 @@ def claim_due_deliveries(
         update(Delivery)
         .where(Delivery.id.in_(picked))
         .values(lease_expires_at=lease_until)
-        .returning(Delivery.id, Delivery.message_id, Delivery.email, Delivery.attempts)
+        .returning(
+            Delivery.id,
+            Delivery.message_id,
+            Delivery.email,
+            Delivery.attempts,
+            Delivery.full_name,
+            Delivery.customers,
+            Delivery.offerings,
+        )
         .execution_options(synchronize_session=False)
     )
     rows = session.execute(statement).all()
@@ -163,9 +175,13 @@ def release(session: Session, delivery_ids: Sequence[int]) -> None:
 
 
 def message_contents(session: Session, message_ids: Sequence[int]) -> dict[int, Any]:
-    """(uuid, subject, body) of the messages, by id."""
+    """(uuid, subject, body, send_at) of the messages, by id."""
     statement = select(
-        BroadcastMessage.id, BroadcastMessage.uuid, BroadcastMessage.subject, BroadcastMessage.body
+        BroadcastMessage.id,
+        BroadcastMessage.uuid,
+        BroadcastMessage.subject,
+        BroadcastMessage.body,
+        BroadcastMessage.send_at,
     ).where(BroadcastMessage.id.in_(list(message_ids)))
     return {row.id: row for row in session.execute(statement)}
 
@@ -222,3 +238,13 @@ def retry_failed(session: Session, message_id: int, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def people_of(session: Session, message_id: int) -> Sequence[Any]:
+    """(email, full_name, customers, offerings) of a sent message's deliveries, by name."""
+    statement = (
+        select(Delivery.email, Delivery.full_name, Delivery.customers, Delivery.offerings)
+        .where(Delivery.message_id == message_id)
+        .order_by(func.lower(func.coalesce(Delivery.full_name, "")), func.lower(Delivery.email))
+    )
+    return session.execute(statement).all()

@@ -21,11 +21,13 @@ import random
 import time
 from datetime import timedelta
 
+import orjson
+
 from herald.clock import utc_now
 from herald.config import Settings
 from herald.db import Database
 from herald.delivery import outbox
-from herald.delivery.mail import RenderedMessage, render_message
+from herald.delivery.mail import Person, PersonalisedMessage, RenderedMessage, message_for
 from herald.delivery.outbox import ClaimedDelivery, Outcome
 from herald.delivery.transport import DeliveryError, Transport
 
@@ -43,6 +45,14 @@ def backoff(attempt: int, base: float, ceiling: float) -> float:
     so that mails refused together are not all retried in the same instant."""
     delay = min(ceiling, base * 2 ** max(0, attempt - 1))
     return delay * random.uniform(0.75, 1.25)
+
+
+def _person(delivery: ClaimedDelivery) -> Person:
+    return Person(
+        delivery.full_name or "",
+        tuple(orjson.loads(delivery.customers or "[]")),
+        tuple(orjson.loads(delivery.offerings or "[]")),
+    )
 
 
 class RateLimiter:
@@ -72,7 +82,7 @@ class DeliveryWorker:
         # Claimed deliveries waiting for a sender; None tells a sender to stop.
         self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
         self.outcomes: list[Outcome] = []
-        self.rendered: dict[int, tuple[str, RenderedMessage]] = {}
+        self.rendered: dict[int, tuple[str, RenderedMessage | PersonalisedMessage]] = {}
         self.limiter = RateLimiter(settings.smtp_rate)
         self.stopping = asyncio.Event()
         self._on_the_wire = 0
@@ -97,7 +107,7 @@ class DeliveryWorker:
             unknown = {d.message_id for d in claimed} - set(self.rendered)
             contents = outbox.message_contents(session, sorted(unknown)) if unknown else {}
         for message_id, row in contents.items():
-            rendered = render_message(row.subject, row.body, self.settings.from_email)
+            rendered = message_for(row.subject, row.body, self.settings.from_email, row.send_at)
             self.rendered[message_id] = (row.uuid, rendered)
         return claimed
 
@@ -167,7 +177,8 @@ class DeliveryWorker:
     async def _deliver(self, delivery: ClaimedDelivery) -> Outcome:
         message_uuid, rendered = self.rendered[delivery.message_id]
         try:
-            data = rendered.for_recipient(delivery.email, delivery.id, message_uuid)
+            person = _person(delivery) if isinstance(rendered, PersonalisedMessage) else None
+            data = rendered.for_recipient(delivery.email, delivery.id, message_uuid, person)
             reply = await self.transport.send(
                 rendered.sender, delivery.email, data, f"{message_uuid}-{delivery.id}"
             )

@@ -1,0 +1,149 @@
+"""/api/broadcast-message-templates/: Waldur's templates resource, thin endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from herald.api.errors import ValidationError
+from herald.api.fields import select, wanted_fields
+from herald.api.pagination import PageRequest, count_response, list_response
+from herald.api.params import RequestBody, path_uuid, read_body
+from herald.api.responses import JSONResponse
+from herald.auth.dependencies import ApiKey, staff_session
+from herald.broadcasts.schemas import text_problem
+from herald.templates import repository, service
+
+router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
+RawBody = Annotated[RequestBody, Depends(read_body)]
+TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body")
+
+
+class MessageTemplateOut(BaseModel):
+    url: str = Field(description="absolute URL of the template")
+    uuid: str
+    name: str
+    subject: str
+    body: str
+
+
+class MessageTemplateRequest(BaseModel):
+    name: str
+    subject: str
+    body: str
+
+
+def _json(request: Request, row: Any) -> dict[str, Any]:
+    url = str(request.url_for("retrieve_template", uuid=row.uuid))
+    return {
+        "url": url,
+        "uuid": row.uuid,
+        "name": row.name,
+        "subject": row.subject,
+        "body": row.body,
+    }
+
+
+def _request_body(model: type) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+@router.head("/", operation_id="broadcast_message_templates_count")
+@router.get(
+    "/",
+    operation_id="broadcast_message_templates_list",
+    responses={200: {"model": list[MessageTemplateOut]}},
+)
+def list_templates(
+    request: Request,
+    key: ApiKey,
+    name: Annotated[str | None, Query(description="case-insensitive substring")] = None,
+    o: Annotated[str | None, Query(description="name or -name")] = None,
+    page: str | None = None,
+    page_size: str | None = None,
+    field: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    if o is not None and o not in ("name", "-name"):
+        raise ValidationError.field(
+            "o", f"Select a valid choice. {o} is not one of the available choices."
+        )
+    if name is not None and (problem := text_problem(name)):
+        raise ValidationError.field("name", problem)
+    pages = PageRequest.from_params(page, page_size)
+    with staff_session(request, key) as (session, _user):
+        total = repository.count_templates(session, name)
+        if request.method == "HEAD":
+            return count_response(total)
+        pages.check(total)
+        rows = repository.list_templates(session, name, o == "-name", pages.offset, pages.page_size)
+    chosen = wanted_fields(field, TEMPLATE_FIELDS)
+    return list_response(request, [select(_json(request, r), chosen) for r in rows], total, pages)
+
+
+@router.post(
+    "/",
+    status_code=201,
+    operation_id="broadcast_message_templates_create",
+    responses={201: {"model": MessageTemplateOut}},
+    openapi_extra=_request_body(MessageTemplateRequest),
+)
+def create_template(request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+    with staff_session(request, key) as (session, _user):
+        values = service.parse_template_input(body.json_object(), partial=False)
+        row = service.create_template(session, values)
+    return JSONResponse(_json(request, row), status_code=201)
+
+
+@router.get(
+    "/{uuid}/",
+    name="retrieve_template",
+    operation_id="broadcast_message_templates_retrieve",
+    responses={200: {"model": MessageTemplateOut}},
+)
+def retrieve_template(
+    uuid: str, request: Request, key: ApiKey, field: Annotated[list[str] | None, Query()] = None
+) -> JSONResponse:
+    with staff_session(request, key) as (session, _user):
+        row = service.get_template(session, path_uuid(uuid))
+    return JSONResponse(select(_json(request, row), wanted_fields(field, TEMPLATE_FIELDS)))
+
+
+@router.put(
+    "/{uuid}/",
+    operation_id="broadcast_message_templates_update",
+    responses={200: {"model": MessageTemplateOut}},
+    openapi_extra=_request_body(MessageTemplateRequest),
+)
+def update_template(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+    with staff_session(request, key) as (session, _user):
+        template_uuid = path_uuid(uuid)
+        values = service.parse_template_input(body.json_object(), partial=False)
+        row = service.update_template(session, template_uuid, values)
+    return JSONResponse(_json(request, row))
+
+
+@router.patch(
+    "/{uuid}/",
+    operation_id="broadcast_message_templates_partial_update",
+    responses={200: {"model": MessageTemplateOut}},
+    openapi_extra=_request_body(MessageTemplateRequest),
+)
+def partial_update_template(
+    uuid: str, request: Request, key: ApiKey, body: RawBody
+) -> JSONResponse:
+    with staff_session(request, key) as (session, _user):
+        template_uuid = path_uuid(uuid)
+        values = service.parse_template_input(body.json_object(), partial=True)
+        row = service.update_template(session, template_uuid, values)
+    return JSONResponse(_json(request, row))
+
+
+@router.delete("/{uuid}/", status_code=204, operation_id="broadcast_message_templates_destroy")
+def delete_template(uuid: str, request: Request, key: ApiKey) -> Response:
+    with staff_session(request, key) as (session, _user):
+        service.delete_template(session, path_uuid(uuid))
+    return Response(status_code=204)
