@@ -36,6 +36,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("from_email")
+    @classmethod
+    def _valid_sender(cls, value: str) -> str:
+        from herald.addresses import email_error
+
+        if problem := email_error(value.strip()):
+            raise ValueError(f"HERALD_FROM_EMAIL {value!r}: {problem}")
+        return value.strip()
+
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 FIELDS = {
@@ -150,13 +150,21 @@ def check_template(text: str, html: bool = False) -> None:
     render(text, SAMPLE, html=html)
 
 
-def render(text: str, context: dict[str, Any], html: bool = False) -> str:
-    """Render for one recipient; raises TemplateProblem on anything the sandbox refuses."""
+def compile_template(text: str, html: bool = False) -> Template | None:
+    """Compile once per message (compiling is what costs); None for plain text."""
     if not is_template(text):
-        return text
-    environment = _HTML if html else _TEXT
+        return None
     try:
-        template = environment.from_string(text)
+        return (_HTML if html else _TEXT).from_string(text)
+    except TemplateError as exc:
+        raise TemplateProblem(f"cannot be compiled: {exc}") from exc
+
+
+def render_compiled(template: Template | None, text: str, context: dict[str, Any]) -> str:
+    """Render for one recipient; raises TemplateProblem on anything the sandbox refuses."""
+    if template is None:
+        return text
+    try:
         parts: list[str] = []
         size = 0
         for chunk in template.generate(context):
@@ -171,6 +179,11 @@ def render(text: str, context: dict[str, Any], html: bool = False) -> str:
         raise TemplateProblem(f"cannot be rendered: {exc}") from exc
     except RecursionError as exc:
         raise TemplateProblem("cannot be rendered: it nests too deeply") from exc
+
+
+def render(text: str, context: dict[str, Any], html: bool = False) -> str:
+    """Compile and render in one go (previews, checks); delivery compiles once instead."""
+    return render_compiled(compile_template(text, html), text, context)
 
 
 def context_for(

@@ -8,17 +8,18 @@ crash carries the same ID and mail software can recognise the repeat.
 
 from __future__ import annotations
 
+import binascii
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email import policy
-from email.message import EmailMessage
+from email.header import Header
 from email.utils import format_datetime
 from html.parser import HTMLParser
 
 from herald.addresses import email_error
-from herald.personalisation import context_for, is_template, render
+from herald.personalisation import compile_template, context_for, is_template, render_compiled
 
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _BLOCKS = {
@@ -116,18 +117,49 @@ def _date_header() -> str:
     return _date_cache[1]
 
 
+def _header(value: str) -> str:
+    """A header value on one line, RFC 2047-encoded (and folded) when not plain ASCII."""
+    value = clean_header(value)
+    if value.isascii() and len(value) <= 900:
+        return value
+    return Header(value, "utf-8").encode(linesep="\r\n")
+
+
+def _text_part(subtype: str, text: str) -> str:
+    # CRLF line ends, ending in one (as email.message does), so that the C
+    # quoted-printable encoder also uses CRLF for its soft line breaks.
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n") + "\n"
+    encoded = binascii.b2a_qp(normalized.replace("\n", "\r\n").encode("utf-8"), istext=True)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + encoded.decode("ascii")
+    )
+
+
 def render_message(subject: str, body: str, sender: str) -> RenderedMessage:
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = sender
-    message["Subject"] = clean_header(subject)
-    message["Auto-Submitted"] = "auto-generated"
+    """The mail's headers and MIME body, built directly rather than through
+    email.message: a personalised message builds one per recipient, and
+    EmailMessage took 440 µs a mail against the 13 µs of the rendering itself.
+    Every line ends in CRLF; text is quoted-printable, so any line length and
+    any character are safe on any server."""
+    head = (
+        f"From: {sender}\r\n"
+        f"Subject: {_header(subject)}\r\n"
+        "Auto-Submitted: auto-generated\r\n"
+        "MIME-Version: 1.0\r\n"
+    )
     if looks_like_html(body):
-        message.set_content(html_to_text(body))
-        message.add_alternative(body, subtype="html")
+        boundary = f"=_herald_{uuid.uuid4().hex}"
+        content = (
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\n{_text_part('plain', html_to_text(body))}\r\n"
+            f"--{boundary}\r\n{_text_part('html', body)}\r\n"
+            f"--{boundary}--\r\n"
+        )
     else:
-        message.set_content(body)
+        content = _text_part("plain", body)
     domain = sender.rpartition("@")[2] or "herald.localhost"
-    return RenderedMessage(sender, message.as_bytes(), domain)
+    return RenderedMessage(sender, (head + content).encode("ascii"), domain)
 
 
 @dataclass(frozen=True)
@@ -139,17 +171,21 @@ class Person:
     offerings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
 class PersonalisedMessage:
     """A broadcast whose subject or body has placeholders: rendered per recipient.
 
+    The templates are compiled once, here; each recipient costs a render.
     Raises TemplateProblem (a ValueError) when a recipient's rendering fails;
     the worker records that delivery as failed with the reason."""
 
-    sender: str
-    subject: str
-    body: str
-    send_at: date | None
+    def __init__(self, sender: str, subject: str, body: str, send_at: date | None) -> None:
+        self.sender = sender
+        self.subject = subject
+        self.body = body
+        self.send_at = send_at
+        self.html = looks_like_html(body)
+        self._subject = compile_template(subject)
+        self._body = compile_template(body, html=self.html)
 
     def render_for(self, address: str, person: Person) -> tuple[str, str]:
         context = context_for(
@@ -160,8 +196,8 @@ class PersonalisedMessage:
             self.subject,
             self.send_at,
         )
-        subject = render(self.subject, context)
-        body = render(self.body, context, html=looks_like_html(self.body))
+        subject = render_compiled(self._subject, self.subject, context)
+        body = render_compiled(self._body, self.body, context)
         return subject, body
 
     def for_recipient(
