@@ -334,3 +334,39 @@ def test_retry_failed_from_a_broadcasts_page(served: dict[str, Any], browser: Br
     sink.permanent.clear()
     page.get_by_role("button", name="Retry 1 failed").click()
     expect(page.locator("#delivery-summary")).to_contain_text("4/4 sent (100%)", timeout=30_000)
+
+
+def test_templates_and_a_preview_for_one_recipient(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    page = _page(browser, 1440)
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("link", name="New broadcast").click()
+    page.get_by_label("Subject").fill("Hello {{ recipient.full_name }}")
+    page.get_by_label("Message (plain text or HTML)").fill(
+        "<p>Dear {{ recipient.full_name }}, of {{ recipient.customers }}</p>"
+    )
+    page.get_by_label("Template name").fill("Greeting")
+    page.get_by_role("button", name="Save as template").click()
+    expect(page.locator("#status")).to_contain_text("Saved as the template “Greeting”")
+
+    # a new message starts from it
+    page.goto(served["base"] + "/#/")
+    page.get_by_role("link", name="New broadcast").click()
+    page.get_by_label("Start from a template").select_option(label="Greeting")
+    expect(page.get_by_label("Subject")).to_have_value("Hello {{ recipient.full_name }}")
+    page.get_by_role("button", name="Next: recipients").click()
+    page.get_by_role("textbox", name="Organisations").fill("Phys")
+    page.get_by_role("button", name="Physics Institute").click()
+    expect(page.locator("#recipient-count")).to_have_text("4 recipients")
+    page.get_by_role("button", name="Save as draft").click()
+
+    # each recipient's own mail
+    page.get_by_label("Recipient", exact=True).select_option("olga@physics.example")
+    page.get_by_role("button", name="Preview").click()
+    preview = page.locator("#recipient-preview")
+    expect(preview).to_contain_text("Subject: Hello Olga Owner")
+    frame = page.frame_locator("#recipient-preview iframe")
+    expect(frame.locator("p")).to_have_text("Dear Olga Owner, of Physics Institute")
+    page.wait_for_timeout(300)  # let the frame paint before the screenshot
+    _shoot(page, "preview-1440")

@@ -302,12 +302,41 @@ async function showCompose(uuid) {
     body.addEventListener("input", () => { draft.body = body.value; preview.replaceChildren(previewFrame(draft.body, "Preview of the mail")); });
     subject.addEventListener("input", () => (draft.subject = subject.value));
     const error = h("p", { class: "error", role: "alert" });
+    const templates = h("select", { id: "template" }, h("option", { value: "", text: "— none —" }));
+    api("GET", "/api/broadcast-message-templates/?page_size=300").then((found) => {
+      for (const t of found.data) templates.append(h("option", { value: t.uuid, text: t.name }));
+      templates._byId = Object.fromEntries(found.data.map((t) => [t.uuid, t]));
+    });
+    templates.addEventListener("change", () => {
+      const chosen = (templates._byId || {})[templates.value];
+      if (!chosen) return;
+      subject.value = draft.subject = chosen.subject;
+      body.value = draft.body = chosen.body;
+      preview.replaceChildren(previewFrame(draft.body, "Preview of the mail"));
+      say(`Filled from the template “${chosen.name}”.`);
+    });
+    const templateName = h("input", { type: "text", id: "template-name", maxlength: 150 });
+    const saveTemplate = h("button", { type: "button", class: "secondary", text: "Save as template", onclick: async () => {
+      error.textContent = "";
+      try {
+        const name = templateName.value.trim();
+        if (!name) { error.textContent = "Name the template first."; templateName.focus(); return; }
+        await api("POST", "/api/broadcast-message-templates/", { name, subject: draft.subject, body: draft.body });
+        say(`Saved as the template “${name}”.`);
+      } catch (err) { error.textContent = err.message; }
+    } });
     const form = h("form", { class: "card" },
+      h("label", { for: "template", text: "Start from a template" }), templates,
       h("div", { class: "two" },
         h("div", {}, h("label", { for: "subject", text: "Subject" }), subject,
-          h("label", { for: "body", text: "Message (plain text or HTML)" }), body),
+          h("label", { for: "body", text: "Message (plain text or HTML)" }), body,
+          h("p", { class: "muted", text: "Placeholders: {{ recipient.full_name }}, {{ recipient.email }}, {{ recipient.customers }}, {{ recipient.offerings }}, {{ message.subject }}, {{ message.send_at }}." })),
         h("div", {}, h("h2", { text: "How the mail will look" }), preview)),
-      error, h("div", { class: "actions" }, h("button", { type: "submit", text: "Next: recipients" })));
+      error,
+      h("div", { class: "actions" },
+        h("button", { type: "submit", text: "Next: recipients" }),
+        h("div", {}, h("label", { for: "template-name", text: "Template name" }), templateName),
+        saveTemplate));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!draft.subject.trim() || !draft.body.trim()) { error.textContent = "Write a subject and a message first."; return; }
@@ -463,9 +492,30 @@ async function showMessage(uuid) {
         h("summary", { text: `${m.emails.length} address${m.emails.length === 1 ? "" : "es"}` }),
         h("p", { text: m.emails.join(", ") }))))),
     actions,
-    h("h2", { text: "Message" }), previewFrame(m.body, "The message as mailed"),
+    h("h2", { text: "Message" }), previewFrame(m.body, "The message as written"),
+    recipientPreview(uuid, m.emails),
     delivery);
   if (m.state === "SENT") drawDelivery(uuid, delivery);
+}
+
+function recipientPreview(uuid, emails) {
+  const choice = h("select", { id: "preview-for" }, ...emails.slice(0, 300).map((e) => h("option", { value: e, text: e })));
+  const result = h("div", { id: "recipient-preview", "aria-live": "polite" });
+  const show = async () => {
+    try {
+      const p = (await api("POST", `/api/broadcast-messages/${uuid}/preview/`, { email: choice.value })).data;
+      result.replaceChildren(
+        h("p", {}, h("strong", { text: "Subject: " }), p.subject),
+        previewFrame(p.html || p.text, `The mail as ${p.email} gets it`));
+    } catch (err) { result.replaceChildren(h("p", { class: "error", text: err.message })); }
+  };
+  return h("section", { "aria-labelledby": "preview-title" },
+    h("h2", { id: "preview-title", text: "Preview for one recipient" }),
+    emails.length ? h("div", { class: "actions" },
+      h("div", {}, h("label", { for: "preview-for", text: "Recipient" }), choice),
+      h("button", { type: "button", class: "secondary", text: "Preview", onclick: show })) :
+      h("p", { class: "muted", text: "The message reaches nobody yet." }),
+    result);
 }
 
 async function drawDelivery(uuid, section) {
