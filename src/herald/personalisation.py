@@ -176,9 +176,23 @@ def render_compiled(template: Template | None, text: str, context: dict[str, Any
     except TemplateProblem:
         raise
     except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError) as exc:
-        raise TemplateProblem(f"cannot be rendered: {exc}") from exc
+        line = _template_line(exc)
+        where = f"Line {line}: " if line else ""
+        raise TemplateProblem(f"{where}cannot be rendered: {exc}") from exc
     except RecursionError as exc:
         raise TemplateProblem("cannot be rendered: it nests too deeply") from exc
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line a rendering error came from: Jinja rewrites tracebacks
+    so that the template's own frames carry its line numbers."""
+    line = None
+    trace = exc.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
 
 
 def render(text: str, context: dict[str, Any], html: bool = False) -> str:
