@@ -10,6 +10,7 @@ served all of them while the other sat idle.)
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -38,15 +39,35 @@ def _config(host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(APP, factory=True, host=host, port=port, access_log=False)
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child if the supervisor dies without cleaning
+    up (SIGKILL, OOM): a delivery process must not outlive its `herald serve`."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1  # noqa: N806 (the kernel's name)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:
+            # The supervisor died before the request above was in place.
+            raise SystemExit(0)
+
+
 def _serve_one(host: str, port: int) -> None:
+    _die_with_parent()
     sock = _bind(host, port, reuse_port=True)
     uvicorn.Server(_config(host, port)).run(sockets=[sock])
 
 
-def _start_delivery(context: multiprocessing.context.SpawnContext) -> BaseProcess:
+def _delivery_child() -> None:
     from herald.delivery.process import main
 
-    process = context.Process(target=main, name="herald-delivery")
+    _die_with_parent()
+    main()
+
+
+def _start_delivery(context: multiprocessing.context.SpawnContext) -> BaseProcess:
+    process = context.Process(target=_delivery_child, name="herald-delivery")
     process.start()
     return process
 

@@ -142,3 +142,34 @@ def test_the_rate_limit_spaces_mails(
         took = time.monotonic() - started
     # 20 more mails at 10 a second: about 2 s, never much less
     assert took >= 1.8, took
+
+
+def test_children_of_a_killed_serve_do_not_outlive_it(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "HERALD_DATABASE_URL": database_url,
+        "HERALD_SMTP_URL": f"file://{tmp_path}",
+    }
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("herald")), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def children() -> list[int]:
+        listed = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in listed.stdout.split()]
+
+    wait_for(lambda: len(children()) >= 2, 30, "the server and delivery processes")
+    spawned = children()
+    server.send_signal(signal.SIGKILL)
+    server.wait(10)
+    wait_for(
+        lambda: not [pid for pid in spawned if Path(f"/proc/{pid}").exists()],
+        15,
+        "the orphaned children to exit",
+    )
