@@ -8,6 +8,7 @@ before each test, so tests do not see each other's rows.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ from herald.db import Database
 from herald.directory.importer import import_document
 from herald.migrations.runner import upgrade_to_head
 from herald.models import Base
+from tests.smtp_sink import SmtpSink
 
 PG_URL = os.environ.get("HERALD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -158,3 +160,17 @@ def load_directory(db: Database, document: dict[str, Any]) -> None:
 # A copy of ../shared/directory-example.json, so a clone tests the same on its own.
 EXAMPLE_DIRECTORY = Path(__file__).resolve().parent / "data" / "directory-example.json"
 SHARED_EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "directory-example.json"
+
+
+@pytest.fixture
+def example(db: Database) -> None:
+    """The shared example directory (Physics Institute, Chemistry Lab, ...) in an empty database."""
+    load_directory(db, json.loads(EXAMPLE_DIRECTORY.read_text()))
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on a free port, for this test."""
+    server = SmtpSink().start()
+    yield server
+    server.stop()

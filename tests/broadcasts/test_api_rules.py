@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import datetime
-import json
 from typing import Any
 
 import httpx
 import pytest
 
 from herald.db import Database
-from tests.conftest import EXAMPLE_DIRECTORY, load_directory
 from tests.snapshots import snapshot
 
 URL = "/api/broadcast-messages/"
 PHYSICS = "886363ae12b3583bb0eedede4a502b63"
 TODAY = datetime.date.today()
-
-
-@pytest.fixture
-def example(db: Database) -> None:
-    load_directory(db, json.loads(EXAMPLE_DIRECTORY.read_text()))
 
 
 def _create(api: httpx.Client, **fields: Any) -> dict[str, Any]:

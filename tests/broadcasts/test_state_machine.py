@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import datetime
-import json
 import threading
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from herald.db import Database
-from tests.conftest import EXAMPLE_DIRECTORY, load_directory
+from tests.conftest import load_directory
 from tests.snapshots import snapshot
 
 URL = "/api/broadcast-messages/"
 PHYSICS = "886363ae12b3583bb0eedede4a502b63"
 TODAY = datetime.date.today()
 TOMORROW = TODAY + datetime.timedelta(days=1)
-
-
-@pytest.fixture
-def example(db: Database) -> None:
-    load_directory(db, json.loads(EXAMPLE_DIRECTORY.read_text()))
 
 
 def _create(api: httpx.Client, **fields: Any) -> dict[str, Any]:

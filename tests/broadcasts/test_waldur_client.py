@@ -29,17 +29,7 @@ from waldur_api_client.models.patched_broadcast_message_request import (
     PatchedBroadcastMessageRequest,
 )
 
-from herald.db import Database
-from tests.conftest import EXAMPLE_DIRECTORY, load_directory
-
 PHYSICS = "886363ae12b3583bb0eedede4a502b63"
-
-
-@pytest.fixture
-def example(db: Database) -> None:
-    import json
-
-    load_directory(db, json.loads(EXAMPLE_DIRECTORY.read_text()))
 
 
 def test_create_with_query_none_as_the_page_shows(waldur: AuthenticatedClient) -> None:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from herald.db import Database
-from tests.conftest import EXAMPLE_DIRECTORY, load_directory
 from tests.delivery.helpers import (
     WorkerThread,
     outbox_status,
@@ -31,18 +27,6 @@ PHYSICS_ADDRESSES = {
     "olga@physics.example",
     "pavel@physics.example",
 }
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def example(db: Database) -> None:
-    load_directory(db, json.loads(EXAMPLE_DIRECTORY.read_text()))
 
 
 def _send(

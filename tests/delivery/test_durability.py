@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from herald.db import Database
 from tests.conftest import load_directory
@@ -22,13 +20,6 @@ from tests.factories import DirectoryBuilder
 from tests.smtp_sink import SmtpSink
 
 URL = "/api/broadcast-messages/"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 def _everyone_message(api: httpx.Client, db: Database, users: int) -> list[str]:

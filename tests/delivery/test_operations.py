@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from herald.db import Database
 from herald.delivery.scheduler import send_due_messages
-from tests.conftest import EXAMPLE_DIRECTORY, load_directory
 from tests.delivery.helpers import WorkerThread, pending_count, settings_for, wait_for
 from tests.smtp_sink import SmtpSink, free_port
 
 URL = "/api/broadcast-messages/"
 PHYSICS = "886363ae12b3583bb0eedede4a502b63"
-
-
-@pytest.fixture
-def example(db: Database) -> None:
-    load_directory(db, json.loads(EXAMPLE_DIRECTORY.read_text()))
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 def test_herald_serve_delivers_and_stops_cleanly(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,16 +25,10 @@ PHYSICS = "886363ae12b3583bb0eedede4a502b63"
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def example(db: Database) -> None:
+    """The shared example directory (overriding conftest's) plus one member
+    whose name is markup, to prove HTML bodies escape it."""
     document = json.loads(EXAMPLE_DIRECTORY.read_text())
-    # a member whose name is markup, to prove HTML bodies escape it
     document["users"].append(
         {
             "uuid": "e" * 32,
