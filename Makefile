@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install browser run test lint bench clean
+.PHONY: help install browser run test lint bench migration clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,11 @@ lint: install  ## ruff and mypy
 bench: install  ## API and delivery benchmarks (see bench/README.md); not part of `make test`
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/delivery_bench.py
+
+migration: install  ## write a new Alembic migration from models.py: make migration m="what changed"
+	rm -f var/migration.db
+	HERALD_DATABASE_URL=sqlite:///var/migration.db $(BIN)/herald migrate
+	$(BIN)/python -c 'from herald.migrations.runner import make_revision; make_revision("sqlite:///var/migration.db", "$(m)")'
 
 clean:  ## remove the environment and local data
 	rm -rf $(VENV) var

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, exists, func, select, tuple_
+from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -108,10 +108,6 @@ def counts(session: Session) -> dict[str, int]:
         section: int(session.scalar(select(func.count()).select_from(model)) or 0)
         for section, model in MODELS.items()
     }
-
-
-def has_any_user(session: Session) -> bool:
-    return bool(session.scalar(select(exists().where(User.uuid.is_not(None)))))
 
 
 def _named(model: Any, name: str | None) -> Any:

@@ -21,4 +21,6 @@ def upgrade_to_head(database_url: str) -> None:
 
 
 def make_revision(database_url: str, message: str) -> None:
+    """For developers changing models.py: write a new migration by comparing the
+    models with a database at head (`make migration m="what changed"`)."""
     command.revision(alembic_config(database_url), message=message, autogenerate=True)
