@@ -1,7 +1,12 @@
 """`?field=a&field=b`: return only the named keys of each object."""
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
+
+# The `field` query parameter, as every endpoint that returns objects declares it.
+Fields = Annotated[list[str] | None, Query(description="Return only these keys.")]
 
 
 def wanted_fields(requested: list[str] | None, known: Iterable[str]) -> list[str] | None:

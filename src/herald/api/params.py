@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from herald.api.errors import APIError, NotFound, UnsupportedMediaType, ValidationError
 
@@ -103,3 +103,7 @@ class RequestBody:
 async def read_body(request: Request) -> RequestBody:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return RequestBody(await request.body(), media_type)
+
+
+# An endpoint's raw body: read before it runs, parsed inside it after authentication.
+RawBody = Annotated[RequestBody, Depends(read_body)]

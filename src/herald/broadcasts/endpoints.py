@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from herald.addresses import email_error
 from herald.api.errors import ValidationError
-from herald.api.fields import select, wanted_fields
+from herald.api.fields import Fields, select, wanted_fields
+from herald.api.openapi import json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.api.params import RequestBody, parse_bool, path_uuid, read_body, split_values
+from herald.api.params import RawBody, parse_bool, path_uuid, split_values
 from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, staff_session
 from herald.broadcasts import repository, service
@@ -43,8 +44,6 @@ from herald.recipients.targeting import targeting_from_params
 
 router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
 
-RawBody = Annotated[RequestBody, Depends(read_body)]
-Fields = Annotated[list[str] | None, Query(description="Return only these keys.")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid input: a map of field names to messages"},
@@ -64,17 +63,6 @@ def _enum(values: tuple[str, ...]) -> dict[str, Any]:
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
-
-
-def _request_body(model: type) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-            },
-        }
-    }
 
 
 def _message_response(
@@ -146,7 +134,7 @@ def list_messages(
     status_code=201,
     operation_id="broadcast_messages_create",
     responses={201: {"model": BroadcastMessageOut}, **_ERRORS},
-    openapi_extra=_request_body(BroadcastMessageRequest),
+    openapi_extra=json_request_body(BroadcastMessageRequest),
 )
 def create_message(request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
     with staff_session(request, key) as (session, user):
@@ -227,7 +215,7 @@ def retrieve_message(
     "/{uuid}/",
     operation_id="broadcast_messages_update",
     responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
-    openapi_extra=_request_body(BroadcastMessageRequest),
+    openapi_extra=json_request_body(BroadcastMessageRequest),
 )
 def update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
@@ -244,7 +232,7 @@ def update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> J
     "/{uuid}/",
     operation_id="broadcast_messages_partial_update",
     responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
-    openapi_extra=_request_body(PatchedBroadcastMessageRequest),
+    openapi_extra=json_request_body(PatchedBroadcastMessageRequest),
 )
 def partial_update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
     with staff_session(request, key) as (session, _user):

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from herald.api.errors import ValidationError
-from herald.api.fields import select, wanted_fields
+from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.auth.dependencies import ApiKey, staff_session
 from herald.broadcasts.schemas import text_problem
@@ -18,7 +18,6 @@ from herald.directory import repository
 router = APIRouter(prefix="/api", tags=["directory"])
 
 Name = Annotated[str | None, Query(description="case-insensitive substring of the name")]
-Fields = Annotated[list[str] | None, Query(description="Return only these keys.")]
 
 
 class CustomerOut(BaseModel):

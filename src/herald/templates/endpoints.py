@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from herald.api.errors import ValidationError
-from herald.api.fields import select, wanted_fields
+from herald.api.fields import Fields, select, wanted_fields
+from herald.api.openapi import json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.api.params import RequestBody, path_uuid, read_body
+from herald.api.params import RawBody, path_uuid
 from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, staff_session
 from herald.broadcasts.schemas import text_problem
 from herald.templates import repository, service
 
 router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
-RawBody = Annotated[RequestBody, Depends(read_body)]
 TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body")
 
 
@@ -47,11 +47,6 @@ def _json(request: Request, row: Any) -> dict[str, Any]:
     }
 
 
-def _request_body(model: type) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
-
-
 @router.head("/", operation_id="broadcast_message_templates_count")
 @router.get(
     "/",
@@ -65,7 +60,7 @@ def list_templates(
     o: Annotated[str | None, Query(description="name or -name")] = None,
     page: str | None = None,
     page_size: str | None = None,
-    field: Annotated[list[str] | None, Query()] = None,
+    field: Fields = None,
 ) -> Response:
     if o is not None and o not in ("name", "-name"):
         raise ValidationError.field(
@@ -89,7 +84,7 @@ def list_templates(
     status_code=201,
     operation_id="broadcast_message_templates_create",
     responses={201: {"model": MessageTemplateOut}},
-    openapi_extra=_request_body(MessageTemplateRequest),
+    openapi_extra=json_request_body(MessageTemplateRequest),
 )
 def create_template(request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
@@ -105,7 +100,7 @@ def create_template(request: Request, key: ApiKey, body: RawBody) -> JSONRespons
     responses={200: {"model": MessageTemplateOut}},
 )
 def retrieve_template(
-    uuid: str, request: Request, key: ApiKey, field: Annotated[list[str] | None, Query()] = None
+    uuid: str, request: Request, key: ApiKey, field: Fields = None
 ) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
         row = service.get_template(session, path_uuid(uuid))
@@ -116,7 +111,7 @@ def retrieve_template(
     "/{uuid}/",
     operation_id="broadcast_message_templates_update",
     responses={200: {"model": MessageTemplateOut}},
-    openapi_extra=_request_body(MessageTemplateRequest),
+    openapi_extra=json_request_body(MessageTemplateRequest),
 )
 def update_template(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
@@ -130,7 +125,7 @@ def update_template(uuid: str, request: Request, key: ApiKey, body: RawBody) -> 
     "/{uuid}/",
     operation_id="broadcast_message_templates_partial_update",
     responses={200: {"model": MessageTemplateOut}},
-    openapi_extra=_request_body(MessageTemplateRequest),
+    openapi_extra=json_request_body(MessageTemplateRequest),
 )
 def partial_update_template(
     uuid: str, request: Request, key: ApiKey, body: RawBody
