@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install browser run test lint bench migration clean
+.PHONY: help install browser nftables run test lint bench migration clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,7 +26,10 @@ run: install  ## migrate, load the demo directory, serve on 127.0.0.1:8000 (mail
 browser:  ## Debian's Chromium for the console's browser tests (needs root, as on these machines)
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: install browser  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
+nftables:  ## nftables, with which the tests cut the database off the network (needs root)
+	@command -v nft >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables)
+
+test: install browser nftables  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
 lint: install  ## ruff and mypy

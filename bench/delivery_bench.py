@@ -1,7 +1,8 @@
 """Delivery benchmark: one message to 20,000 recipients through SMTP, against a floor.
 
     python bench/delivery_bench.py [--backend sqlite|postgresql|both] [--recipients 20000]
-                                   [--concurrency 20] [--skip-lateness]
+                                   [--concurrency 20] [--skip-lateness] [--messages 1000]
+                                   [--kills 10]
 
 The sink is aiosmtpd in a process of its own. The floor pushes the same
 number of mails (Herald's own rendering of the same message) through
@@ -13,6 +14,13 @@ outcomes is included. Also measured: end-to-end time from the `send`
 commit to the last `sent` row, the worker's peak resident memory, and the
 scheduler's lateness (a message due now, to its first mail) at the default
 30 s interval and at 1 s.
+
+Also: the worker's resident memory after it has sent `--messages` distinct
+messages (each a 100 kB HTML body to two recipients; target < 100 MB), and
+what a kill repeats: `--kills` times a worker is killed with SIGKILL in the
+middle of a 5,000-recipient send at 20 connections, a second worker drains
+the rest, and the mails the sink got beyond one per recipient are counted,
+beside the bound (the deliveries the dead worker held at the kill).
 """
 
 from __future__ import annotations
@@ -36,12 +44,12 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api_bench import PG_DEFAULT, RESULTS, _fresh_database  # noqa: E402
-from herald.auth.staff import ensure_staff  # noqa: E402
 from herald.broadcasts import service  # noqa: E402
 from herald.broadcasts.schemas import parse_message_input  # noqa: E402
 from herald.db import Database  # noqa: E402
 from herald.delivery.mail import render_message  # noqa: E402
 from herald.directory.importer import import_document  # noqa: E402
+from herald.directory.staff import ensure_staff  # noqa: E402
 from herald.migrations.runner import upgrade_to_head  # noqa: E402
 from sink import SinkProcess  # noqa: E402
 
@@ -223,6 +231,101 @@ def bench(backend: str, total: int, concurrency: int, lateness: bool, pg_url: st
         sink.stop()
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _held(database: Database) -> int:
+    with database.transaction(write=False) as session:
+        probe = text(
+            "SELECT count(*) FROM deliveries WHERE status = 'pending'"
+            " AND lease_expires_at IS NOT NULL"
+        )
+        return int(session.execute(probe).scalar_one())
+
+
+def memory_bench(backend: str, messages: int, pg_url: str) -> None:
+    """Worker memory after many distinct messages: it must not grow with their number."""
+    sink = SinkProcess(_free_port()).start()
+    try:
+        url = _fresh_database(backend, pg_url)
+        upgrade_to_head(url)
+        database = Database(url)
+        with database.transaction() as session:
+            author = ensure_staff(session, "staff@portal.example", "Staff", support=False)
+        worker = _worker(url, sink.port, 20)
+        time.sleep(2.0)
+        idle_mb = _rss_mb(worker.pid)
+        big = "<p>" + "Maintenance notes, line after line. " * 2800 + "</p>"  # about 100 kB
+        today = datetime.date.today()
+        for number in range(messages):
+            query = {"additional_recipients": [f"a{number}@m.example", f"b{number}@m.example"]}
+            uuid = _create(database, author, query, body=f"<h1>Notice {number}</h1>{big}")
+            with database.transaction() as session:
+                service.send_message(session, uuid, today)
+        while _pending(database):
+            time.sleep(0.1)
+        after_mb, peak_mb = _rss_mb(worker.pid), _peak_rss_mb(worker.pid)
+        _stop(worker)
+        assert sink.received >= 2 * messages, sink.received
+        print(f"\n== worker memory, {backend}, {messages:,} messages of 100 kB HTML ==")
+        print(
+            f"  idle {idle_mb:.0f} MB, after {after_mb:.0f} MB, peak {peak_mb:.0f} MB "
+            "(target < 100 MB)"
+        )
+        database.dispose()
+    finally:
+        sink.stop()
+
+
+def kill_bench(backend: str, kills: int, pg_url: str, recipients: int = 5000) -> None:
+    """How many mails a SIGKILL repeats, at 20 connections, against the bound."""
+    sink = SinkProcess(_free_port()).start()
+    try:
+        url = _fresh_database(backend, pg_url)
+        upgrade_to_head(url)
+        database = Database(url)
+        users = [
+            {"uuid": f"{n:032x}", "username": f"u{n}", "email": f"user{n}@k.example"}
+            for n in range(1, recipients)
+        ]
+        with database.transaction() as session:
+            import_document(session, {"users": users})
+            author = ensure_staff(session, "staff@portal.example", "Staff", support=False)
+        repeats, bounds = [], []
+        fast = {"HERALD_LEASE_SECONDS": "2", "HERALD_POLL_INTERVAL": "0.1"}
+        for _ in range(kills):
+            sink.reset()
+            uuid = _create(database, author, {"all_users": True})
+            with database.transaction() as session:
+                service.send_message(session, uuid, datetime.date.today())
+            worker = _worker(url, sink.port, 20, **fast)
+            target = random.randint(recipients // 5, recipients // 2)
+            while sink.received < target:
+                time.sleep(0.002)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+            bounds.append(_held(database))
+            second = _worker(url, sink.port, 20, **fast)
+            while _pending(database):
+                time.sleep(0.05)
+            _stop(second)
+            repeats.append(sink.received - recipients)
+        print(f"\n== kill -9 mid-send, {backend}, {kills} kills at 20 connections ==")
+        print(
+            f"  repeats per kill: mean {statistics.mean(repeats):.1f}, max {max(repeats)}"
+            f" (each: {repeats}); bound (deliveries held at the kill): mean"
+            f" {statistics.mean(bounds):.1f}, max {max(bounds)}"
+        )
+        assert all(r <= b for r, b in zip(repeats, bounds, strict=True)), (repeats, bounds)
+        database.dispose()
+    finally:
+        sink.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -231,12 +334,19 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--skip-lateness", action="store_true")
+    parser.add_argument("--messages", type=int, default=1000, help="0 skips the memory run")
+    parser.add_argument("--kills", type=int, default=10, help="0 skips the kill run")
     parser.add_argument("--pg-url", default=os.environ.get("HERALD_BENCH_DATABASE_URL", PG_DEFAULT))
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        bench(backend, args.recipients, args.concurrency, not args.skip_lateness, args.pg_url)
+        if args.recipients:
+            bench(backend, args.recipients, args.concurrency, not args.skip_lateness, args.pg_url)
+        if args.messages:
+            memory_bench(backend, args.messages, args.pg_url)
+        if args.kills:
+            kill_bench(backend, args.kills, args.pg_url)
 
 
 if __name__ == "__main__":

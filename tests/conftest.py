@@ -25,11 +25,11 @@ from sqlalchemy.engine import make_url
 from waldur_api_client.client import AuthenticatedClient
 
 from herald.app import create_app
-from herald.auth.staff import ensure_staff
 from herald.auth.tokens import create_token
 from herald.config import Settings
 from herald.db import Database
 from herald.directory.importer import import_document
+from herald.directory.staff import ensure_staff
 from herald.migrations.runner import upgrade_to_head
 from herald.models import Base
 from tests.smtp_sink import SmtpSink

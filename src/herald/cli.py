@@ -20,15 +20,16 @@ directory_app = typer.Typer(
 app.add_typer(directory_app, name="directory")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, status: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(status)
 
 
 def _database():  # type: ignore[no-untyped-def]
     from herald.db import Database
 
-    return Database(Settings().database_url)
+    # Imports and the like may run long statements: no statement time-out.
+    return Database(Settings().database_url, statement_timeout=None)
 
 
 @app.command()
@@ -51,17 +52,31 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the API (docs at /api/docs/) and, unless --no-worker, deliver mail."""
+    from herald.logs import configure_logging
+    from herald.server import ConfigurationError
     from herald.server import serve as run_server
 
-    Settings()  # fail here, not in every process, on a bad setting
-    run_server(host, port, workers, with_delivery=not no_worker)
+    settings = Settings()  # fail here, not in every process, on a bad setting
+    configure_logging(settings)
+    try:
+        run_server(host, port, workers, with_delivery=not no_worker)
+    except ConfigurationError as problem:
+        _fail(str(problem), status=2)
 
 
 @app.command()
 def worker() -> None:
     """Run only the delivery worker and scheduler (several may share one PostgreSQL)."""
-    from herald.delivery.process import main
+    from herald.logs import configure_logging
+    from herald.server import ConfigurationError, check_configuration
+    from herald.worker_process import main
 
+    settings = Settings()
+    configure_logging(settings)
+    try:
+        check_configuration(settings)
+    except ConfigurationError as problem:
+        _fail(str(problem), status=2)
     main()
 
 
@@ -72,8 +87,8 @@ def create_staff(
     support: Annotated[bool, typer.Option(help="Make a support user instead of staff.")] = False,
 ) -> None:
     """Create (or find) a staff user and print a new API token on the last line."""
-    from herald.auth.staff import ensure_staff
     from herald.auth.tokens import create_token
+    from herald.directory.staff import ensure_staff
 
     if problem := email_error(email.strip()):
         _fail(f"--email {email!r}: {problem}")
@@ -136,10 +151,10 @@ def import_directory(
 @app.command()
 def demo() -> None:
     """Load a demo directory and print a staff token to try the API with."""
-    from herald.auth.staff import ensure_staff
     from herald.auth.tokens import create_token
     from herald.directory.demo import demo_directory
     from herald.directory.importer import import_document
+    from herald.directory.staff import ensure_staff
 
     database = _database()
     with database.transaction() as session:

@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     retry_max: float = 3600.0  # longest back-off in seconds
     lease_seconds: float = 300.0  # how long a claimed delivery is held before others may take it
     poll_interval: float = 1.0  # seconds between looks at an empty outbox
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("time_zone")
     @classmethod

@@ -22,6 +22,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 WRITE_OPTION = "herald_write"
+# How long a request may wait on the database before it becomes a 503, in
+# seconds. PostgreSQL: a silently black-holed server is noticed by the TCP
+# user time-out (unacknowledged data) and keepalives (no answer while idle);
+# a server that answers but is stuck by the statement and lock time-outs;
+# a full pool by the pool time-out. SQLite: the busy time-out on its lock.
+CONNECT_TIMEOUT = 5
+NETWORK_TIMEOUT = 5
+STATEMENT_TIMEOUT = 10
+POOL_TIMEOUT = 5
 
 
 def normalize_url(url: str) -> str:
@@ -36,14 +45,40 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _make_engine(url: str) -> Engine:
+def _postgresql_options(statement_timeout: float | None) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT,
+        "keepalives": 1,
+        "keepalives_idle": NETWORK_TIMEOUT,
+        "keepalives_interval": 1,
+        "keepalives_count": NETWORK_TIMEOUT,
+        "tcp_user_timeout": NETWORK_TIMEOUT * 1000,  # milliseconds
+    }
+    if statement_timeout:
+        milliseconds = int(statement_timeout * 1000)
+        options["options"] = (
+            f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+            f" -c idle_in_transaction_session_timeout={milliseconds * 6}"
+        )
+    return options
+
+
+def _make_engine(url: str, statement_timeout: float | None) -> Engine:
     if not is_sqlite(url):
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False)
+        return create_engine(
+            url,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=False,
+            pool_timeout=POOL_TIMEOUT,
+            connect_args=_postgresql_options(statement_timeout),
+        )
 
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    busy = statement_timeout or 60
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -53,7 +88,7 @@ def _make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -67,10 +102,12 @@ def _make_engine(url: str) -> Engine:
 class Database:
     """One engine per process, with a session factory for reads and one for writes."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, statement_timeout: float | None = STATEMENT_TIMEOUT) -> None:
+        """`statement_timeout=None` for long maintenance work (migrations, imports)."""
         self.url = normalize_url(url)
+        self.display_url = make_url(self.url).render_as_string(hide_password=True)
         self.is_sqlite = is_sqlite(self.url)
-        self.engine = _make_engine(self.url)
+        self.engine = _make_engine(self.url, statement_timeout)
         writer = self.engine.execution_options(**{WRITE_OPTION: True})
         reader = self.engine
         if not self.is_sqlite:

@@ -8,6 +8,7 @@ user, customer and project directly.
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -25,6 +26,22 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 UUID_LEN = 32
 EMAIL_LEN = 320
+
+
+class MessageState(StrEnum):
+    """A broadcast message's state: DRAFT -> SCHEDULED -> SENT (never any other value)."""
+
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    SENT = "SENT"
+
+
+class DeliveryStatus(StrEnum):
+    """One delivery's status in the outbox."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class Base(DeclarativeBase):
@@ -147,9 +164,13 @@ class BroadcastMessage(Base):
     # The author's name when the message was written: it outlives the author's
     # directory entry, and lists and ordering need no join.
     author_full_name: Mapped[str] = mapped_column(String(300), default="")
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[MessageState] = mapped_column(String(16), index=True)
     send_at: Mapped[date | None] = mapped_column(Date, nullable=True)
     sent: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    # AUTOINCREMENT on SQLite: an id is never handed out again after a delete,
+    # so nothing keyed by it can ever name another message.
+    __table_args__ = {"sqlite_autoincrement": True}
 
 
 class Delivery(Base):
@@ -159,8 +180,11 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("broadcast_messages.id", ondelete="CASCADE"))
+    # The message's UUID, copied at queue time: what the worker keys rendered
+    # mail by (ids can be reused by SQLite; UUIDs never are).
+    message_uuid: Mapped[str] = mapped_column(String(UUID_LEN))
     email: Mapped[str] = mapped_column(String(EMAIL_LEN))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[DeliveryStatus] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -175,11 +199,14 @@ class Delivery(Base):
     # When the delivery may next be tried (back-off), and until when a worker holds it.
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Which worker run holds the lease: only that run may record an outcome.
+    lease_owner: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("message_id", "email", name="uq_deliveries_message_email"),
         Index("ix_deliveries_message_status", "message_id", "status"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
+        {"sqlite_autoincrement": True},
     )
 
 

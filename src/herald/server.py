@@ -1,25 +1,48 @@
-"""`herald serve`: N server processes sharing one port.
+"""`herald serve`: a supervisor, N server processes sharing one port, one delivery process.
 
-Each process binds its own socket with SO_REUSEPORT, so the kernel spreads
-new connections across the processes. (With one inherited listening socket,
-as uvicorn's own --workers does, whichever process wakes first accepts a
-whole burst of connections: measured with 8 keep-alive clients, one process
-served all of them while the other sat idle.)
+Each server process binds its own socket with SO_REUSEPORT, so the kernel
+spreads new connections across the processes. (With one inherited listening
+socket, as uvicorn's own --workers does, whichever process wakes first
+accepts a whole burst of connections: measured with 8 keep-alive clients,
+one process served all of them while the other sat idle.)
+
+The supervisor checks first that the configuration can work (the SMTP URL,
+the database and its schema, the port) and stops with one line if not,
+before anything is served. Then it watches its children: one that exits is
+restarted with back-off and a log line, so a killed delivery process does
+not leave `send` answering 200 while no mail leaves.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
 import socket
 import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
+from herald.config import Settings
+
 APP = "herald.app:app_factory"
+RESTART_FIRST, RESTART_MAX = 1.0, 30.0  # seconds: back-off between restarts of one child
+HEALTHY_AFTER = 60.0  # seconds a child must live for its back-off to start again from the first
+STOP_DELIVERY_WITHIN = 60.0  # seconds the delivery process has to finish what is on the wire
+
+logger = logging.getLogger("herald.serve")
+
+
+class ConfigurationError(Exception):
+    """A configuration that cannot work; its text is the one line an operator sees."""
 
 
 def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
@@ -33,6 +56,50 @@ def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket
         sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Make sure no other program holds the port, then hold it for serve's own processes.
+
+    The first bind is without SO_REUSEPORT, so it fails if anything at all is
+    bound there, even another program that set SO_REUSEPORT itself (which
+    would otherwise silently share our connections). The reservation that
+    follows is bound with SO_REUSEPORT but never listens: it is never handed
+    a connection, and it keeps the port ours while children restart."""
+    try:
+        _bind(host, port, reuse_port=False, listen=False).close()
+        return _bind(host, port, reuse_port=True, listen=False)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; another program holds it "
+            "(or the address is not this machine's): stop it or choose --port"
+        ) from exc
+
+
+def check_configuration(settings: Settings) -> None:
+    """Refuse, with one line, a configuration that cannot work."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from herald.db import Database
+    from herald.delivery.transport import transport_from_url
+    from herald.migrations.runner import schema_problem
+
+    try:
+        transport_from_url(settings.smtp_url)
+    except (ValueError, OSError) as exc:
+        raise ConfigurationError(f"HERALD_SMTP_URL cannot be used: {exc}") from exc
+    database = Database(settings.database_url)
+    try:
+        problem = schema_problem(database)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigurationError(
+            f"cannot reach the database {database.display_url}: {reason}"
+        ) from exc
+    finally:
+        database.dispose()
+    if problem:
+        raise ConfigurationError(problem)
 
 
 def _config(host: str, port: int) -> uvicorn.Config:
@@ -60,58 +127,127 @@ def _serve_one(host: str, port: int) -> None:
 
 
 def _delivery_child() -> None:
-    from herald.delivery.process import main
+    from herald.worker_process import main
 
     _die_with_parent()
     main()
 
 
-def _start_delivery(context: multiprocessing.context.SpawnContext) -> BaseProcess:
-    process = context.Process(target=_delivery_child, name="herald-delivery")
-    process.start()
-    return process
+@dataclass
+class Child:
+    """One supervised process and what it takes to start it again."""
+
+    name: str
+    target: Callable[..., None]
+    args: tuple[Any, ...] = ()
+    process: BaseProcess | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    next_start: float = 0.0  # monotonic time of the pending restart, when one is pending
+    backoff: float = field(default=RESTART_FIRST)
+
+
+class Supervisor:
+    """Starts its children, restarts any that exits, stops them all on SIGTERM/SIGINT."""
+
+    def __init__(self, context: multiprocessing.context.SpawnContext) -> None:
+        self.context = context
+        self.servers: list[Child] = []
+        self.delivery: Child | None = None
+        self.stopping = threading.Event()
+
+    def start(self, child: Child) -> None:
+        child.process = self.context.Process(target=child.target, args=child.args, name=child.name)
+        child.process.start()
+        child.started_at = time.monotonic()
+        child.next_start = 0.0
+        logger.info("%s started (pid %s)", child.name, child.process.pid)
+
+    def children(self) -> list[Child]:
+        return self.servers + ([self.delivery] if self.delivery else [])
+
+    def watch_once(self) -> None:
+        """Restart what has exited, after its back-off; log each death and restart."""
+        now = time.monotonic()
+        for child in self.children():
+            process = child.process
+            if process is None or process.is_alive():
+                continue
+            if child.next_start == 0.0:
+                process.join()  # reap it: no zombie
+                if now - child.started_at >= HEALTHY_AFTER:
+                    child.backoff = RESTART_FIRST
+                child.next_start = now + child.backoff
+                logger.error(
+                    "%s (pid %s) exited with status %s; restarting it in %.0f s",
+                    child.name,
+                    process.pid,
+                    process.exitcode,
+                    child.backoff,
+                )
+                child.backoff = min(RESTART_MAX, child.backoff * 2)
+            elif now >= child.next_start and not self.stopping.is_set():
+                child.restarts += 1
+                logger.warning("restarting %s (restart %d)", child.name, child.restarts)
+                self.start(child)
+
+    def run(self) -> None:
+        for child in self.children():
+            self.start(child)
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not self.stopping.wait(0.2):
+            self.watch_once()
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        # Servers first, so nothing new is queued; then the delivery process,
+        # which finishes the mails on the wire and records every outcome.
+        for group, within in (
+            (self.servers, 10.0),
+            ([self.delivery] if self.delivery else [], STOP_DELIVERY_WITHIN),
+        ):
+            running = [c.process for c in group if c.process is not None and c.process.is_alive()]
+            for process in running:
+                process.terminate()
+            deadline = time.monotonic() + within
+            for process in running:
+                process.join(timeout=max(0.0, deadline - time.monotonic()))
+                if process.is_alive():
+                    logger.error("%s did not stop in time; killing it", process.name)
+                    process.kill()
+                    process.join()
 
 
 def serve(host: str, port: int, workers: int, with_delivery: bool = True) -> None:
     """Serve with `workers` processes, plus one delivery process unless told not to
-    (one for the whole server, never one per server process)."""
-    context = multiprocessing.get_context("spawn")
-    delivery = _start_delivery(context) if with_delivery else None
-    try:
-        _serve(context, host, port, workers)
-    finally:
-        if delivery is not None and delivery.is_alive():
-            delivery.terminate()  # SIGTERM: it finishes what is on the wire
-            delivery.join(timeout=60)
+    (one for the whole server, never one per server process).
 
-
-def _serve(
-    context: multiprocessing.context.SpawnContext, host: str, port: int, workers: int
-) -> None:
+    Raises ConfigurationError, before starting anything, when the
+    configuration cannot work."""
+    settings = Settings()
+    check_configuration(settings)
+    reservation = reserve_port(host, port)
+    supervisor = Supervisor(multiprocessing.get_context("spawn"))
     # Even one server process runs as a child: this process keeps the signal
-    # handling, so SIGTERM always reaches the finally block that stops the
-    # delivery process (uvicorn in this process re-raised SIGTERM after its own
+    # handling, so SIGTERM always reaches the code that stops the delivery
+    # process (uvicorn in this process re-raised SIGTERM after its own
     # shutdown, which killed the supervisor and orphaned the delivery process).
-    # Bind (without listening, so it is never handed a connection) to fail
-    # at once and plainly when the port is taken.
-    probe = _bind(host, port, reuse_port=True, listen=False)
-    processes = [
-        context.Process(target=_serve_one, args=(host, port), name=f"herald-server-{n}")
-        for n in range(max(1, workers))
+    supervisor.servers = [
+        Child(f"herald-server-{n}", _serve_one, (host, port)) for n in range(max(1, workers))
     ]
-    for process in processes:
-        process.start()
-    probe.close()
+    if with_delivery:
+        supervisor.delivery = Child("herald-delivery", _delivery_child)
     print(
-        f"Herald serving on http://{host}:{port} with {len(processes)} process(es)", file=sys.stderr
+        f"Herald serving on http://{host}:{port} with {len(supervisor.servers)} process(es)"
+        + ("" if with_delivery else " and no delivery process (--no-worker)"),
+        file=sys.stderr,
     )
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        for process in processes:
-            if process.is_alive() and process.pid:
-                process.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.join()
+    try:
+        supervisor.run()
+    finally:
+        reservation.close()

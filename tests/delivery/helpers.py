@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from herald.config import Settings
 from herald.db import Database
-from herald.delivery.process import run_delivery
+from herald.worker_process import run_delivery
 
 FAST = {
     "retry_base": 0.1,

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from herald.broadcasts.tasks import send_due_messages
 from herald.db import Database
-from herald.delivery.scheduler import send_due_messages
 from tests.delivery.helpers import WorkerThread, pending_count, settings_for, wait_for
 from tests.smtp_sink import SmtpSink, free_port
 

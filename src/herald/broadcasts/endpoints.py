@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from herald.addresses import email_error
@@ -34,13 +36,14 @@ from herald.broadcasts.schemas import (
     delivery_row_json,
     message_json,
     parse_message_input,
-    text_problem,
 )
 from herald.config import Settings
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
+from herald.models import DeliveryStatus
 from herald.recipients.service import resolve_emails, resolve_recipients
 from herald.recipients.targeting import targeting_from_params
+from herald.text import text_problem
 
 router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
 
@@ -66,7 +69,10 @@ def _settings(request: Request) -> Settings:
 
 
 def _message_response(
-    row: Any, counts: dict[int, dict[str, int]], fields: list[str] | None, status_code: int = 200
+    row: Any,
+    counts: Mapping[int, Mapping[DeliveryStatus, int]],
+    fields: list[str] | None,
+    status_code: int = 200,
 ) -> JSONResponse:
     chosen = wanted_fields(fields, MESSAGE_FIELDS)
     body = select(message_json(row, counts.get(row.id)), chosen)
@@ -305,8 +311,8 @@ def list_deliveries(
     field: Fields = None,
 ) -> Response:
     """Each recipient's delivery of a message: status, attempts, last error, time sent."""
-    statuses = status or []
-    _check_choices("status", statuses, DELIVERY_STATUSES)
+    _check_choices("status", status or [], DELIVERY_STATUSES)
+    statuses = [DeliveryStatus(value) for value in status or []]
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, _user):
         message_uuid = path_uuid(uuid)
@@ -354,14 +360,19 @@ def preview_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> 
     operation_id="broadcast_messages_test_send",
     responses={200: {"model": TestSendOut}, **_ERRORS},
 )
-def send_test(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+async def send_test(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
     """Send the message, marked as a test, to up to 10 addresses now; nothing else changes."""
     settings = _settings(request)
-    with staff_session(request, key) as (session, _user):
-        message_uuid = path_uuid(uuid)
-        addresses = _test_addresses(body.json_object())
-        mails = service.test_mails(session, message_uuid, addresses, settings.from_email)
-    return JSONResponse({"results": send_now(settings, mails)})
+
+    def render() -> list[tuple[str, bytes]]:
+        with staff_session(request, key) as (session, _user):
+            message_uuid = path_uuid(uuid)
+            addresses = _test_addresses(body.json_object())
+            return service.test_mails(session, message_uuid, addresses, settings.from_email)
+
+    mails = await run_in_threadpool(render)
+    # The mail itself goes out on the event loop: a slow relay holds no request thread.
+    return JSONResponse({"results": await send_now(settings, mails)})
 
 
 def _test_addresses(data: dict[str, Any]) -> list[str]:

@@ -1,4 +1,4 @@
-"""The SQL for messages and their outbox rows.
+"""The SQL for messages (their deliveries are the outbox's: delivery/outbox.py).
 
 State changes are compare-and-set: each UPDATE or DELETE names the states it
 may start from and the caller checks the row count, so two requests racing
@@ -7,14 +7,16 @@ on one message cannot both win.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
-from typing import Any, cast
+from collections.abc import Collection, Sequence
+from datetime import date
+from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, func, insert, not_, select, update
+from sqlalchemy import and_, delete, func, insert, not_, select, update
 from sqlalchemy.orm import Session
 
-from herald.models import BroadcastMessage, Delivery
+from herald.delivery import outbox
+from herald.delivery.worker import MessageContent
+from herald.models import BroadcastMessage, MessageState
 
 _COLUMNS = (
     BroadcastMessage.id,
@@ -34,8 +36,6 @@ _ORDER_COLUMNS = {
     "subject": BroadcastMessage.subject,
     "author_full_name": BroadcastMessage.author_full_name,
 }
-# Rows are written in batches so a 100,000-address send does not build one giant statement.
-_BATCH = 5000
 
 
 def _filters(states: Sequence[str], subject: str | None) -> list[Any]:
@@ -99,17 +99,13 @@ def update_in_states(
     return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
 
 
-def _delivery_running(message_id: int) -> Any:
-    return exists().where(Delivery.message_id == message_id, Delivery.status == "pending")
-
-
 def delete_unless_delivering(session: Session, message_id: int) -> bool:
     """Delete the message unless it is SENT and some of its mail is still pending."""
     statement = (
         delete(BroadcastMessage)
         .where(
             BroadcastMessage.id == message_id,
-            not_(and_(BroadcastMessage.state == "SENT", _delivery_running(message_id))),
+            not_(and_(BroadcastMessage.state == MessageState.SENT, outbox.delivering(message_id))),
         )
         .execution_options(synchronize_session=False)
     )
@@ -119,35 +115,18 @@ def delete_unless_delivering(session: Session, message_id: int) -> bool:
 def due_scheduled_messages(session: Session, today: date) -> list[str]:
     statement = (
         select(BroadcastMessage.uuid)
-        .where(BroadcastMessage.state == "SCHEDULED", BroadcastMessage.send_at <= today)
+        .where(BroadcastMessage.state == MessageState.SCHEDULED, BroadcastMessage.send_at <= today)
         .order_by(BroadcastMessage.send_at, BroadcastMessage.id)
     )
     return list(session.scalars(statement))
 
 
-def queue_deliveries(
-    session: Session,
-    message_id: int,
-    emails: Sequence[str],
-    now: datetime,
-    people: dict[str, tuple[str, str, str]] | None = None,
-) -> None:
-    """The transactional outbox: one pending row per address, in the sender's transaction.
-
-    `people` (address -> full name, customers JSON, offerings JSON) is frozen
-    on each row when the message has placeholders to fill."""
-    table = cast(Table, Delivery.__table__)
-    for start in range(0, len(emails), _BATCH):
-        rows = []
-        for email in emails[start : start + _BATCH]:
-            row: dict[str, Any] = {
-                "message_id": message_id,
-                "email": email,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-            }
-            if people is not None:
-                row["full_name"], row["customers"], row["offerings"] = people[email]
-            rows.append(row)
-        session.execute(insert(table), rows)
+def message_contents(session: Session, uuids: Collection[str]) -> dict[str, MessageContent]:
+    """What the delivery worker needs to build the mail of these messages, by UUID."""
+    statement = select(
+        BroadcastMessage.uuid,
+        BroadcastMessage.subject,
+        BroadcastMessage.body,
+        BroadcastMessage.send_at,
+    ).where(BroadcastMessage.uuid.in_(list(uuids)))
+    return {row.uuid: MessageContent(*row) for row in session.execute(statement)}

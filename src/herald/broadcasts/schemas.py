@@ -8,6 +8,7 @@ models at the bottom only describe the wire format in the OpenAPI document.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -17,12 +18,11 @@ from pydantic import BaseModel, Field
 
 from herald.api.errors import ValidationError
 from herald.api.params import parse_uuid
-from herald.delivery.mail import looks_like_html
-from herald.personalisation import TemplateProblem, check_template
+from herald.models import DeliveryStatus, MessageState
 from herald.recipients.targeting import Targeting, targeting_from_json
+from herald.text import SUBJECT_MAX, check_placeholders, text_problem
 
-SUBJECT_MAX = 1000
-STATES = ("DRAFT", "SCHEDULED", "SENT")
+STATES = tuple(MessageState)
 MESSAGE_FIELDS = (
     "uuid",
     "created",
@@ -43,22 +43,6 @@ _REQUIRED = "This field is required."
 _NULL = "This field may not be null."
 _BLANK = "This field may not be blank."
 _NOT_STRING = "Not a valid string."
-_NULL_CHARACTER = "Null characters are not allowed."
-_BAD_UNICODE = "Not valid Unicode text (a lone surrogate escape)."
-
-
-def text_problem(value: str) -> str | None:
-    """Text that no database can store: NUL characters (PostgreSQL refuses them)
-    and lone UTF-16 surrogates, which JSON escapes can smuggle in."""
-    if "\x00" in value:
-        return _NULL_CHARACTER
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return _BAD_UNICODE
-    return None
-
-
 _DATE_FORMAT = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
 PAST_DATE = "Date must be today or later."
 UNSET: Any = object()
@@ -140,31 +124,17 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
     return result
 
 
-def check_placeholders(subject: Any, body: Any, errors: dict[str, Any]) -> None:
-    """Placeholders must render for any recipient; problems go into `errors`."""
-    if isinstance(subject, str) and "subject" not in errors:
-        try:
-            check_template(subject)
-        except TemplateProblem as problem:
-            errors["subject"] = [str(problem)]
-    if isinstance(body, str) and "body" not in errors:
-        try:
-            check_template(body, html=looks_like_html(body))
-        except TemplateProblem as problem:
-            errors["body"] = [str(problem)]
-
-
 def _datetime(value: datetime) -> str:
     return value.isoformat(timespec="microseconds") + "Z"
 
 
-def delivery_json(counts: dict[str, int] | None) -> dict[str, int]:
+def delivery_json(counts: Mapping[DeliveryStatus, int] | None) -> dict[str, int]:
     counts = counts or {}
-    pending, sent, failed = (counts.get(s, 0) for s in ("pending", "sent", "failed"))
+    pending, sent, failed = (counts.get(status, 0) for status in DeliveryStatus)
     return {"total": pending + sent + failed, "pending": pending, "sent": sent, "failed": failed}
 
 
-def message_json(row: Any, counts: dict[str, int] | None) -> dict[str, Any]:
+def message_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict[str, Any]:
     """A message as Waldur renders it, plus Herald's read-only `delivery` counts.
     `query` and `emails` are stored as JSON text and spliced in unparsed: an
     all-users message carries 100,000 addresses."""

@@ -25,18 +25,18 @@ from herald.delivery.mail import (
     PersonalisedMessage,
     clean_header,
     html_to_text,
-    looks_like_html,
     render_message,
 )
 from herald.directory.repository import find_user_by_email
-from herald.models import User
+from herald.models import DeliveryStatus, MessageState, User
 from herald.personalisation import TemplateProblem, is_template
 from herald.recipients import repository as directory_lookup
 from herald.recipients.service import Recipient, resolve_emails, resolve_recipients
 from herald.recipients.targeting import Targeting, stored_form, targeting_from_stored
 from herald.templates import repository as template_repository
+from herald.text import looks_like_html
 
-DRAFT, SCHEDULED, SENT = "DRAFT", "SCHEDULED", "SENT"
+DRAFT, SCHEDULED, SENT = MessageState.DRAFT, MessageState.SCHEDULED, MessageState.SENT
 EDITABLE = (DRAFT, SCHEDULED)
 
 
@@ -66,7 +66,7 @@ def _emails_json(emails: list[str]) -> str:
     return orjson.dumps(emails).decode()
 
 
-def delivery_counts(session: Session, rows: Sequence[Any]) -> dict[int, dict[str, int]]:
+def delivery_counts(session: Session, rows: Sequence[Any]) -> dict[int, dict[DeliveryStatus, int]]:
     """The outbox counts of the sent messages among `rows`, in one query."""
     sent = [row.id for row in rows if row.state == SENT]
     return outbox.delivery_counts(session, sent) if sent else {}
@@ -154,7 +154,7 @@ def delete_message(session: Session, uuid: str) -> None:
         return
     counts = outbox.delivery_counts(session, [row.id]).get(row.id, {})
     raise Conflict(
-        f"Delivery of this message is still running: {counts.get('pending', 0)} of "
+        f"Delivery of this message is still running: {counts.get(DeliveryStatus.PENDING, 0)} of "
         f"{sum(counts.values())} deliveries are pending."
     )
 
@@ -182,7 +182,7 @@ def retry_failed(session: Session, uuid: str) -> int:
 
 
 def deliveries_page(
-    session: Session, uuid: str, statuses: list[str], pages: PageRequest
+    session: Session, uuid: str, statuses: list[DeliveryStatus], pages: PageRequest
 ) -> tuple[int, Sequence[Any]]:
     """How many deliveries match, and the requested page of them (a page past the end is 404)."""
     row = get_message(session, uuid)
@@ -191,7 +191,7 @@ def deliveries_page(
     return total, outbox.list_deliveries(session, row.id, statuses, pages.offset, pages.page_size)
 
 
-def count_deliveries(session: Session, uuid: str, statuses: list[str]) -> int:
+def count_deliveries(session: Session, uuid: str, statuses: list[DeliveryStatus]) -> int:
     return outbox.count_deliveries(session, get_message(session, uuid).id, statuses)
 
 
@@ -219,7 +219,7 @@ def send_message(session: Session, uuid: str, today: date) -> int:
         # Placeholders need each recipient's name and organisations: freeze
         # them with the address, so the mail says what the preview said.
         audience = resolve_recipients(session, targeting, _author(session, row))
-        people = {r.email: _person_columns(r) for r in audience}
+        people = {r.email: person_of(r) for r in audience}
         emails = sorted(people, key=str.lower)
     else:
         emails = resolve_emails(session, targeting, _author(session, row))
@@ -227,18 +227,15 @@ def send_message(session: Session, uuid: str, today: date) -> int:
         # Raising rolls the state flip back with everything else.
         raise ValidationError({"detail": "The message has no recipients."})
     repository.update_in_states(session, row.id, (SENT,), {"emails": _emails_json(emails)})
-    repository.queue_deliveries(session, row.id, emails, now, people)
+    outbox.queue_deliveries(session, row.id, row.uuid, emails, now, people)
     return len(emails)
 
 
-def _person_columns(recipient: Recipient) -> tuple[str, str, str]:
+def person_of(recipient: Recipient) -> Person:
+    """Who a resolved recipient is, for placeholders: the names they were reached through."""
     customers = sorted((recipient.customers or {}).values(), key=str.casefold)
     offerings = sorted((recipient.offerings or {}).values(), key=str.casefold)
-    return (
-        recipient.full_name,
-        orjson.dumps(customers).decode(),
-        orjson.dumps(offerings).decode(),
-    )
+    return Person(recipient.full_name, tuple(customers), tuple(offerings))
 
 
 # --- previews and test sends -------------------------------------------------
@@ -246,28 +243,19 @@ def _person_columns(recipient: Recipient) -> tuple[str, str, str]:
 MAX_TEST_ADDRESSES = 10
 
 
-def _people(session: Session, row: Row[Any]) -> list[Recipient]:
+def _people(session: Session, row: Row[Any]) -> list[tuple[str, Person]]:
     """Who the message reaches now (or reached, once sent), in preview order."""
     if row.state == SENT:
-        return [_recipient_from_delivery(d) for d in outbox.people_of(session, row.id)]
+        return outbox.people_of(session, row.id)
     targeting = targeting_from_stored(orjson.loads(row.query))
-    return resolve_recipients(session, targeting, _author(session, row))
+    audience = resolve_recipients(session, targeting, _author(session, row))
+    return [(recipient.email, person_of(recipient)) for recipient in audience]
 
 
-def _recipient_from_delivery(delivery: Any) -> Recipient:
-    recipient = Recipient(delivery.email, delivery.full_name or "", 0)
-    recipient.customers = {name: name for name in orjson.loads(delivery.customers or "[]")}
-    recipient.offerings = {name: name for name in orjson.loads(delivery.offerings or "[]")}
-    return recipient
-
-
-def _person(recipient: Recipient | None, address: str, session: Session) -> Person:
-    if recipient is None:
-        user = find_user_by_email(session, address)
-        return Person(user.full_name if user else "")
-    customers = sorted((recipient.customers or {}).values(), key=str.casefold)
-    offerings = sorted((recipient.offerings or {}).values(), key=str.casefold)
-    return Person(recipient.full_name, tuple(customers), tuple(offerings))
+def _stranger(session: Session, address: str) -> Person:
+    """A test address that is not among the recipients: their directory name, if any."""
+    user = find_user_by_email(session, address)
+    return Person(user.full_name if user else "")
 
 
 def _render(
@@ -290,14 +278,14 @@ def preview_message(session: Session, uuid: str, email: str | None, sender: str)
     if email is None:
         if not people:
             raise ValidationError({"detail": "The message has no recipients."})
-        chosen = people[0]
+        address, person = people[0]
     else:
-        matches = [p for p in people if p.email.lower() == email.lower()]
+        matches = [(a, p) for a, p in people if a.lower() == email.lower()]
         if not matches:
             raise ValidationError.field("email", f"{email} is not among this message's recipients.")
-        chosen = matches[0]
-    subject, text, html = _render(row, chosen.email, _person(chosen, chosen.email, session), sender)
-    return {"email": chosen.email, "subject": subject, "text": text, "html": html}
+        address, person = matches[0]
+    subject, text, html = _render(row, address, person, sender)
+    return {"email": address, "subject": subject, "text": text, "html": html}
 
 
 def test_mails(
@@ -306,10 +294,10 @@ def test_mails(
     """The message rendered for each test address, marked as a test in the subject.
     Nothing about the message, its state or its deliveries changes."""
     row = get_message(session, uuid)
-    known = {p.email.lower(): p for p in _people(session, row)}
+    known = {a.lower(): p for a, p in _people(session, row)}
     mails = []
     for address in addresses:
-        person = _person(known.get(address.lower()), address, session)
+        person = known.get(address.lower()) or _stranger(session, address)
         subject, text, html = _render(row, address, person, sender)
         rendered = render_message(f"[TEST] {subject}", html or text, sender)
         mails.append((address, rendered.for_recipient(address, 0, row.uuid)))

@@ -20,17 +20,13 @@ from html.parser import HTMLParser
 
 from herald.addresses import email_error
 from herald.personalisation import compile_template, context_for, is_template, render_compiled
+from herald.text import looks_like_html
 
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _BLOCKS = {
     "p", "div", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
     "ul", "ol", "table", "blockquote", "pre", "hr", "section", "article",
 }  # fmt: skip
 _SKIP = {"script", "style", "head", "title"}
-
-
-def looks_like_html(body: str) -> bool:
-    return bool(_TAG.search(body))
 
 
 class _TextRenderer(HTMLParser):

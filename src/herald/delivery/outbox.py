@@ -1,47 +1,122 @@
-"""The SQL of the outbox: claiming due deliveries under a lease, recording outcomes.
+"""The outbox: every statement on the `deliveries` table lives here.
 
-A delivery is due when it is `pending`, its back-off has passed and no live
-lease holds it. Claiming sets the lease in the same statement that picks the
-rows; on PostgreSQL the pick is `FOR UPDATE SKIP LOCKED`, so several workers
-never take the same row; SQLite has one writer at a time. A worker that dies
+A delivery is one message to one address. It is due when it is `pending`,
+its back-off has passed and no live lease holds it. Claiming sets the lease
+and its owner (one worker run) in the statement that picks the rows; on
+PostgreSQL the pick is `FOR UPDATE SKIP LOCKED`, so several workers never
+take the same row; SQLite has one writer at a time. A worker that dies
 leaves its leases to expire, and the rows become due again.
+
+Outcomes are guarded: one is written only where the row is still `pending`
+and still leased by the worker that reports it, so a late answer from a
+worker whose lease expired can never overwrite a final status. The worker
+renews the leases it holds while it holds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
+import orjson
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from herald.models import BroadcastMessage, Delivery
+from herald.delivery.mail import Person
+from herald.models import Delivery, DeliveryStatus
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
-STATUSES = (PENDING, SENT, FAILED)
+PENDING, SENT, FAILED = DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED
+STATUSES = tuple(DeliveryStatus)
 _TABLE = cast(Table, Delivery.__table__)
+# Rows are written in batches so a 100,000-address send does not build one giant statement.
+_BATCH = 5000
+
+
+# --- the frozen recipient: one codec for the three columns -------------------
+
+
+def person_columns(person: Person) -> dict[str, str]:
+    """A recipient's name and organisations as stored on the delivery at send time."""
+    return {
+        "full_name": person.full_name,
+        "customers": orjson.dumps(list(person.customers)).decode(),
+        "offerings": orjson.dumps(list(person.offerings)).decode(),
+    }
+
+
+def person_from_columns(
+    full_name: str | None, customers: str | None, offerings: str | None
+) -> Person | None:
+    """The recipient frozen on a delivery, or None for a message without placeholders."""
+    if full_name is None and customers is None and offerings is None:
+        return None
+    return Person(
+        full_name or "",
+        tuple(orjson.loads(customers or "[]")),
+        tuple(orjson.loads(offerings or "[]")),
+    )
+
+
+# --- typed rows crossing into the worker ---------------------------------------
 
 
 @dataclass(frozen=True)
 class ClaimedDelivery:
     id: int
-    message_id: int
+    message_uuid: str
     email: str
-    attempts: int
-    # Set for personalised messages only (see broadcasts.service.send_message).
-    full_name: str | None = None
-    customers: str | None = None  # JSON array of names
-    offerings: str | None = None
+    attempts: int  # tries before this one
+    person: Person | None = None  # set for personalised messages only
 
 
 @dataclass(frozen=True)
 class Outcome:
     delivery_id: int
-    status: str  # SENT, FAILED, or PENDING for "try again at retry_at"
+    status: DeliveryStatus  # SENT, FAILED, or PENDING for "try again at retry_at"
     detail: str  # the server's reply, or the error
     retry_at: datetime | None = None
+
+
+# --- queueing (the sender's transaction) ---------------------------------------
+
+
+def queue_deliveries(
+    session: Session,
+    message_id: int,
+    message_uuid: str,
+    emails: Sequence[str],
+    now: datetime,
+    people: dict[str, Person] | None = None,
+) -> None:
+    """The transactional outbox: one pending row per address, in the sender's transaction.
+
+    `people` (address -> who they are) is frozen on each row when the message
+    has placeholders to fill."""
+    for start in range(0, len(emails), _BATCH):
+        rows = []
+        for email in emails[start : start + _BATCH]:
+            row: dict[str, Any] = {
+                "message_id": message_id,
+                "message_uuid": message_uuid,
+                "email": email,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            if people is not None:
+                row.update(person_columns(people[email]))
+            rows.append(row)
+        session.execute(insert(_TABLE), rows)
+
+
+def delivering(message_id: Any) -> Any:
+    """SQL: whether any delivery of the message is still pending (for a guarded delete)."""
+    return exists().where(Delivery.message_id == message_id, Delivery.status == PENDING)
+
+
+# --- the worker's statements ---------------------------------------------------
 
 
 def _due(now: datetime) -> Any:
@@ -53,7 +128,7 @@ def _due(now: datetime) -> Any:
 
 
 def claim_due_deliveries(
-    session: Session, now: datetime, lease_until: datetime, limit: int
+    session: Session, now: datetime, lease_until: datetime, limit: int, owner: str
 ) -> list[ClaimedDelivery]:
     picked = (
         select(Delivery.id)
@@ -69,10 +144,10 @@ def claim_due_deliveries(
     statement = (
         update(Delivery)
         .where(Delivery.id.in_(picked))
-        .values(lease_expires_at=lease_until)
+        .values(lease_expires_at=lease_until, lease_owner=owner)
         .returning(
             Delivery.id,
-            Delivery.message_id,
+            Delivery.message_uuid,
             Delivery.email,
             Delivery.attempts,
             Delivery.full_name,
@@ -81,67 +156,89 @@ def claim_due_deliveries(
         )
         .execution_options(synchronize_session=False)
     )
-    rows = session.execute(statement).all()
-    return sorted((ClaimedDelivery(*row) for row in rows), key=lambda d: d.id)
+    claimed = [
+        ClaimedDelivery(
+            row.id, row.message_uuid, row.email, row.attempts, person_from_columns(*row[4:])
+        )
+        for row in session.execute(statement)
+    ]
+    return sorted(claimed, key=lambda d: d.id)
 
 
-def record_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime) -> None:
-    """Write what happened to each mail, in one statement per kind of outcome."""
+def renew_leases(
+    session: Session, delivery_ids: Iterable[int], owner: str, lease_until: datetime
+) -> int:
+    """Extend the leases this worker still holds (queued or on the wire); returns how many."""
+    ids = list(delivery_ids)
+    if not ids:
+        return 0
+    statement = (
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == PENDING, Delivery.lease_owner == owner)
+        .values(lease_expires_at=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def record_outcomes(
+    session: Session, outcomes: Sequence[Outcome], now: datetime, owner: str
+) -> int:
+    """Write what happened to each mail, in one statement per kind of outcome.
+
+    Only rows still pending and leased by `owner` are written; returns how
+    many were. The rest are stale (the lease expired and another worker took
+    the row, or it was already final) and are left exactly as they are."""
     sent = [o for o in outcomes if o.status == SENT]
     failed = [o for o in outcomes if o.status == FAILED]
     again = [o for o in outcomes if o.status == PENDING]
     if session.get_bind().dialect.name == "postgresql":
-        _record_postgresql(session, sent, failed, again, now)
-        return
-    by_id = _TABLE.c.id == bindparam("b_id")
-    common = {"attempts": _TABLE.c.attempts + 1, "lease_expires_at": None}
-    if sent:
-        session.execute(
-            update(_TABLE)
-            .where(by_id)
-            .values(
-                status=SENT, sent_at=now, reply=bindparam("b_detail"), last_error=None, **common
-            ),
-            [{"b_id": o.delivery_id, "b_detail": o.detail} for o in sent],
-        )
-    if failed:
-        session.execute(
-            update(_TABLE)
-            .where(by_id)
-            .values(status=FAILED, last_error=bindparam("b_detail"), **common),
-            [{"b_id": o.delivery_id, "b_detail": o.detail} for o in failed],
-        )
-    if again:
-        session.execute(
-            update(_TABLE)
-            .where(by_id)
-            .values(
-                last_error=bindparam("b_detail"), next_attempt_at=bindparam("b_retry"), **common
-            ),
-            [{"b_id": o.delivery_id, "b_detail": o.detail, "b_retry": o.retry_at} for o in again],
-        )
+        return _record_postgresql(session, sent, failed, again, now, owner)
+    guarded = and_(
+        _TABLE.c.id == bindparam("b_id"),
+        _TABLE.c.status == PENDING,
+        _TABLE.c.lease_owner == bindparam("b_owner"),
+    )
+    common = {"attempts": _TABLE.c.attempts + 1, "lease_expires_at": None, "lease_owner": None}
+    applied = 0
+    for items, values in (
+        (
+            sent,
+            {"status": SENT, "sent_at": now, "reply": bindparam("b_detail"), "last_error": None},
+        ),
+        (failed, {"status": FAILED, "last_error": bindparam("b_detail")}),
+        (again, {"last_error": bindparam("b_detail"), "next_attempt_at": bindparam("b_retry")}),
+    ):
+        if items:
+            result = session.execute(
+                update(_TABLE).where(guarded).values(**values, **common),
+                [
+                    {"b_id": o.delivery_id, "b_detail": o.detail, "b_retry": o.retry_at,
+                     "b_owner": owner}
+                    for o in items
+                ],
+            )  # fmt: skip
+            applied += int(result.rowcount)  # type: ignore[attr-defined]
+    return applied
 
 
 # On PostgreSQL each kind of outcome is one UPDATE joined to arrays of ids and
 # details: a row-by-row executemany cost the worker a quarter of its CPU there.
+_PG_GUARD = " WHERE d.id = v.id AND d.status = 'pending' AND d.lease_owner = :owner"
+_PG_DONE = "attempts = d.attempts + 1, lease_expires_at = NULL, lease_owner = NULL"
 _PG_SENT = text(
-    "UPDATE deliveries AS d SET status = 'sent', sent_at = :now, reply = v.detail,"
-    " last_error = NULL, attempts = d.attempts + 1, lease_expires_at = NULL"
-    " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[])) AS v(id, detail)"
-    " WHERE d.id = v.id"
+    f"UPDATE deliveries AS d SET status = 'sent', sent_at = :now, reply = v.detail,"
+    f" last_error = NULL, {_PG_DONE}"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[])) AS v(id, detail)" + _PG_GUARD
 )
 _PG_FAILED = text(
-    "UPDATE deliveries AS d SET status = 'failed', last_error = v.detail,"
-    " attempts = d.attempts + 1, lease_expires_at = NULL"
-    " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[])) AS v(id, detail)"
-    " WHERE d.id = v.id"
+    f"UPDATE deliveries AS d SET status = 'failed', last_error = v.detail, {_PG_DONE}"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[])) AS v(id, detail)" + _PG_GUARD
 )
 _PG_AGAIN = text(
-    "UPDATE deliveries AS d SET last_error = v.detail, next_attempt_at = v.retry,"
-    " attempts = d.attempts + 1, lease_expires_at = NULL"
+    f"UPDATE deliveries AS d SET last_error = v.detail, next_attempt_at = v.retry, {_PG_DONE}"
     " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[]),"
-    " CAST(:retries AS timestamp[])) AS v(id, detail, retry)"
-    " WHERE d.id = v.id"
+    " CAST(:retries AS timestamp[])) AS v(id, detail, retry)" + _PG_GUARD
 )
 
 
@@ -151,42 +248,47 @@ def _record_postgresql(
     failed: list[Outcome],
     again: list[Outcome],
     now: datetime,
-) -> None:
+    owner: str,
+) -> int:
     def arrays(items: list[Outcome]) -> dict[str, Any]:
-        return {"ids": [o.delivery_id for o in items], "details": [o.detail for o in items]}
+        return {
+            "ids": [o.delivery_id for o in items],
+            "details": [o.detail for o in items],
+            "owner": owner,
+        }
 
+    applied = 0
     if sent:
-        session.execute(_PG_SENT, {**arrays(sent), "now": now})
+        applied += session.execute(_PG_SENT, {**arrays(sent), "now": now}).rowcount  # type: ignore[attr-defined]
     if failed:
-        session.execute(_PG_FAILED, arrays(failed))
+        applied += session.execute(_PG_FAILED, arrays(failed)).rowcount  # type: ignore[attr-defined]
     if again:
-        session.execute(_PG_AGAIN, {**arrays(again), "retries": [o.retry_at for o in again]})
+        retries = [o.retry_at for o in again]
+        applied += session.execute(_PG_AGAIN, {**arrays(again), "retries": retries}).rowcount  # type: ignore[attr-defined]
+    return int(applied)
 
 
-def release(session: Session, delivery_ids: Sequence[int]) -> None:
+def release(session: Session, delivery_ids: Sequence[int], owner: str) -> None:
     """Give back claimed deliveries that were never tried (a clean stop)."""
     if delivery_ids:
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(list(delivery_ids)), Delivery.status == PENDING)
-            .values(lease_expires_at=None)
+            .where(
+                Delivery.id.in_(list(delivery_ids)),
+                Delivery.status == PENDING,
+                Delivery.lease_owner == owner,
+            )
+            .values(lease_expires_at=None, lease_owner=None)
             .execution_options(synchronize_session=False)
         )
 
 
-def message_contents(session: Session, message_ids: Sequence[int]) -> dict[int, Any]:
-    """(uuid, subject, body, send_at) of the messages, by id."""
-    statement = select(
-        BroadcastMessage.id,
-        BroadcastMessage.uuid,
-        BroadcastMessage.subject,
-        BroadcastMessage.body,
-        BroadcastMessage.send_at,
-    ).where(BroadcastMessage.id.in_(list(message_ids)))
-    return {row.id: row for row in session.execute(statement)}
+# --- what staff see and do -----------------------------------------------------
 
 
-def delivery_counts(session: Session, message_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+def delivery_counts(
+    session: Session, message_ids: Sequence[int]
+) -> dict[int, dict[DeliveryStatus, int]]:
     """{message id: {status: count}} for a page of messages, in one grouped query."""
     if not message_ids:
         return {}
@@ -195,13 +297,13 @@ def delivery_counts(session: Session, message_ids: Sequence[int]) -> dict[int, d
         .where(Delivery.message_id.in_(list(message_ids)))
         .group_by(Delivery.message_id, Delivery.status)
     )
-    result: dict[int, dict[str, int]] = {}
+    result: dict[int, dict[DeliveryStatus, int]] = {}
     for message_id, status, count in session.connection().execute(statement):
-        result.setdefault(message_id, {})[status] = int(count)
+        result.setdefault(message_id, {})[DeliveryStatus(status)] = int(count)
     return result
 
 
-def count_deliveries(session: Session, message_id: int, statuses: Sequence[str]) -> int:
+def count_deliveries(session: Session, message_id: int, statuses: Sequence[DeliveryStatus]) -> int:
     statement = select(func.count()).select_from(Delivery).where(Delivery.message_id == message_id)
     if statuses:
         statement = statement.where(Delivery.status.in_(statuses))
@@ -209,7 +311,11 @@ def count_deliveries(session: Session, message_id: int, statuses: Sequence[str])
 
 
 def list_deliveries(
-    session: Session, message_id: int, statuses: Sequence[str], offset: int, limit: int
+    session: Session,
+    message_id: int,
+    statuses: Sequence[DeliveryStatus],
+    offset: int,
+    limit: int,
 ) -> Sequence[Any]:
     statement = (
         select(
@@ -230,21 +336,26 @@ def list_deliveries(
 
 
 def retry_failed(session: Session, message_id: int, now: datetime) -> int:
-    """Put a message's failed deliveries back in the queue, due now."""
+    """Put a message's failed deliveries back in the queue, due now, each with a
+    fresh budget of attempts (a relay outage may have used the old one up)."""
     statement = (
         update(Delivery)
         .where(Delivery.message_id == message_id, Delivery.status == FAILED)
-        .values(status=PENDING, next_attempt_at=now, lease_expires_at=None)
+        .values(
+            status=PENDING, attempts=0, next_attempt_at=now, lease_expires_at=None, lease_owner=None
+        )
         .execution_options(synchronize_session=False)
     )
     return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
-def people_of(session: Session, message_id: int) -> Sequence[Any]:
-    """(email, full_name, customers, offerings) of a sent message's deliveries, by name."""
+def people_of(session: Session, message_id: int) -> list[tuple[str, Person]]:
+    """(address, who they are) of a sent message's deliveries, by name."""
     statement = (
         select(Delivery.email, Delivery.full_name, Delivery.customers, Delivery.offerings)
         .where(Delivery.message_id == message_id)
         .order_by(func.lower(func.coalesce(Delivery.full_name, "")), func.lower(Delivery.email))
     )
-    return session.execute(statement).all()
+    return [
+        (row.email, person_from_columns(*row[1:]) or Person()) for row in session.execute(statement)
+    ]

@@ -2,14 +2,23 @@
 
 `concurrency` senders take leased deliveries from a queue, each mail over
 its own pooled connection. A keeper loop, every 10 ms while mail flows,
-records the outcomes the senders produced and tops up their queue, both in
-one transaction. Database work runs in a thread, mail on the event loop.
+records the outcomes the senders produced, renews the leases still held
+and tops up the senders' queue, all in one transaction. Database work runs
+in a thread, mail on the event loop.
+
+Every attempt ends in an outcome (the envelope in `_attempt`): whatever a
+transport or a template raises becomes a recorded failure with the reason
+and a log line, and the rest of the queue keeps moving. A message whose
+content cannot be rendered fails its own deliveries and nothing else. A
+task of the worker that dies unexpectedly stops the whole process with an
+error (`run` watches them), so that its supervisor restarts it rather than
+leaving a worker that looks alive and sends nothing.
 
 What a crash can repeat: only mails that the server accepted but whose
-`sent` row was not yet committed. Those rows are still leased, so at any
-moment the number of possible repeats is at most the number of leased rows
-(the queue, the mails on the wire and the unrecorded outcomes); only the
-last two can repeat, about 10 ms of sending.
+`sent` row was not yet committed: the mails on the wire and the outcomes
+not yet recorded (at most one keeper round, 10 ms of sending). Leases
+are renewed while held, so a slow relay never lets another worker take a
+mail this one is still sending.
 """
 
 from __future__ import annotations
@@ -19,17 +28,22 @@ import contextlib
 import logging
 import random
 import time
-from datetime import timedelta
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import date, timedelta
 
-import orjson
+from sqlalchemy.orm import Session
 
 from herald.clock import utc_now
 from herald.config import Settings
 from herald.db import Database
 from herald.delivery import outbox
-from herald.delivery.mail import Person, PersonalisedMessage, RenderedMessage, message_for
-from herald.delivery.outbox import ClaimedDelivery, Outcome
+from herald.delivery.mail import PersonalisedMessage, RenderedMessage, message_for
+from herald.delivery.outbox import FAILED, PENDING, SENT, ClaimedDelivery, Outcome
 from herald.delivery.transport import DeliveryError, Transport
+from herald.personalisation import TemplateProblem
 
 logger = logging.getLogger("herald.delivery")
 
@@ -38,6 +52,37 @@ RECORD_EVERY = 0.01  # seconds
 # `concurrency`: claims come in batches of at least two rounds (fewer, larger
 # transactions) and the senders never wait for one.
 QUEUE_LOW, QUEUE_HIGH = 2, 4
+# Rendered messages kept for the next claims. Bounded, so a worker's memory
+# does not grow with the number of messages it has ever sent.
+CACHED_MESSAGES = 32
+
+
+@dataclass(frozen=True)
+class MessageContent:
+    """What the worker needs of a message to build its mail."""
+
+    uuid: str
+    subject: str
+    body: str
+    send_at: date | None
+
+
+# Reads the contents of messages by UUID, in the worker's transaction. It is
+# given to the worker by whoever composes the delivery process, so that the
+# outbox layer does not reach into the messages' own tables.
+ContentLoader = Callable[[Session, Collection[str]], dict[str, MessageContent]]
+Mail = RenderedMessage | PersonalisedMessage
+
+
+@dataclass(frozen=True)
+class Unrenderable:
+    """A message whose content cannot be made into mail: its deliveries fail with this."""
+
+    reason: str
+
+
+class WorkerCrashed(RuntimeError):
+    """A task of the worker died; the process must stop so that it is restarted."""
 
 
 def backoff(attempt: int, base: float, ceiling: float) -> float:
@@ -45,14 +90,6 @@ def backoff(attempt: int, base: float, ceiling: float) -> float:
     so that mails refused together are not all retried in the same instant."""
     delay = min(ceiling, base * 2 ** max(0, attempt - 1))
     return delay * random.uniform(0.75, 1.25)
-
-
-def _person(delivery: ClaimedDelivery) -> Person:
-    return Person(
-        delivery.full_name or "",
-        tuple(orjson.loads(delivery.customers or "[]")),
-        tuple(orjson.loads(delivery.offerings or "[]")),
-    )
 
 
 class RateLimiter:
@@ -73,18 +110,75 @@ class RateLimiter:
             self._next = max(self._next, now) + self.interval
 
 
+class MailCache:
+    """Rendered messages by UUID, least recently used dropped first.
+
+    Keyed by UUID, never by a database id: SQLite used to hand a deleted
+    message's id to the next one, and a cache keyed by it sent the old
+    message's content to the new message's recipients."""
+
+    def __init__(self, size: int = CACHED_MESSAGES) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Mail | Unrenderable] = OrderedDict()
+
+    def get(self, message_uuid: str) -> Mail | Unrenderable | None:
+        item = self._items.get(message_uuid)
+        if item is not None:
+            self._items.move_to_end(message_uuid)
+        return item
+
+    def put(self, message_uuid: str, item: Mail | Unrenderable) -> None:
+        self._items[message_uuid] = item
+        self._items.move_to_end(message_uuid)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, message_uuid: object) -> bool:
+        return message_uuid in self._items
+
+
+def compile_mail(content: MessageContent | None, sender: str) -> Mail | Unrenderable:
+    """A message made into mail once for all its recipients, or why it cannot be."""
+    if content is None:
+        return Unrenderable("the message no longer exists")
+    try:
+        return message_for(content.subject, content.body, sender, content.send_at)
+    except Exception as exc:  # a template that no longer compiles, and anything else
+        return Unrenderable(f"the message cannot be rendered: {exc}")
+
+
 class DeliveryWorker:
-    def __init__(self, settings: Settings, database: Database, transport: Transport) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        transport: Transport,
+        load_contents: ContentLoader,
+    ) -> None:
         self.settings = settings
         self.database = database
         self.transport = transport
+        self.load_contents = load_contents
         self.concurrency = max(1, settings.smtp_concurrency)
-        # Claimed deliveries waiting for a sender; None tells a sender to stop.
-        self.queue: asyncio.Queue[ClaimedDelivery | None] = asyncio.Queue()
+        # Who holds the leases this run takes: only this run may record their outcomes.
+        self.owner = uuid.uuid4().hex
+        # Claimed deliveries with their mail, waiting for a sender; None tells a sender to stop.
+        self.queue: asyncio.Queue[tuple[ClaimedDelivery, Mail] | None] = asyncio.Queue()
         self.outcomes: list[Outcome] = []
-        self.rendered: dict[int, tuple[str, RenderedMessage | PersonalisedMessage]] = {}
+        self.mail = MailCache()
         self.limiter = RateLimiter(settings.smtp_rate)
         self.stopping = asyncio.Event()
+        # Ids of the deliveries this run holds a lease on and has not recorded yet.
+        self.held: set[int] = set()
+        self.stale_outcomes = 0  # outcomes refused because the lease was lost
+        # The longest one attempt may take: connect, greet, MAIL, RCPT, DATA, each
+        # within the SMTP time-out; a transport that hangs past it is a failure.
+        self.attempt_deadline = 5 * settings.smtp_timeout
+        self._renew_every = max(0.05, settings.lease_seconds / 3)
+        self._renewed_at = time.monotonic()
         self._on_the_wire = 0
         self._hungry = asyncio.Event()
         self._wake = asyncio.Event()
@@ -95,25 +189,56 @@ class DeliveryWorker:
 
     # --- database work: one transaction a round, in a thread -------------
 
-    def _record_and_claim(self, outcomes: list[Outcome], wanted: int) -> list[ClaimedDelivery]:
-        """Record the outcomes so far and claim up to `wanted` more, together:
-        half the transactions (and thread hand-offs) of doing each on its own."""
+    def _record_and_claim(
+        self, outcomes: list[Outcome], wanted: int, renew: bool
+    ) -> list[tuple[ClaimedDelivery, Mail | Unrenderable]]:
+        """Record the outcomes so far, renew the leases still held and claim up
+        to `wanted` more, together: fewer transactions and thread hand-offs."""
         now = utc_now()
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         with self.database.transaction() as session:
-            if outcomes:
-                outbox.record_outcomes(session, outcomes, now)
-            claimed = outbox.claim_due_deliveries(session, now, lease, wanted) if wanted else []
-            unknown = {d.message_id for d in claimed} - set(self.rendered)
-            contents = outbox.message_contents(session, sorted(unknown)) if unknown else {}
-        for message_id, row in contents.items():
-            rendered = message_for(row.subject, row.body, self.settings.from_email, row.send_at)
-            self.rendered[message_id] = (row.uuid, rendered)
-        return claimed
+            applied = outbox.record_outcomes(session, outcomes, now, self.owner) if outcomes else 0
+            if renew:
+                outbox.renew_leases(session, self.held - {o.delivery_id for o in outcomes},
+                                    self.owner, lease)  # fmt: skip
+            claimed = (
+                outbox.claim_due_deliveries(session, now, lease, wanted, self.owner)
+                if wanted
+                else []
+            )
+            unknown = {d.message_uuid for d in claimed if d.message_uuid not in self.mail}
+            contents = self.load_contents(session, unknown) if unknown else {}
+        self._note_recorded(outcomes, applied)
+        # Compiled after the commit: a message that cannot be compiled affects
+        # its own deliveries only, never the transaction that claimed others.
+        for message_uuid in unknown:
+            self.mail.put(
+                message_uuid, compile_mail(contents.get(message_uuid), self.settings.from_email)
+            )
+        result = []
+        for delivery in claimed:
+            self.held.add(delivery.id)
+            mail = self.mail.get(delivery.message_uuid)
+            assert mail is not None  # just put, and the cache outlives one claim
+            result.append((delivery, mail))
+        return result
+
+    def _note_recorded(self, outcomes: list[Outcome], applied: int) -> None:
+        for outcome in outcomes:
+            self.held.discard(outcome.delivery_id)
+        stale = len(outcomes) - applied
+        if stale:
+            self.stale_outcomes += stale
+            logger.warning(
+                "%d outcome(s) not recorded: their lease had expired and another worker "
+                "took the deliveries, or they were already final (ids %s)",
+                stale,
+                ", ".join(str(o.delivery_id) for o in outcomes[:10]),
+            )
 
     def _release(self, ids: list[int]) -> None:
         with self.database.transaction() as session:
-            outbox.release(session, ids)
+            outbox.release(session, ids, self.owner)
 
     # --- the loops --------------------------------------------------------
 
@@ -125,21 +250,30 @@ class DeliveryWorker:
         return QUEUE_HIGH * self.concurrency - queued
 
     async def _keeper(self) -> None:
-        """Each round: record what the senders finished and top up their queue."""
+        """Each round: record what the senders finished, renew leases, top up their queue."""
         while True:
             outcomes, self.outcomes = self.outcomes, []
             wanted = self._wanted()
-            claimed: list[ClaimedDelivery] = []
-            if outcomes or wanted:
+            renew = bool(self.held) and time.monotonic() - self._renewed_at >= self._renew_every
+            claimed: list[tuple[ClaimedDelivery, Mail | Unrenderable]] = []
+            if outcomes or wanted or renew:
                 try:
-                    claimed = await asyncio.to_thread(self._record_and_claim, outcomes, wanted)
+                    claimed = await asyncio.to_thread(
+                        self._record_and_claim, outcomes, wanted, renew
+                    )
                 except Exception:
+                    # Rolled back: nothing was recorded or claimed. Keep the outcomes.
                     logger.exception("outbox round failed (%d outcomes); retrying", len(outcomes))
                     self.outcomes = outcomes + self.outcomes
                     await self._pause(1.0)
                     continue
-            for delivery in claimed:
-                self.queue.put_nowait(delivery)
+                if renew:
+                    self._renewed_at = time.monotonic()
+            for delivery, mail in claimed:
+                if isinstance(mail, Unrenderable):
+                    self.outcomes.append(self._failed(delivery, mail.reason))
+                else:
+                    self.queue.put_nowait((delivery, mail))
             if self.stopping.is_set():
                 return
             if wanted and not claimed and not self._on_the_wire and not self.outcomes:
@@ -162,56 +296,134 @@ class DeliveryWorker:
 
     async def _sender(self) -> None:
         while True:
-            delivery = await self.queue.get()
-            if delivery is None:  # the stop signal, one per sender
+            item = await self.queue.get()
+            if item is None:  # the stop signal, one per sender
                 return
             if self.queue.qsize() < QUEUE_LOW * self.concurrency:
                 self._hungry.set()
+            await self._attempt(*item)
+
+    async def _attempt(self, delivery: ClaimedDelivery, mail: Mail) -> None:
+        """One try at one mail, in an envelope that always leaves an outcome."""
+        outcome: Outcome | None = None
+        self._on_the_wire += 1
+        try:
             await self.limiter.wait()
-            self._on_the_wire += 1
-            outcome = await self._deliver(delivery)
+            outcome = await self._deliver(delivery, mail)
+        finally:
             self._on_the_wire -= 1
+            if outcome is None:  # cancelled mid-send: the mail may or may not have left
+                outcome = self._deferred(delivery, "interrupted while sending")
             # Appended only now: the keeper swaps the list while mail is on the wire.
             self.outcomes.append(outcome)
 
-    async def _deliver(self, delivery: ClaimedDelivery) -> Outcome:
-        message_uuid, rendered = self.rendered[delivery.message_id]
+    async def _deliver(self, delivery: ClaimedDelivery, mail: Mail) -> Outcome:
         try:
-            person = _person(delivery) if isinstance(rendered, PersonalisedMessage) else None
-            data = rendered.for_recipient(delivery.email, delivery.id, message_uuid, person)
-            reply = await self.transport.send(
-                rendered.sender, delivery.email, data, f"{message_uuid}-{delivery.id}"
+            data = mail.for_recipient(
+                delivery.email, delivery.id, delivery.message_uuid, delivery.person
             )
-        except ValueError as exc:
-            return Outcome(delivery.id, outbox.FAILED, str(exc))
+        except TemplateProblem as problem:
+            return self._failed(delivery, f"the message cannot be rendered: {problem}")
+        except ValueError as exc:  # an address that could smuggle a header
+            return self._failed(delivery, str(exc))
+        except Exception as exc:
+            logger.exception("building mail for delivery %s failed", delivery.id)
+            return self._deferred(delivery, f"building the mail failed: {_describe(exc)}")
+        try:
+            async with asyncio.timeout(self.attempt_deadline):
+                reply = await self.transport.send(
+                    mail.sender, delivery.email, data, f"{delivery.message_uuid}-{delivery.id}"
+                )
         except DeliveryError as error:
-            attempt = delivery.attempts + 1
-            if error.permanent or attempt >= self.settings.max_attempts:
-                return Outcome(delivery.id, outbox.FAILED, error.reason)
-            delay = backoff(attempt, self.settings.retry_base, self.settings.retry_max)
-            retry_at = utc_now() + timedelta(seconds=delay)
-            return Outcome(delivery.id, outbox.PENDING, error.reason, retry_at)
-        return Outcome(delivery.id, outbox.SENT, reply)
+            if error.permanent:
+                return self._failed(delivery, error.reason)
+            return self._deferred(delivery, error.reason)
+        except TimeoutError:
+            return self._deferred(
+                delivery, f"no answer within {self.attempt_deadline:g} s (the transport hung)"
+            )
+        except Exception as exc:  # a full disk, a bug in a transport: never a silent loss
+            logger.exception("the transport raised for delivery %s", delivery.id)
+            return self._deferred(delivery, f"the transport failed: {_describe(exc)}")
+        return Outcome(delivery.id, SENT, reply)
+
+    def _failed(self, delivery: ClaimedDelivery, reason: str) -> Outcome:
+        logger.warning(
+            "delivery failed: message %s to %s, attempt %d: %s",
+            delivery.message_uuid,
+            delivery.email,
+            delivery.attempts + 1,
+            reason,
+        )
+        return Outcome(delivery.id, FAILED, reason)
+
+    def _deferred(self, delivery: ClaimedDelivery, reason: str) -> Outcome:
+        """A temporary failure: try again after a back-off, or fail once attempts run out."""
+        attempt = delivery.attempts + 1
+        if attempt >= self.settings.max_attempts:
+            return self._failed(delivery, f"{reason} (gave up after {attempt} attempts)")
+        delay = backoff(attempt, self.settings.retry_base, self.settings.retry_max)
+        logger.warning(
+            "delivery deferred: message %s to %s, attempt %d of %d: %s; next try in %.0f s",
+            delivery.message_uuid,
+            delivery.email,
+            attempt,
+            self.settings.max_attempts,
+            reason,
+            delay,
+        )
+        return Outcome(delivery.id, PENDING, reason, utc_now() + timedelta(seconds=delay))
 
     async def run(self) -> None:
         """Deliver until `stopping` is set, then finish the mails on the wire,
-        record every outcome and give back what was claimed but not tried."""
-        senders = [asyncio.create_task(self._sender()) for _ in range(self.concurrency)]
+        record every outcome and give back what was claimed but not tried.
+
+        Raises WorkerCrashed when one of its tasks dies: a worker that keeps
+        running without its keeper or its senders would send nothing, silently."""
+        keeper = asyncio.create_task(self._keeper(), name="keeper")
+        senders = [
+            asyncio.create_task(self._sender(), name=f"sender-{n}") for n in range(self.concurrency)
+        ]
+        crashed: BaseException | None = None
         try:
-            await self._keeper()
+            done, _ = await asyncio.wait([keeper, *senders], return_when=asyncio.FIRST_COMPLETED)
+            # The keeper returns once `stopping` is set; any other end is a death.
+            for task in done:
+                failure = task.exception()
+                if failure is None and task is keeper and self.stopping.is_set():
+                    continue
+                crashed = failure or RuntimeError(f"{task.get_name()} returned")
+                logger.critical("delivery worker task %s died: %r", task.get_name(), crashed)
+                break
         finally:
             self.stopping.set()
-            untried = []
-            while not self.queue.empty():
-                waiting = self.queue.get_nowait()
-                if waiting is not None:
-                    untried.append(waiting.id)
-            for _ in senders:
-                self.queue.put_nowait(None)
-            await asyncio.gather(*senders, return_exceptions=True)
-            if self.outcomes:
-                await asyncio.to_thread(self._record_and_claim, self.outcomes, 0)
-                self.outcomes = []
-            if untried:
-                await asyncio.to_thread(self._release, untried)
-            await self.transport.close()
+            await self._wind_down(keeper, senders)
+        if crashed is not None:
+            raise WorkerCrashed(f"a delivery worker task died: {crashed!r}") from crashed
+
+    async def _wind_down(
+        self, keeper: asyncio.Task[None], senders: list[asyncio.Task[None]]
+    ) -> None:
+        if not keeper.done():
+            await asyncio.wait([keeper], timeout=self.attempt_deadline)
+        untried = []
+        while not self.queue.empty():
+            waiting = self.queue.get_nowait()
+            if waiting is not None:
+                untried.append(waiting[0].id)
+        for _ in senders:
+            self.queue.put_nowait(None)
+        await asyncio.wait(senders, timeout=self.attempt_deadline + 1)
+        for sender in senders:
+            sender.cancel()  # one still hung past its deadline: its envelope records it
+        await asyncio.gather(*senders, return_exceptions=True)
+        if self.outcomes:
+            outcomes, self.outcomes = self.outcomes, []
+            await asyncio.to_thread(self._record_and_claim, outcomes, 0, False)
+        if untried:
+            await asyncio.to_thread(self._release, untried)
+        await self.transport.close()
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".strip().rstrip(":")

@@ -12,8 +12,8 @@ from herald.api.errors import ValidationError
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.auth.dependencies import ApiKey, staff_session
-from herald.broadcasts.schemas import text_problem
 from herald.directory import repository
+from herald.text import text_problem
 
 router = APIRouter(prefix="/api", tags=["directory"])
 

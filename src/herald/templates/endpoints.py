@@ -15,8 +15,8 @@ from herald.api.pagination import PageRequest, count_response, list_response
 from herald.api.params import RawBody, path_uuid
 from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, staff_session
-from herald.broadcasts.schemas import text_problem
 from herald.templates import repository, service
+from herald.text import text_problem
 
 router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
 TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body")

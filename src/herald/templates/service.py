@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from herald.api.errors import NotFound, ValidationError
-from herald.broadcasts.schemas import SUBJECT_MAX, check_placeholders, text_problem
 from herald.clock import utc_now
 from herald.templates import repository
+from herald.text import SUBJECT_MAX, check_placeholders, text_problem
 
 NAME_MAX = 150
 FIELDS = ("name", "subject", "body")

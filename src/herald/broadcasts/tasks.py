@@ -1,4 +1,4 @@
-"""The scheduler: sends each SCHEDULED message once its day has come.
+"""Periodic jobs on messages. The scheduler sends each SCHEDULED message once its day has come.
 
 It sends exactly as `POST .../send/` does (same service, same transaction),
 so two schedulers racing on one message cannot both send it: the state flip

@@ -1,0 +1,95 @@
+"""The delivery process: the outbox worker and every periodic job, composed here.
+
+Run by `herald worker`, or by `herald serve` beside its server processes.
+The jobs live in their domain packages (the scheduler in
+`broadcasts/tasks.py`); this module only wires them together, so the
+delivery package never imports the messages' package.
+
+SIGTERM or SIGINT stops it cleanly: no new claims, mails on the wire finish,
+every outcome is recorded and unsent claims are given back. A task that
+dies stops the process with status 1, so whatever supervises it restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from herald.broadcasts.repository import message_contents
+from herald.broadcasts.tasks import send_due_messages
+from herald.config import Settings
+from herald.db import Database
+from herald.delivery.transport import describe_destination, transport_from_url
+from herald.delivery.worker import DeliveryWorker, WorkerCrashed
+from herald.logs import configure_logging
+
+logger = logging.getLogger("herald.delivery")
+
+
+async def _scheduler_loop(settings: Settings, database: Database, worker: DeliveryWorker) -> None:
+    """Every HERALD_SCHEDULER_INTERVAL seconds send what is due, and wake the worker for it."""
+    stopping = worker.stopping
+    while not stopping.is_set():
+        try:
+            if await asyncio.to_thread(send_due_messages, database, settings.today()):
+                worker.wake()
+        except Exception:
+            logger.exception("scheduler tick failed; trying again next tick")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=settings.scheduler_interval)
+
+
+async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None) -> None:
+    """Run the worker and the scheduler until `stopping` is set (or a signal arrives).
+
+    Raises WorkerCrashed when the worker or the scheduler dies."""
+    database = Database(settings.database_url)
+    transport = transport_from_url(
+        settings.smtp_url, timeout=settings.smtp_timeout, size=settings.smtp_concurrency
+    )
+    worker = DeliveryWorker(settings, database, transport, message_contents)
+    if stopping is None:
+        stopping = worker.stopping
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+    link = asyncio.create_task(_link(stopping, worker.stopping))
+    scheduler = asyncio.create_task(_scheduler_loop(settings, database, worker), name="scheduler")
+    scheduler.add_done_callback(lambda task: _stop_if_died(task, worker))
+    try:
+        await worker.run()
+    finally:
+        worker.stopping.set()
+        link.cancel()
+        await asyncio.gather(scheduler, return_exceptions=True)
+        database.dispose()
+    if scheduler.exception() is not None:
+        raise WorkerCrashed(f"the scheduler died: {scheduler.exception()!r}")
+
+
+def _stop_if_died(task: asyncio.Task[None], worker: DeliveryWorker) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.critical("the scheduler died: %r; stopping the delivery process", task.exception())
+        worker.stopping.set()
+
+
+async def _link(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
+def main() -> None:
+    """Entry point of the delivery process."""
+    settings = Settings()
+    configure_logging(settings)
+    destination, real = describe_destination(settings.smtp_url)
+    (logger.info if real else logger.warning)("delivery worker started: %s", destination)
+    try:
+        asyncio.run(run_delivery(settings))
+    except WorkerCrashed as crash:
+        logger.critical("delivery worker stopped with an error: %s", crash)
+        sys.exit(1)
+    logger.info("delivery worker stopped")
