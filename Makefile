@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install browser nftables run test lint bench migration clean
+.PHONY: help install browser nftables run test lint bench screenshots migration clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,9 @@ lint: install  ## ruff and mypy
 bench: install  ## API and delivery benchmarks (see bench/README.md); not part of `make test`
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/delivery_bench.py
+
+screenshots: install browser  ## refresh docs/screenshots/ from the console's browser tests
+	HERALD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/web
 
 migration: install  ## write a new Alembic migration from models.py: make migration m="what changed"
 	rm -f var/migration.db

@@ -59,7 +59,7 @@ def test_create_staff_support_and_bad_email(
     response = httpx.get(f"{server_url}{URL}", headers={"Authorization": f"Token {key}"})
     assert response.status_code == 200
     bad = herald(database_url, "create-staff", "--email", "nope", "--full-name", "x")
-    assert bad.returncode == 1 and "--email 'nope'" in bad.stderr
+    assert bad.returncode == 2 and "--email 'nope'" in bad.stderr
 
 
 def test_create_token_for_a_directory_user_whatever_their_role(
@@ -74,8 +74,9 @@ def test_create_token_for_a_directory_user_whatever_their_role(
     # an ordinary user: authenticated, but not allowed
     response = httpx.get(f"{server_url}{URL}", headers={"Authorization": f"Token {key}"})
     assert response.status_code == 403
+    assert "warning: the user is neither staff nor support" in result.stderr
     missing = herald(database_url, "create-token", "--email", "ghost@example.org")
-    assert missing.returncode == 1 and "ghost@example.org" in missing.stderr
+    assert missing.returncode == 2 and "ghost@example.org" in missing.stderr
 
 
 def test_demo_loads_a_directory_and_prints_a_staff_token(

@@ -83,3 +83,13 @@ def test_upgrading_a_database_with_mail_in_its_outbox_keeps_it(
             assert new_id == 8, "a deleted message's id was given out again"
     finally:
         database.dispose()
+
+
+def test_the_running_code_knows_the_newest_migration() -> None:
+    """Herald checks its schema without Alembic at run time (migrations.SCHEMA_HEAD)."""
+    from alembic.script import ScriptDirectory
+
+    from herald.migrations import SCHEMA_HEAD
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head == SCHEMA_HEAD

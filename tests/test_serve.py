@@ -3,6 +3,7 @@ that cannot work stops it at start with one line (SPEC 4 and 6)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -52,29 +53,41 @@ class Serve:
 
 
 @pytest.fixture
-def serve(database_url: str, db: Database, tmp_path: Path) -> Iterator[Serve]:
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = {
-        **os.environ,
-        "HERALD_DATABASE_URL": database_url,
-        "HERALD_SMTP_URL": f"file://{tmp_path / 'outbox'}",
-        "HERALD_POLL_INTERVAL": "0.1",
-    }
-    with log.open("wb") as stream:
-        process = subprocess.Popen(
-            [str(HERALD), "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=stream,
-            stderr=subprocess.STDOUT,
-        )
-    running = Serve(process, log, port)
-    try:
+def start_serve(database_url: str, db: Database, tmp_path: Path) -> Iterator[Callable[..., Serve]]:
+    """Start `herald serve --workers 2` with extra arguments and settings; stopped after."""
+    started: list[Serve] = []
+
+    def start(*args: str, **settings: str) -> Serve:
+        port = free_port()
+        log = tmp_path / f"serve-{len(started)}.log"
+        env = {
+            **os.environ,
+            "HERALD_DATABASE_URL": database_url,
+            "HERALD_SMTP_URL": f"file://{tmp_path / 'outbox'}",
+            "HERALD_POLL_INTERVAL": "0.1",
+            **{f"HERALD_{k.upper()}": v for k, v in settings.items()},
+        }
+        with log.open("wb") as stream:
+            process = subprocess.Popen(
+                [str(HERALD), "serve", "--port", str(port), "--workers", "2", *args],
+                env=env,
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+            )
+        running = Serve(process, log, port)
+        started.append(running)
         wait_for(running.answers, 30, "herald serve to answer")
-        yield running
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 0, running.text()
+        return running
+
+    yield start
+    for running in started:
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(60) == 0, running.text()
+
+
+@pytest.fixture
+def serve(start_serve: Callable[..., Serve]) -> Serve:
+    return start_serve()
 
 
 def test_a_killed_delivery_process_is_restarted_and_mail_still_leaves(
@@ -165,3 +178,76 @@ def test_a_port_held_by_another_program_stops_serve_with_one_line(
         port = other.getsockname()[1]
         line = _one_line_error(_serve_once(database_url, port))
     assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
+
+
+def test_metrics_are_the_same_whichever_server_process_answers(
+    start_serve: Callable[..., Serve], staff: dict[str, str], example: None
+) -> None:
+    from tests.operations.test_health_and_metrics import _sample
+
+    running = start_serve()
+    headers = {"Authorization": f"Token {staff['token']}"}
+    for _ in range(20):  # fresh connections: the kernel spreads them over both processes
+        assert httpx.get(f"{running.base}{URL}", headers=headers).status_code == 200
+    created = httpx.post(
+        f"{running.base}{URL}",
+        json={"subject": "Counted", "body": "b", "query": {"customers": [PHYSICS]}},
+        headers=headers,
+    ).json()
+    httpx.post(f"{running.base}{URL}{created['uuid']}/send/", headers=headers)
+
+    def scrape() -> str:
+        return httpx.get(f"{running.base}/metrics").text
+
+    wait_for(
+        lambda: _sample(scrape(), "herald_mail_attempts_total", outcome="sent") == 4,
+        30,
+        "the delivery process's counters in /metrics",
+    )
+    seen = set()
+    for _ in range(10):
+        text = scrape()
+        count = _sample(
+            text, "herald_http_requests_total", route="/api/broadcast-messages/", method="GET",
+            status="200",
+        )  # fmt: skip
+        seen.add(count)
+        assert _sample(text, "herald_mail_attempts_total", outcome="sent") == 4
+    assert seen == {20.0}, seen
+
+
+def test_access_log_and_json_logs_never_show_the_token(
+    start_serve: Callable[..., Serve], staff: dict[str, str]
+) -> None:
+    running = start_serve("--access-log", log_format="json")
+    headers = {"Authorization": f"Token {staff['token']}"}
+    assert httpx.get(f"{running.base}{URL}?page_size=5", headers=headers).status_code == 200
+    httpx.get(f"{running.base}/nowhere")
+    wait_for(lambda: "GET /nowhere" in running.text(), 10, "the access log")
+    text = running.text()
+    assert staff["token"] not in text
+    entries = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            entries.append(json.loads(line))
+    access = [e for e in entries if e["logger"] == "herald.access"]
+    assert any('"GET /api/broadcast-messages/" 200' in e["message"] for e in access)
+    assert any('"GET /nowhere" 404' in e["message"] for e in access)
+    assert re.search(r"200 \d+\.\d ms", access[0]["message"])
+    starts = [e for e in entries if "delivery worker started" in e["message"]]
+    assert starts and starts[0]["level"] == "WARNING"
+    assert "mail is NOT sent" in starts[0]["message"]
+
+
+def test_behind_a_proxy_links_carry_the_public_address(
+    start_serve: Callable[..., Serve], staff: dict[str, str]
+) -> None:
+    running = start_serve("--forwarded-allow-ips", "127.0.0.1")
+    headers = {"Authorization": f"Token {staff['token']}"}
+    for subject in ("One", "Two"):
+        httpx.post(f"{running.base}{URL}", json={"subject": subject, "body": "b"}, headers=headers)
+    proxied = {**headers, "Host": "herald.example.org", "X-Forwarded-Proto": "https",
+               "X-Forwarded-For": "203.0.113.9"}  # fmt: skip
+    response = httpx.get(f"{running.base}{URL}?page_size=1", headers=proxied)
+    expected = '<https://herald.example.org/api/broadcast-messages/?page_size=1&page=2>; rel="next"'
+    assert expected in response.headers["Link"]

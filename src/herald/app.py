@@ -8,22 +8,29 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
-from swagger_ui_bundle import swagger_ui_path
 
 from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.broadcasts import endpoints as broadcasts
+from herald.broadcasts.repository import count_by_state
 from herald.broadcasts.schemas import BroadcastMessageRequest, PatchedBroadcastMessageRequest
+from herald.clock import utc_now
 from herald.config import Settings
 from herald.db import Database
+from herald.delivery.outbox import queue_stats
 from herald.directory import endpoints as directory
+from herald.operations import jobs, metrics
+from herald.operations.endpoints import operations_router, status_router
+from herald.operations.middleware import RequestMetrics
 from herald.templates import endpoints as templates
 from herald.templates.endpoints import MessageTemplateRequest
 
@@ -35,6 +42,7 @@ CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
 )
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 SCHEMA_URL = "/api/schema/"
 DOCS_URL = "/api/docs/"
 
@@ -87,6 +95,23 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def metrics_snapshot(session: Session) -> metrics.Snapshot:
+    """What /metrics reads from the database: each table asked through its owner."""
+    now = utc_now()
+    deliveries, oldest_due = queue_stats(session, now)
+    ages = {
+        name: (now - run.last_success).total_seconds()
+        for name, run in jobs.runs(session).items()
+        if run.last_success is not None
+    }
+    return metrics.Snapshot(
+        deliveries={str(k): v for k, v in deliveries.items()},
+        oldest_due_age=(now - oldest_due).total_seconds() if oldest_due else 0.0,
+        messages={str(k): v for k, v in count_by_state(session).items()},
+        job_ages=ages,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     database = Database(settings.database_url)
@@ -122,10 +147,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(broadcasts.router)
     app.include_router(directory.router)
     app.include_router(templates.router)
+    app.include_router(operations_router(metrics_snapshot))
+    app.include_router(status_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
-    # Swagger UI from the installed bundle: nothing is fetched from outside.
-    app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+    # Swagger UI 5 (it reads OpenAPI 3.1) from an installed package: nothing is
+    # fetched from outside. (swagger-ui-bundle's 4.15 could not read the document.)
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(SWAGGER_UI)), name="swagger")
 
     # The staff console: static files over the public API, nothing from outside.
     app.mount("/static/console", StaticFiles(directory=str(CONSOLE)), name="console")
@@ -143,10 +171,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title="Herald API",
             swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+            swagger_favicon_url="/static/swagger-ui/favicon.png",
         )
 
     app.add_middleware(TrailingSlash)
+    app.add_middleware(RequestMetrics, access_log=settings.access_log)
     return app
 
 

@@ -1,28 +1,45 @@
-"""The `herald` command (SPEC 6)."""
+"""The `herald` command (SPEC 6).
+
+Every command fails with one line that says what is wrong and what to do,
+and exit status 2 (`cli_errors.py`); `--debug` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import sys
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
+from herald import __version__
 from herald.addresses import email_error
 from herald.config import Settings
 
+FAILED = 2
+
 app = typer.Typer(
-    help="Herald: broadcast messages for research-computing portals.", no_args_is_help=True
+    help="Herald: broadcast messages for research-computing portals.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 directory_app = typer.Typer(
     help="The directory of users, customers, projects and offerings.", no_args_is_help=True
 )
+tokens_app = typer.Typer(help="API tokens: list and revoke.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
+app.add_typer(tokens_app, name="tokens")
+
+ExpiresIn = Annotated[
+    float | None,
+    typer.Option("--expires-in", min=0.01, help="Days until the token stops working."),
+]
 
 
-def _fail(message: str, status: int = 1) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(status)
+    raise typer.Exit(FAILED)
 
 
 def _database():  # type: ignore[no-untyped-def]
@@ -32,14 +49,44 @@ def _database():  # type: ignore[no-untyped-def]
     return Database(Settings().database_url, statement_timeout=None)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"herald {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when a command fails.")
+    ] = False,
+) -> None:
+    """Herald: broadcast messages for research-computing portals."""
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
+    from herald.migrations import SCHEMA_HEAD
     from herald.migrations.runner import upgrade_to_head
 
-    settings = Settings()
-    upgrade_to_head(settings.database_url)
-    typer.echo(f"database is up to date ({settings.database_url.split('@')[-1]})")
+    database = _database()
+    try:
+        before = database.schema_revision()
+    finally:
+        database.dispose()
+    upgrade_to_head(database.url)
+    where = database.display_url
+    if before is None:
+        typer.echo(f"created the schema (revision {SCHEMA_HEAD}) in {where}")
+    elif before != SCHEMA_HEAD:
+        typer.echo(f"upgraded the schema of {where} from revision {before} to {SCHEMA_HEAD}")
+    else:
+        typer.echo(f"the schema of {where} is up to date (revision {SCHEMA_HEAD})")
 
 
 @app.command()
@@ -50,34 +97,50 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run the delivery worker and scheduler.")
     ] = False,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log", help="Log each request: method, path, status, duration."),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Proxies (comma-separated IPs, or *) whose X-Forwarded-* headers are trusted.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (docs at /api/docs/) and, unless --no-worker, deliver mail."""
     from herald.logs import configure_logging
-    from herald.server import ConfigurationError
+    from herald.server import ServeOptions
     from herald.server import serve as run_server
 
     settings = Settings()  # fail here, not in every process, on a bad setting
     configure_logging(settings)
-    try:
-        run_server(host, port, workers, with_delivery=not no_worker)
-    except ConfigurationError as problem:
-        _fail(str(problem), status=2)
+    run_server(ServeOptions(host, port, workers, not no_worker, access_log, forwarded_allow_ips))
 
 
 @app.command()
 def worker() -> None:
     """Run only the delivery worker and scheduler (several may share one PostgreSQL)."""
     from herald.logs import configure_logging
-    from herald.server import ConfigurationError, check_configuration
+    from herald.preflight import check_configuration
     from herald.worker_process import main
 
     settings = Settings()
     configure_logging(settings)
-    try:
-        check_configuration(settings)
-    except ConfigurationError as problem:
-        _fail(str(problem), status=2)
+    check_configuration(settings)
     main()
+
+
+def _warn_if_refused(user) -> None:  # type: ignore[no-untyped-def]
+    from herald.auth.tokens import api_refusal
+
+    if refusal := api_refusal(user):
+        typer.echo(
+            f"warning: {refusal}; make them staff with `herald create-staff --email "
+            f"{user.email} --full-name ...`",
+            err=True,
+        )
 
 
 @app.command("create-staff")
@@ -85,6 +148,7 @@ def create_staff(
     email: Annotated[str, typer.Option(help="The staff user's address.")],
     full_name: Annotated[str, typer.Option(help="Full name, shown as a message's author.")],
     support: Annotated[bool, typer.Option(help="Make a support user instead of staff.")] = False,
+    expires_in: ExpiresIn = None,
 ) -> None:
     """Create (or find) a staff user and print a new API token on the last line."""
     from herald.auth.tokens import create_token
@@ -95,7 +159,7 @@ def create_staff(
     database = _database()
     with database.transaction() as session:
         user = ensure_staff(session, email, full_name, support)
-        key = create_token(session, user)
+        key = create_token(session, user, expires_in)
         role = "support" if support else "staff"
         typer.echo(f"{user.full_name} <{user.email}> is {role}; new API token:")
     typer.echo(key)
@@ -104,6 +168,7 @@ def create_staff(
 @app.command("create-token")
 def create_token_command(
     email: Annotated[str, typer.Option(help="Address of an existing directory user.")],
+    expires_in: ExpiresIn = None,
 ) -> None:
     """Make a new API token for an existing user and print it on the last line."""
     from herald.auth.tokens import create_token
@@ -114,17 +179,79 @@ def create_token_command(
         user = find_user_by_email(session, email)
         if user is None:
             _fail(f"no user has the address {email!r}; import the directory or use create-staff")
-            return
-        key = create_token(session, user)
+        key = create_token(session, user, expires_in)
+        _warn_if_refused(user)
         typer.echo(f"new API token for {user.full_name} <{user.email}>:")
     typer.echo(key)
 
 
+def _moment(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@tokens_app.command("list")
+def list_tokens() -> None:
+    """Every API token: its id, owner, when made, last used and expiry (never the key)."""
+    from herald.auth.tokens import list_tokens as all_tokens
+
+    database = _database()
+    with database.transaction(write=False) as session:
+        tokens = all_tokens(session)
+    if not tokens:
+        typer.echo("no API tokens; make one with `herald create-staff`")
+        return
+    typer.echo(
+        f"{'id':>5}  {'owner':<40} {'created':<16}  {'last used':<16}  {'expires':<16}  note"
+    )
+    for token in tokens:
+        owner = f"{token.full_name} <{token.email}>"[:40]
+        typer.echo(
+            f"{token.id:>5}  {owner:<40} {_moment(token.created):<16}  "
+            f"{_moment(token.last_used):<16}  {_moment(token.expires):<16}  {token.refusal or ''}"
+        )
+
+
+@tokens_app.command("revoke")
+def revoke_tokens(
+    token_id: Annotated[
+        int | None, typer.Argument(help="The id `herald tokens list` shows.")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="Revoke every token of the user with this address.")
+    ] = None,
+) -> None:
+    """Revoke one token by id, or every token of a user; they stop working at once."""
+    from herald.auth.tokens import revoke_token, revoke_tokens_of
+    from herald.directory.repository import find_user_by_email
+
+    if (token_id is None) == (email is None):
+        _fail("give a token id or --email, not both and not neither")
+    database = _database()
+    with database.transaction() as session:
+        if token_id is not None:
+            if not revoke_token(session, token_id):
+                _fail(f"no token has the id {token_id}; `herald tokens list` shows them")
+            typer.echo(f"revoked token {token_id}")
+            return
+        assert email is not None
+        user = find_user_by_email(session, email)
+        if user is None:
+            _fail(f"no user has the address {email!r}")
+        count = revoke_tokens_of(session, user.uuid)
+        typer.echo(f"revoked {count} token(s) of {user.email}")
+
+
 @directory_app.command("import")
 def import_directory(
-    file: Annotated[Path, typer.Argument(help="A directory JSON file (SPEC 5).")],
+    file: Annotated[Path, typer.Argument(help="A directory JSON file (docs/directory.md).")],
     replace: Annotated[
-        bool, typer.Option("--replace", help="Remove whatever the file does not name.")
+        bool,
+        typer.Option(
+            "--replace", help="In the sections the file names, remove what it does not name."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show the changes; write nothing.")
     ] = False,
 ) -> None:
     """Import a directory file: checked whole, written in one transaction."""
@@ -136,16 +263,40 @@ def import_directory(
         document = read_file(file)
         with database.transaction() as session:
             directory = check_document(session, document, replace)
-            with typer.progressbar(
-                length=directory.count(), label="importing", file=sys.stderr
-            ) as bar:
-                report = write_directory(session, directory, replace, progress=bar.update)
+            if sys.stderr.isatty():  # a bar for a person; nothing in a log
+                with typer.progressbar(
+                    length=directory.count(), label="importing", file=sys.stderr
+                ) as bar:
+                    report = write_directory(session, directory, replace, bar.update, dry_run)
+            else:
+                report = write_directory(session, directory, replace, None, dry_run)
     except DirectoryError as exc:
         typer.echo(f"error: {file} was not imported; nothing was written:", err=True)
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(FAILED) from exc
     typer.echo(report.summary())
+
+
+@app.command()
+def prune(
+    sent_before: Annotated[
+        str, typer.Option("--sent-before", help="A day, YYYY-MM-DD: prune messages sent before it.")
+    ],
+) -> None:
+    """Delete the per-recipient delivery records of messages sent before a day.
+
+    The messages stay, with their recipient lists; records still pending are kept."""
+    from herald.broadcasts.service import prune_deliveries
+
+    try:
+        day = date.fromisoformat(sent_before)
+    except ValueError:
+        _fail(f"--sent-before {sent_before!r}: give a day as YYYY-MM-DD")
+    database = _database()
+    with database.transaction() as session:
+        removed = prune_deliveries(session, datetime(day.year, day.month, day.day))
+    typer.echo(f"removed {removed} delivery records of messages sent before {day.isoformat()}")
 
 
 @app.command()
@@ -172,5 +323,28 @@ def demo() -> None:
     typer.echo(key)
 
 
+def main() -> None:
+    """The console script: one line and status 2 for every failure, unless --debug."""
+    from herald.cli_errors import explain
+
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app()
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        try:
+            url: str | None = Settings().database_url
+        except Exception:
+            url = None
+        line = explain(exc, url) or (
+            f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)"
+        )
+        typer.echo(f"error: {line}", err=True)
+        sys.exit(FAILED)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     lease_seconds: float = 300.0  # how long a claimed delivery is held before others may take it
     poll_interval: float = 1.0  # seconds between looks at an empty outbox
     log_format: Literal["text", "json"] = "text"
+    access_log: bool = False  # log every request (set by `herald serve --access-log`)
+    metrics_token: str | None = None  # when set, /metrics wants `Authorization: Bearer <it>`
 
     @field_validator("time_zone")
     @classmethod

@@ -12,12 +12,13 @@ snapshot under WAL.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,7 +77,9 @@ def _make_engine(url: str, statement_timeout: float | None) -> Engine:
 
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Made for a first run; if it cannot be, connecting says why (a 503, /ready).
+        with contextlib.suppress(OSError):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
     busy = statement_timeout or 60
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy})
 
@@ -130,6 +133,28 @@ class Database:
             raise
         finally:
             session.close()
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at, or None when it has no schema.
+        Raises SQLAlchemyError when the database cannot be reached."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+    def schema_problem(self) -> str | None:
+        """Why this database cannot be served yet (no schema, or an older one), or None."""
+        from herald.migrations import SCHEMA_HEAD
+
+        current = self.schema_revision()
+        if current is None:
+            return 'the database has no schema yet: run "herald migrate"'
+        if current != SCHEMA_HEAD:
+            return (
+                f"the database schema is at revision {current}, this Herald needs {SCHEMA_HEAD}: "
+                'run "herald migrate"'
+            )
+        return None
 
     def dispose(self) -> None:
         self.engine.dispose()

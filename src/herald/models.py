@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -117,6 +118,8 @@ class CustomerRole(Base):
         ForeignKey("customers.uuid", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # The grant counts until then (naive UTC); None: for good.
+    expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class ProjectRole(Base):
@@ -129,6 +132,7 @@ class ProjectRole(Base):
         ForeignKey("projects.uuid", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 # --- access ----------------------------------------------------------------
@@ -142,6 +146,9 @@ class ApiToken(Base):
     # SHA-256 of the key: the key itself is shown once and never stored.
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Written at most once a minute per token (auth/tokens.py), not per request.
+    last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 # --- messages and their outbox -------------------------------------------
@@ -208,6 +215,20 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         {"sqlite_autoincrement": True},
     )
+
+
+class JobRun(Base):
+    """The last run of a periodic job (the scheduler, the directory sync), for
+    /metrics and the status endpoints: one row per job, whichever process ran it."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_run: Mapped[datetime] = mapped_column(DateTime)  # naive UTC, when it last finished
+    last_success: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds, of the last run
+    # What the last run did or why it failed, as JSON: counts, an error.
+    detail: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class MessageTemplate(Base):

@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from typing import Any
 import uvicorn
 
 from herald.config import Settings
+from herald.preflight import ConfigurationError, check_configuration
 
 APP = "herald.app:app_factory"
 RESTART_FIRST, RESTART_MAX = 1.0, 30.0  # seconds: back-off between restarts of one child
@@ -39,10 +42,6 @@ HEALTHY_AFTER = 60.0  # seconds a child must live for its back-off to start agai
 STOP_DELIVERY_WITHIN = 60.0  # seconds the delivery process has to finish what is on the wire
 
 logger = logging.getLogger("herald.serve")
-
-
-class ConfigurationError(Exception):
-    """A configuration that cannot work; its text is the one line an operator sees."""
 
 
 def _bind(host: str, port: int, reuse_port: bool, listen: bool = True) -> socket.socket:
@@ -76,34 +75,31 @@ def reserve_port(host: str, port: int) -> socket.socket:
         ) from exc
 
 
-def check_configuration(settings: Settings) -> None:
-    """Refuse, with one line, a configuration that cannot work."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from herald.db import Database
-    from herald.delivery.transport import transport_from_url
-    from herald.migrations.runner import schema_problem
-
-    try:
-        transport_from_url(settings.smtp_url)
-    except (ValueError, OSError) as exc:
-        raise ConfigurationError(f"HERALD_SMTP_URL cannot be used: {exc}") from exc
-    database = Database(settings.database_url)
-    try:
-        problem = schema_problem(database)
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise ConfigurationError(
-            f"cannot reach the database {database.display_url}: {reason}"
-        ) from exc
-    finally:
-        database.dispose()
-    if problem:
-        raise ConfigurationError(problem)
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    with_delivery: bool = True
+    access_log: bool = False
+    forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-* headers count
 
 
-def _config(host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(APP, factory=True, host=host, port=port, access_log=False)
+def _config(options: ServeOptions) -> uvicorn.Config:
+    # uvicorn's own access log is off: Herald logs requests itself (with their
+    # duration, never a header), when asked to, in the configured format.
+    return uvicorn.Config(
+        APP,
+        factory=True,
+        host=options.host,
+        port=options.port,
+        access_log=False,
+        log_config=None,
+        proxy_headers=options.forwarded_allow_ips is not None,
+        forwarded_allow_ips=options.forwarded_allow_ips,
+        # A client that sends its headers slowly is dropped, not waited for.
+        timeout_keep_alive=5,
+    )
 
 
 def _die_with_parent() -> None:
@@ -120,10 +116,13 @@ def _die_with_parent() -> None:
             raise SystemExit(0)
 
 
-def _serve_one(host: str, port: int) -> None:
+def _serve_one(options: ServeOptions) -> None:
+    from herald.logs import configure_logging
+
     _die_with_parent()
-    sock = _bind(host, port, reuse_port=True)
-    uvicorn.Server(_config(host, port)).run(sockets=[sock])
+    configure_logging(Settings())
+    sock = _bind(options.host, options.port, reuse_port=True)
+    uvicorn.Server(_config(options)).run(sockets=[sock])
 
 
 def _delivery_child() -> None:
@@ -145,6 +144,14 @@ class Child:
     restarts: int = 0
     next_start: float = 0.0  # monotonic time of the pending restart, when one is pending
     backoff: float = field(default=RESTART_FIRST)
+
+
+def forget_process_metrics(pid: int | None) -> None:
+    """Drop a dead child's live gauges from the shared metrics (its counters stay)."""
+    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 class Supervisor:
@@ -175,6 +182,7 @@ class Supervisor:
                 continue
             if child.next_start == 0.0:
                 process.join()  # reap it: no zombie
+                forget_process_metrics(process.pid)
                 if now - child.started_at >= HEALTHY_AFTER:
                     child.backoff = RESTART_FIRST
                 child.next_start = now + child.backoff
@@ -223,31 +231,38 @@ class Supervisor:
                     process.join()
 
 
-def serve(host: str, port: int, workers: int, with_delivery: bool = True) -> None:
-    """Serve with `workers` processes, plus one delivery process unless told not to
-    (one for the whole server, never one per server process).
+def serve(options: ServeOptions) -> None:
+    """Serve with `options.workers` processes, plus one delivery process unless told
+    not to (one for the whole server, never one per server process).
 
     Raises ConfigurationError, before starting anything, when the
     configuration cannot work."""
     settings = Settings()
     check_configuration(settings)
-    reservation = reserve_port(host, port)
+    reservation = reserve_port(options.host, options.port)
+    # Children read these when they start (spawned, they inherit the environment).
+    metrics_dir = tempfile.mkdtemp(prefix="herald-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    if options.access_log:
+        os.environ["HERALD_ACCESS_LOG"] = "1"
     supervisor = Supervisor(multiprocessing.get_context("spawn"))
     # Even one server process runs as a child: this process keeps the signal
     # handling, so SIGTERM always reaches the code that stops the delivery
     # process (uvicorn in this process re-raised SIGTERM after its own
     # shutdown, which killed the supervisor and orphaned the delivery process).
     supervisor.servers = [
-        Child(f"herald-server-{n}", _serve_one, (host, port)) for n in range(max(1, workers))
+        Child(f"herald-server-{n}", _serve_one, (options,)) for n in range(max(1, options.workers))
     ]
-    if with_delivery:
+    if options.with_delivery:
         supervisor.delivery = Child("herald-delivery", _delivery_child)
     print(
-        f"Herald serving on http://{host}:{port} with {len(supervisor.servers)} process(es)"
-        + ("" if with_delivery else " and no delivery process (--no-worker)"),
+        f"Herald serving on http://{options.host}:{options.port} with "
+        f"{len(supervisor.servers)} process(es)"
+        + ("" if options.with_delivery else " and no delivery process (--no-worker)"),
         file=sys.stderr,
     )
     try:
         supervisor.run()
     finally:
         reservation.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -338,10 +338,14 @@ def test_leases_are_renewed_while_a_slow_relay_holds_the_mail(
 def test_worker_memory_is_bounded_whatever_the_number_of_messages(
     api: httpx.Client, db: Database, database_url: str
 ) -> None:
-    for number in range(CACHED_MESSAGES + 8):
-        _send(api, subject=f"Message {number}", emails=ADDRESSES[:1])
+    """More messages than the cache keeps, claimed together in one round (80 rows)."""
+    count = 2 * CACHED_MESSAGES + 8
+    for number in range(count):
+        _send(api, subject=f"Message {number}", emails=ADDRESSES[number % 2 : number % 2 + 1])
     transport = FaultyTransport(_accept)
-    worker = DeliveryWorker(_settings(database_url), db, transport, message_contents)
-    _run(worker, _drained(db))
-    assert outbox_status(db) == {"sent": CACHED_MESSAGES + 8}
+    settings = _settings(database_url, smtp_concurrency=20, lease_seconds=600)
+    worker = DeliveryWorker(settings, db, transport, message_contents)
+    _run(worker, _drained(db), timeout=20)
+    assert outbox_status(db) == {"sent": count}
     assert len(worker.mail) <= CACHED_MESSAGES
+    assert sum(transport.accepted.values()) == count

@@ -42,11 +42,13 @@ def test_example_directory_imports_cleanly_and_idempotently(
 ) -> None:
     first = herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
     assert first.returncode == 0, first.stderr
-    assert "imported 10 users, 2 customers, 3 projects" in first.stdout
+    assert "users: 10 added, 0 changed, 0 removed" in first.stdout
+    assert "customers: 2 added" in first.stdout and "projects: 3 added" in first.stdout
     assert _counts(db) == EXAMPLE_COUNTS
     again = herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
     assert again.returncode == 0, again.stderr
     assert _counts(db) == EXAMPLE_COUNTS
+    assert "users: 0 added, 0 changed, 0 removed, 10 unchanged" in again.stdout
 
 
 @pytest.mark.skipif(not SHARED_EXAMPLE.exists(), reason="no ../shared beside this checkout")
@@ -92,7 +94,7 @@ def test_every_problem_is_named_and_nothing_is_written(
     del document["customers"][0]["name"]
     document["groups"] = []
     result = herald(database_url, "directory", "import", str(_write(tmp_path, document)))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "nothing was written" in result.stderr
     for expected in (
         "users[2].email: 'not-an-address': Enter a valid email address.",
@@ -114,7 +116,7 @@ def test_dangling_references_are_named(db: Database, database_url: str, tmp_path
     document["projects"][0]["customer"] = "0" * 32
     document["customer_roles"][1]["user"] = "1" * 32
     result = herald(database_url, "directory", "import", str(_write(tmp_path, document)))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"projects[0].customer: no customer {'0' * 32}" in result.stderr
     assert f"customer_roles[1].user: no user {'1' * 32}" in result.stderr
     assert sum(_counts(db).values()) == 0
@@ -135,7 +137,7 @@ def test_references_may_point_at_rows_already_imported(
     replaced = herald(
         database_url, "directory", "import", "--replace", str(_write(tmp_path, later.doc, "b.json"))
     )
-    assert replaced.returncode == 1
+    assert replaced.returncode == 2
     assert f"projects[0].customer: no customer {org}" in replaced.stderr
 
 
@@ -151,7 +153,9 @@ def test_replace_removes_what_the_file_does_not_name_but_keeps_token_holders(
         database_url, "directory", "import", "--replace", str(_write(tmp_path, document))
     )
     assert result.returncode == 0, result.stderr
-    assert "removed 3 project_roles, 2 resources, 1 users" in result.stdout
+    assert "users: 0 added, 0 changed, 1 removed, 9 unchanged" in result.stdout
+    assert "resources: 0 added, 0 changed, 2 removed, 1 unchanged" in result.stdout
+    assert "project_roles: 0 added, 0 changed, 3 removed, 2 unchanged" in result.stdout
     assert "kept 1 users not in the file because they hold API tokens" in result.stdout
     after = _counts(db)
     assert after["users"] == 10  # 9 named + the staff user with a token
@@ -173,7 +177,7 @@ def test_unreadable_files_are_clear_errors(
     path = tmp_path / "bad.json"
     path.write_text(content)
     result = herald(database_url, "directory", "import", str(path))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -197,7 +201,7 @@ def test_offering_parents_may_come_after_their_children_in_the_file(
     cyclic.offering("a", parent=uid("offering", "b"))
     cyclic.offering("b", parent=uid("offering", "a"))
     result = herald(database_url, "directory", "import", str(_write(tmp_path, cyclic.doc)))
-    assert result.returncode == 1 and "parent cycle" in result.stderr
+    assert result.returncode == 2 and "parent cycle" in result.stderr
 
 
 def test_text_no_database_can_store_is_named(
@@ -206,11 +210,88 @@ def test_text_no_database_can_store_is_named(
     nul = tmp_path / "nul.json"
     nul.write_text('{"users": [{"uuid": "' + "a" * 32 + '", "full_name": "A\\u0000B"}]}')
     result = herald(database_url, "directory", "import", str(nul))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "users[0].full_name: contains a NUL character" in result.stderr
     surrogate = tmp_path / "surrogate.json"
     surrogate.write_text('{"customers": [{"uuid": "' + "b" * 32 + '", "name": "\\ud800"}]}')
     result = herald(database_url, "directory", "import", str(surrogate))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "not valid JSON: no low surrogate" in result.stderr
     assert sum(_counts(db).values()) == 0
+
+
+def test_replace_replaces_only_the_sections_the_file_names(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    """Before, a file holding only users emptied every other section."""
+    herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
+    document = json.loads(EXAMPLE_DIRECTORY.read_text())
+    only_users = {"users": document["users"]}
+    only_users["users"][0]["full_name"] = "Renamed"
+    result = herald(
+        database_url, "directory", "import", "--replace", str(_write(tmp_path, only_users))
+    )
+    assert result.returncode == 0, result.stderr
+    assert "users: 0 added, 1 changed, 0 removed, 9 unchanged" in result.stdout
+    assert "customers" not in result.stdout
+    assert _counts(db) == EXAMPLE_COUNTS
+
+
+def test_dry_run_shows_the_changes_and_writes_nothing(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
+    document = json.loads(EXAMPLE_DIRECTORY.read_text())
+    document["users"] = document["users"][1:]
+    document["users"][0]["email"] = "changed@example.org"
+    d = DirectoryBuilder()
+    d.user("newcomer", "new@example.org")
+    document["users"].append(d.doc["users"][0])
+    path = _write(tmp_path, {"users": document["users"]})
+    before = _counts(db)
+    result = herald(database_url, "directory", "import", "--replace", "--dry-run", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "would change (dry run, nothing written)" in result.stdout
+    assert "users: 1 added, 1 changed, 1 removed, 8 unchanged" in result.stdout
+    assert _counts(db) == before
+    with db.transaction(write=False) as session:
+        from herald.directory.repository import find_user_by_email
+
+        assert find_user_by_email(session, "new@example.org") is None
+
+
+def test_role_grants_may_expire(db: Database, database_url: str, tmp_path: Path) -> None:
+    d = DirectoryBuilder()
+    org = d.customer("Org")
+    stays = d.user("stays", "stays@example.org")
+    left = d.user("left", "left@example.org")
+    d.customer_role(stays, org, "owner")
+    d.customer_role(left, org, "owner")
+    d.doc["customer_roles"][0]["expires"] = "2999-01-01T00:00:00Z"
+    d.doc["customer_roles"][1]["expires"] = "2020-01-01T00:00:00+02:00"
+    result = herald(database_url, "directory", "import", str(_write(tmp_path, d.doc)))
+    assert result.returncode == 0, result.stderr
+    from herald.recipients.service import resolve_emails
+    from herald.recipients.targeting import Targeting
+
+    with db.transaction(write=False) as session:
+        emails = resolve_emails(session, Targeting(customers=(org,)), None)
+    assert emails == ["stays@example.org"]
+    d.doc["customer_roles"][0]["expires"] = "next tuesday"
+    bad = herald(database_url, "directory", "import", str(_write(tmp_path, d.doc)))
+    assert bad.returncode == 2
+    assert "customer_roles[0].expires: 'next tuesday' is not an ISO 8601" in bad.stderr
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_the_documented_examples_import(db: Database, database_url: str, tmp_path: Path) -> None:
+    """docs/directory.md's example and docs/directory-example.json stay true."""
+    page = (DOCS / "directory.md").read_text()
+    example = page.split("```json\n", 1)[1].split("```", 1)[0]
+    inline = herald(database_url, "directory", "import", str(_write(tmp_path, json.loads(example))))
+    assert inline.returncode == 0, inline.stderr
+    assert "project_roles: 1 added" in inline.stdout
+    shipped = herald(database_url, "directory", "import", str(DOCS / "directory-example.json"))
+    assert shipped.returncode == 0, shipped.stderr

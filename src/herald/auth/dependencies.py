@@ -19,7 +19,8 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from herald.api.errors import NotAuthenticated, PermissionDenied
-from herald.auth.tokens import user_for_key
+from herald.auth.tokens import Holder, holder_of, record_use
+from herald.clock import utc_now
 from herald.db import Database
 from herald.models import User
 
@@ -40,15 +41,15 @@ async def api_key(request: Request) -> str:
 ApiKey = Annotated[str, Depends(api_key)]
 
 
-def authenticate_staff(session: Session, key: str) -> User:
-    user = user_for_key(session, key)
-    if user is None:
+def authenticate_staff(session: Session, key: str) -> Holder:
+    holder = holder_of(session, key)
+    if holder is None:
         raise NotAuthenticated("Invalid token.")
-    if not user.is_active:
+    if not holder.user.is_active:
         raise NotAuthenticated("User inactive or deleted.")
-    if not (user.is_staff or user.is_support):
+    if not (holder.user.is_staff or holder.user.is_support):
         raise PermissionDenied()
-    return user
+    return holder
 
 
 @contextmanager
@@ -60,4 +61,11 @@ def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
     """
     database: Database = request.app.state.database
     with database.transaction(write=request.method not in _READ_METHODS) as session:
-        yield session, authenticate_staff(session, key)
+        holder = authenticate_staff(session, key)
+        yield session, holder.user
+    now = utc_now()
+    if holder.use_is_due(now):
+        # Its own short transaction: a read request's transaction cannot write
+        # on SQLite, and this happens at most once a minute per token.
+        with database.transaction() as session:
+            record_use(session, holder.token_id, now)

@@ -8,7 +8,7 @@ on one message cannot both win.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, not_, select, update
@@ -130,3 +130,16 @@ def message_contents(session: Session, uuids: Collection[str]) -> dict[str, Mess
         BroadcastMessage.send_at,
     ).where(BroadcastMessage.uuid.in_(list(uuids)))
     return {row.uuid: MessageContent(*row) for row in session.execute(statement)}
+
+
+def sent_before(when: datetime) -> Any:
+    """SQL: the ids of the messages sent before `when`."""
+    return select(BroadcastMessage.id).where(BroadcastMessage.sent < when)
+
+
+def count_by_state(session: Session) -> dict[MessageState, int]:
+    statement = select(BroadcastMessage.state, func.count()).group_by(BroadcastMessage.state)
+    counts = {state: 0 for state in MessageState}
+    for state, count in session.connection().execute(statement):
+        counts[MessageState(state)] = int(count)
+    return counts

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid as uuid_lib
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -179,6 +179,11 @@ def retry_failed(session: Session, uuid: str) -> int:
     if row.state != SENT:
         raise Conflict.valid_states(SENT)
     return outbox.retry_failed(session, row.id, utc_now())
+
+
+def prune_deliveries(session: Session, sent_before: datetime) -> int:
+    """Forget who got the messages sent before a moment (the messages themselves stay)."""
+    return outbox.prune_finished(session, repository.sent_before(sent_before))
 
 
 def deliveries_page(

@@ -12,7 +12,9 @@ from datetime import date
 
 from herald.api.errors import Conflict, NotFound, ValidationError
 from herald.broadcasts import repository, service
+from herald.clock import utc_now
 from herald.db import Database
+from herald.operations import jobs
 
 logger = logging.getLogger("herald.scheduler")
 
@@ -33,4 +35,7 @@ def send_due_messages(database: Database, today: date) -> list[str]:
             continue
         logger.info("sent scheduled message %s to %d addresses", uuid, count)
         sent.append(uuid)
+    # The tick's heartbeat: /metrics shows its age, so a stalled scheduler is seen.
+    with database.transaction() as session:
+        jobs.touch(session, jobs.Job.SCHEDULER, utc_now())
     return sent

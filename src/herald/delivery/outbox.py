@@ -21,7 +21,19 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from herald.delivery.mail import Person
@@ -303,6 +315,26 @@ def delivery_counts(
     return result
 
 
+def queue_stats(
+    session: Session, now: datetime
+) -> tuple[dict[DeliveryStatus, int], datetime | None]:
+    """Deliveries by status across all messages, and when the oldest due one became due."""
+    counts = {status: 0 for status in DeliveryStatus}
+    statement = select(Delivery.status, func.count()).group_by(Delivery.status)
+    for status, count in session.connection().execute(statement):
+        counts[DeliveryStatus(status)] = int(count)
+    oldest = (
+        session.connection()
+        .execute(
+            select(func.min(Delivery.next_attempt_at)).where(
+                Delivery.status == PENDING, Delivery.next_attempt_at <= now
+            )
+        )
+        .scalar()
+    )
+    return counts, oldest
+
+
 def count_deliveries(session: Session, message_id: int, statuses: Sequence[DeliveryStatus]) -> int:
     statement = select(func.count()).select_from(Delivery).where(Delivery.message_id == message_id)
     if statuses:
@@ -345,6 +377,15 @@ def retry_failed(session: Session, message_id: int, now: datetime) -> int:
             status=PENDING, attempts=0, next_attempt_at=now, lease_expires_at=None, lease_owner=None
         )
         .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def prune_finished(session: Session, message_ids: Any) -> int:
+    """Delete the finished (sent or failed) deliveries of these messages (ids, or a
+    subquery of ids); pending ones stay, since they are still to be sent."""
+    statement = delete(Delivery).where(
+        Delivery.message_id.in_(message_ids), Delivery.status != PENDING
     )
     return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 

@@ -1,7 +1,9 @@
 """Where mail goes: an SMTP server (pooled connections) or a directory of .eml files.
 
 HERALD_SMTP_URL picks one: `smtp://[user:pass@]host:port` (`?starttls=1` to
-upgrade), `smtps://...` for implicit TLS, or `file://DIR`.
+upgrade), `smtps://...` for implicit TLS, or `file://DIR`; `&cafile=PATH`
+trusts a private CA. A user or password with special characters is
+percent-encoded in the URL (`p@ss:w/rd` as `p%40ss%3Aw%2Frd`).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class SmtpTransport:
         password: str | None = None,
         timeout: float = 30.0,
         size: int = 10,
+        cafile: str | None = None,
     ) -> None:
         self._settings = {
             "hostname": host,
@@ -96,6 +99,9 @@ class SmtpTransport:
             "username": username,
             "password": password,
             "timeout": timeout,
+            # The relay's certificate is always checked; `cafile` trusts a
+            # private CA (or a self-signed relay) besides the system's.
+            "cert_bundle": cafile,
         }
         self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         for _ in range(size):
@@ -163,6 +169,9 @@ def transport_from_url(url: str, *, timeout: float = 30.0, size: int = 10) -> Tr
     query = parse_qs(parts.query)
     implicit_tls = parts.scheme == "smtps"
     start_tls = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
+    cafile = query.get("cafile", [None])[0]
+    if cafile is not None and not Path(cafile).is_file():
+        raise ValueError(f"cafile {cafile!r} is not a readable file")
     return SmtpTransport(
         parts.hostname or "localhost",
         parts.port or (465 if implicit_tls else 25),
@@ -172,4 +181,5 @@ def transport_from_url(url: str, *, timeout: float = 30.0, size: int = 10) -> Tr
         password=unquote(parts.password) if parts.password else None,
         timeout=timeout,
         size=size,
+        cafile=cafile,
     )

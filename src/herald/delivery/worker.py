@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import random
 import time
@@ -43,6 +44,7 @@ from herald.delivery import outbox
 from herald.delivery.mail import PersonalisedMessage, RenderedMessage, message_for
 from herald.delivery.outbox import FAILED, PENDING, SENT, ClaimedDelivery, Outcome
 from herald.delivery.transport import DeliveryError, Transport
+from herald.operations.metrics import MAIL_ATTEMPTS, SMTP_REPLIES, reply_class
 from herald.personalisation import TemplateProblem
 
 logger = logging.getLogger("herald.delivery")
@@ -211,16 +213,24 @@ class DeliveryWorker:
         self._note_recorded(outcomes, applied)
         # Compiled after the commit: a message that cannot be compiled affects
         # its own deliveries only, never the transaction that claimed others.
-        for message_uuid in unknown:
-            self.mail.put(
-                message_uuid, compile_mail(contents.get(message_uuid), self.settings.from_email)
-            )
+        # Nothing below may raise: these rows are claimed now.
+        made = {
+            message_uuid: compile_mail(contents.get(message_uuid), self.settings.from_email)
+            for message_uuid in unknown
+        }
         result = []
         for delivery in claimed:
             self.held.add(delivery.id)
-            mail = self.mail.get(delivery.message_uuid)
-            assert mail is not None  # just put, and the cache outlives one claim
+            # One claim may name more messages than the cache keeps: this
+            # claim's own mail comes from `made`, whatever the cache dropped.
+            mail = made.get(delivery.message_uuid) or self.mail.get(delivery.message_uuid)
+            if mail is None:
+                mail = compile_mail(None, self.settings.from_email)
             result.append((delivery, mail))
+        for message_uuid, mail in made.items():
+            self.mail.put(message_uuid, mail)
+        if made:
+            release_freed_memory()
         return result
 
     def _note_recorded(self, outcomes: list[Outcome], applied: int) -> None:
@@ -229,6 +239,7 @@ class DeliveryWorker:
         stale = len(outcomes) - applied
         if stale:
             self.stale_outcomes += stale
+            MAIL_ATTEMPTS.labels("stale").inc(stale)
             logger.warning(
                 "%d outcome(s) not recorded: their lease had expired and another worker "
                 "took the deliveries, or they were already final (ids %s)",
@@ -335,6 +346,7 @@ class DeliveryWorker:
                     mail.sender, delivery.email, data, f"{delivery.message_uuid}-{delivery.id}"
                 )
         except DeliveryError as error:
+            SMTP_REPLIES.labels(reply_class(error.reason, ok=False)).inc()
             if error.permanent:
                 return self._failed(delivery, error.reason)
             return self._deferred(delivery, error.reason)
@@ -345,9 +357,12 @@ class DeliveryWorker:
         except Exception as exc:  # a full disk, a bug in a transport: never a silent loss
             logger.exception("the transport raised for delivery %s", delivery.id)
             return self._deferred(delivery, f"the transport failed: {_describe(exc)}")
+        SMTP_REPLIES.labels("2xx").inc()
+        MAIL_ATTEMPTS.labels("sent").inc()
         return Outcome(delivery.id, SENT, reply)
 
     def _failed(self, delivery: ClaimedDelivery, reason: str) -> Outcome:
+        MAIL_ATTEMPTS.labels("failed").inc()
         logger.warning(
             "delivery failed: message %s to %s, attempt %d: %s",
             delivery.message_uuid,
@@ -363,6 +378,7 @@ class DeliveryWorker:
         if attempt >= self.settings.max_attempts:
             return self._failed(delivery, f"{reason} (gave up after {attempt} attempts)")
         delay = backoff(attempt, self.settings.retry_base, self.settings.retry_max)
+        MAIL_ATTEMPTS.labels("deferred").inc()
         logger.warning(
             "delivery deferred: message %s to %s, attempt %d of %d: %s; next try in %.0f s",
             delivery.message_uuid,
@@ -423,6 +439,28 @@ class DeliveryWorker:
         if untried:
             await asyncio.to_thread(self._release, untried)
         await self.transport.close()
+
+
+def _glibc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _glibc_trim()
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by compiling messages back to the system.
+
+    Compiling a claim's messages allocates and frees tens of megabytes of
+    medium-sized strings (bodies, their text rendering, the encoded mail);
+    glibc keeps such freed memory in its heap, so without this the worker's
+    resident size kept the high-water mark of its largest round (measured:
+    141 MB after 1,000 messages of 100 kB, against 85 MB idle)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _describe(exc: BaseException) -> str:

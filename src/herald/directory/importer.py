@@ -28,23 +28,50 @@ Progress = Callable[[int], None]
 
 
 @dataclass
+class SectionChanges:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+@dataclass
 class ImportReport:
-    written: dict[str, int] = field(default_factory=dict)
-    removed: dict[str, int] = field(default_factory=dict)
+    """What an import changed (or, for a dry run, would change), per section."""
+
+    sections: dict[str, SectionChanges] = field(default_factory=dict)
     kept_token_holders: int = 0
+    dry_run: bool = False
 
     def summary(self) -> str:
-        parts = [f"{self.written.get(s, 0)} {s}" for s in SECTIONS]
-        text = "imported " + ", ".join(parts)
-        removed = {s: n for s, n in self.removed.items() if n}
-        if removed:
-            text += "; removed " + ", ".join(f"{n} {s}" for s, n in removed.items())
+        lines = []
+        for section in SECTIONS:
+            if section not in self.sections:
+                continue
+            c = self.sections[section]
+            lines.append(
+                f"  {section}: {c.added} added, {c.changed} changed, {c.removed} removed, "
+                f"{c.unchanged} unchanged"
+            )
+        head = "would change (dry run, nothing written):" if self.dry_run else "imported:"
+        text = "\n".join([head, *lines])
         if self.kept_token_holders:
             text += (
-                f"; kept {self.kept_token_holders} users not in the file because they hold "
+                f"\n  kept {self.kept_token_holders} users not in the file because they hold "
                 "API tokens"
             )
         return text
+
+    def removed(self, section: str) -> int:
+        return self.sections[section].removed if section in self.sections else 0
+
+
+@dataclass
+class _Plan:
+    """The rows to write and the keys to remove, per section."""
+
+    writes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    removals: dict[str, set[Any]] = field(default_factory=dict)
 
 
 def read_file(path: Path) -> Any:
@@ -64,56 +91,99 @@ def read_file(path: Path) -> Any:
 
 
 def check_document(session: Session, document: Any, replace: bool) -> Directory:
-    """The checked directory; references may point at existing rows unless replacing."""
-    known = (
-        None
-        if replace
-        else (lambda section, uuids: repository.existing_uuids(session, section, uuids))
-    )
+    """The checked directory. References may point at rows already in the database,
+    except, with --replace, into a section the file replaces."""
+    present = {
+        section for section in SECTIONS if isinstance(document, dict) and section in document
+    }
+
+    def known(section: str, uuids: set[str]) -> set[str]:
+        if replace and section in present:
+            return set()
+        return repository.existing_uuids(session, section, uuids)
+
     return parse_directory(document, known)
 
 
-def write_directory(
-    session: Session, directory: Directory, replace: bool, progress: Progress | None = None
-) -> ImportReport:
-    """Upsert every section (parents before children), then drop what a replace omits."""
-    report = ImportReport()
+def _stored_form(section: str, row: dict[str, Any]) -> dict[str, Any]:
+    if section == "customers":
+        return {**row, "notification_emails": orjson.dumps(row["notification_emails"]).decode()}
+    return row
+
+
+def _plan(session: Session, directory: Directory, replace: bool, report: ImportReport) -> _Plan:
+    """Compare the file with the database: what is new, what differs, what goes."""
+    plan = _Plan()
     for section in SECTIONS:
-        rows = directory.rows[section]
+        if section not in directory.present:
+            continue
+        current = repository.rows_by_key(session, section)
+        writes = []
+        changes = SectionChanges()
+        named = set()
+        for row in directory.rows[section]:
+            stored = _stored_form(section, row)
+            key = row_key(section, row)
+            named.add(key)
+            before = current.get(key)
+            if before is None:
+                changes.added += 1
+                writes.append(stored)
+            elif any(before.get(column) != value for column, value in stored.items()):
+                changes.changed += 1
+                writes.append(stored)
+            else:
+                changes.unchanged += 1
         if section == "offerings":
-            rows = offerings_parents_first(rows)
-        if section == "customers":
-            rows = [
-                {**row, "notification_emails": orjson.dumps(row["notification_emails"]).decode()}
-                for row in rows
-            ]
+            writes = offerings_parents_first(writes)
+        plan.writes[section] = writes
+        if replace:
+            doomed = set(current) - named
+            if section == "users" and doomed:
+                # Herald's own operators are usually not in the portal's export:
+                # removing them would lock staff out of the API they are using.
+                keep = doomed & repository.users_holding_tokens(session)
+                report.kept_token_holders = len(keep)
+                doomed -= keep
+            plan.removals[section] = doomed
+            changes.removed = len(doomed)
+        report.sections[section] = changes
+    return plan
+
+
+def write_directory(
+    session: Session,
+    directory: Directory,
+    replace: bool,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Write what differs (parents before children) and, with `replace`, remove
+    what the file omits from the sections it names. A dry run only reports."""
+    report = ImportReport(dry_run=dry_run)
+    plan = _plan(session, directory, replace, report)
+    if dry_run:
+        return report
+    for section in SECTIONS:
+        rows = plan.writes.get(section, [])
         for start in range(0, len(rows), repository.CHUNK):
             chunk = rows[start : start + repository.CHUNK]
             repository.upsert(session, section, chunk)
             if progress:
                 progress(len(chunk))
-        report.written[section] = len(rows)
-    if replace:
-        _remove_unnamed(session, directory, report)
+    # Children first, so nothing is removed by a cascade the report does not count.
+    for section in reversed(SECTIONS):
+        if plan.removals.get(section):
+            repository.delete_keys(session, section, plan.removals[section])
     return report
 
 
-def _remove_unnamed(session: Session, directory: Directory, report: ImportReport) -> None:
-    # Children first, so nothing is removed by a cascade the report does not count.
-    for section in reversed(SECTIONS):
-        named = {row_key(section, row) for row in directory.rows[section]}
-        doomed = repository.all_keys(session, section) - named
-        if section == "users":
-            # Herald's own operators are usually not in the portal's export:
-            # removing them would lock staff out of the API they are using.
-            keep = doomed & repository.users_holding_tokens(session)
-            report.kept_token_holders = len(keep)
-            doomed -= keep
-        report.removed[section] = repository.delete_keys(session, section, doomed)
-
-
 def import_document(
-    session: Session, document: Any, replace: bool = False, progress: Progress | None = None
+    session: Session,
+    document: Any,
+    replace: bool = False,
+    progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     directory = check_document(session, document, replace)
-    return write_directory(session, directory, replace, progress)
+    return write_directory(session, directory, replace, progress, dry_run)

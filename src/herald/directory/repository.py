@@ -76,6 +76,19 @@ def all_keys(session: Session, section: str) -> set[Any]:
     return {tuple(row) for row in session.execute(select(*columns))}
 
 
+def rows_by_key(session: Session, section: str) -> dict[Any, dict[str, Any]]:
+    """Every row of a section as {column: value}, by its key (UUID, or a grant's
+    user, target and role), to compare a file with."""
+    table = cast(Table, MODELS[section].__table__)
+    keys = [column.name for column in table.primary_key.columns]  # type: ignore[attr-defined]
+    result: dict[Any, dict[str, Any]] = {}
+    for row in session.connection().execute(select(table)):
+        values = dict(row._mapping)
+        key = values[keys[0]] if len(keys) == 1 else tuple(values[k] for k in keys)
+        result[key] = values
+    return result
+
+
 def users_holding_tokens(session: Session) -> set[str]:
     return set(session.scalars(select(ApiToken.user_uuid).distinct()))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from herald.addresses import email_error
@@ -97,6 +98,21 @@ def _email_list(value: Any) -> tuple[Any, str | None]:
     return result, None
 
 
+def _optional_datetime(value: Any) -> tuple[Any, str | None]:
+    """An ISO 8601 moment (with Z or an offset; naive means UTC), stored as naive UTC."""
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return None, "expected an ISO 8601 date and time such as 2027-01-31T00:00:00Z, or null"
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None, f"{value!r} is not an ISO 8601 date and time such as 2027-01-31T00:00:00Z"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment, None
+
+
 def _choice(choices: tuple[str, ...]) -> Reader:
     def read(value: Any) -> tuple[Any, str | None]:
         if value in choices:
@@ -150,11 +166,13 @@ SCHEMA: dict[str, tuple[Field, ...]] = {
         Field("user", _uuid, column="user_uuid"),
         Field("customer", _uuid, column="customer_uuid"),
         Field("role", _choice(CUSTOMER_ROLES)),
+        Field("expires", _optional_datetime, None),
     ),
     "project_roles": (
         Field("user", _uuid, column="user_uuid"),
         Field("project", _uuid, column="project_uuid"),
         Field("role", _choice(PROJECT_ROLES)),
+        Field("expires", _optional_datetime, None),
     ),
 }
 
@@ -168,11 +186,20 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# What identifies a role grant: who, where and which role (not its expiry).
+GRANT_KEY = {
+    "customer_roles": ("user_uuid", "customer_uuid", "role"),
+    "project_roles": ("user_uuid", "project_uuid", "role"),
+}
+
+
 @dataclass
 class Directory:
     """A checked directory file: rows per section, keyed by column name."""
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The sections the file names: with --replace, only these are replaced.
+    present: set[str] = field(default_factory=set)
 
     def count(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
@@ -194,9 +221,8 @@ class _Problems:
 
 def row_key(section: str, row: dict[str, Any]) -> Any:
     """What identifies a row: its UUID, or for a role grant the whole grant."""
-    if section.endswith("_roles"):
-        fields = SCHEMA[section]
-        return tuple(row[f.column or f.name] for f in fields)
+    if section in GRANT_KEY:
+        return tuple(row[column] for column in GRANT_KEY[section])
     return row["uuid"]
 
 
@@ -214,7 +240,7 @@ def parse_directory(
     for section in document:
         if section not in SCHEMA:
             problems.add(section, f"unknown section; known sections: {', '.join(SECTIONS)}")
-    directory = Directory()
+    directory = Directory(present={s for s in document if s in SCHEMA})
     for section in SECTIONS:
         items = document.get(section, [])
         if items is None:

@@ -5,7 +5,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from herald.db import Database, normalize_url
+from herald.db import normalize_url
 
 
 def alembic_config(database_url: str) -> Config:
@@ -24,21 +24,3 @@ def make_revision(database_url: str, message: str) -> None:
     """For developers changing models.py: write a new migration by comparing the
     models with a database at head (`make migration m="what changed"`)."""
     command.revision(alembic_config(database_url), message=message, autogenerate=True)
-
-
-def schema_problem(database: Database) -> str | None:
-    """Why the database cannot be served yet (no schema, or an older one), or None."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config(database.url)).get_current_head()
-    with database.engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    if current is None:
-        return 'the database has no schema yet: run "herald migrate"'
-    if current != head:
-        return (
-            f"the database schema is at revision {current}, this Herald needs {head}: "
-            'run "herald migrate"'
-        )
-    return None

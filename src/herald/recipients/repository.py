@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from herald.clock import utc_now
 from herald.models import Customer, CustomerRole, Offering, Project, ProjectRole, Resource, User
 
 TERMINATED = "Terminated"
@@ -21,6 +22,11 @@ TERMINATED = "Terminated"
 
 def _reachable_user() -> ColumnElement[bool]:
     return and_(User.is_active.is_(True), User.email != "")
+
+
+def _in_force(expires: Any, now: Any) -> ColumnElement[bool]:
+    """A role grant counts until it expires."""
+    return or_(expires.is_(None), expires > now)
 
 
 def customer_names(session: Session, uuids: Iterable[str]) -> dict[str, str]:
@@ -88,17 +94,18 @@ def member_addresses(
     Rows are (email, full_name) or, with_customer, (email, full_name,
     customer uuid, customer name): one row per customer the user was reached through.
     """
+    now = utc_now()
     grants = union(
         select(
             CustomerRole.user_uuid.label("user_uuid"),
             CustomerRole.customer_uuid.label("customer_uuid"),
-        ).where(CustomerRole.customer_uuid.in_(customers)),
+        ).where(CustomerRole.customer_uuid.in_(customers), _in_force(CustomerRole.expires, now)),
         select(
             ProjectRole.user_uuid.label("user_uuid"),
             Project.customer_uuid.label("customer_uuid"),
         )
         .join(Project, Project.uuid == ProjectRole.project_uuid)
-        .where(Project.customer_uuid.in_(customers)),
+        .where(Project.customer_uuid.in_(customers), _in_force(ProjectRole.expires, now)),
     ).subquery()
     statement: Any
     if with_customer:

@@ -115,6 +115,8 @@ function queryParams(query) {
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
+  statusShown = false;
+  document.getElementById("notice").hidden = true;
   nav.hidden = true;
   showSignIn(message);
 }
@@ -544,12 +546,33 @@ async function drawDelivery(uuid, section) {
   if (d.pending && location.hash === `#/m/${uuid}`) pollTimer = setTimeout(() => drawDelivery(uuid, section), 1500);
 }
 
+// ---- what the server says about itself ------------------------------------
+
+let statusShown = false;
+
+async function showServerNotice() {
+  // Once a session: a server that writes mail to files instead of sending it says so.
+  if (statusShown) return;
+  statusShown = true;
+  const notice = document.getElementById("notice");
+  try {
+    const { data } = await api("GET", "/api/status/");
+    notice.hidden = data.mail.delivered;
+    notice.textContent = data.mail.delivered ? "" :
+      "Mail is not being sent: this Herald writes each mail as a file on the server " +
+      "(its operator has not set HERALD_SMTP_URL). Recipients receive nothing.";
+  } catch (err) {
+    statusShown = false;
+  }
+}
+
 // ---- routing ------------------------------------------------------------
 
 async function route() {
   clearTimeout(pollTimer);
   if (!sessionStorage.getItem(TOKEN_KEY)) return showSignIn();
   nav.hidden = false;
+  showServerNotice();
   const hash = location.hash || "#/";
   try {
     let match;

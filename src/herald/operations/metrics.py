@@ -1,0 +1,117 @@
+"""Prometheus metrics (SPEC 7), the same whichever server process answers.
+
+Counters and histograms are kept by prometheus-client; under `herald serve`
+every child writes them to one shared folder (PROMETHEUS_MULTIPROC_DIR, set
+by the supervisor) and a scrape adds them up. What the database knows (the
+queue, messages by state, the freshness of periodic jobs) is read from it
+at scrape time, so it is true across machines too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+MAIL_ATTEMPTS = Counter(
+    "herald_mail_attempts",
+    "Attempts to hand a mail over, by outcome (sent, deferred, failed, stale)",
+    ["outcome"],
+)
+SMTP_REPLIES = Counter(
+    "herald_smtp_replies",
+    "Replies of the mail server (or transport) to a mail, by class: 2xx, 4xx, 5xx, error",
+    ["reply_class"],
+)
+HTTP_REQUESTS = Counter(
+    "herald_http_requests",
+    "API requests by route template, method and status",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "herald_http_request_duration_seconds",
+    "API request latency by route template",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+def reply_class(detail: str, ok: bool) -> str:
+    """2xx for an accepted mail; 4xx or 5xx from an SMTP reply code; else error."""
+    if ok:
+        return "2xx"
+    code = detail[:3]
+    if code.isdigit() and code[0] in "45":
+        return f"{code[0]}xx"
+    return "error"
+
+
+@dataclass
+class Snapshot:
+    """What the database says at scrape time."""
+
+    deliveries: dict[str, int] = field(default_factory=dict)  # by status
+    oldest_due_age: float = 0.0  # seconds the oldest due delivery has waited
+    messages: dict[str, int] = field(default_factory=dict)  # by state
+    job_ages: dict[str, float] = field(default_factory=dict)  # seconds since the last success
+
+
+class _DatabaseCollector(Collector):
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        s = self.snapshot
+        deliveries = GaugeMetricFamily(
+            "herald_deliveries", "Deliveries in the outbox by status", labels=["status"]
+        )
+        for status, count in sorted(s.deliveries.items()):
+            deliveries.add_metric([status], count)
+        yield deliveries
+        yield GaugeMetricFamily(
+            "herald_deliveries_queued",
+            "Deliveries still to be sent (pending)",
+            value=s.deliveries.get("pending", 0),
+        )
+        yield GaugeMetricFamily(
+            "herald_oldest_due_delivery_age_seconds",
+            "How long the oldest delivery that is due has waited (0: none is due)",
+            value=s.oldest_due_age,
+        )
+        messages = GaugeMetricFamily(
+            "herald_messages", "Broadcast messages by state", labels=["state"]
+        )
+        for state, count in sorted(s.messages.items()):
+            messages.add_metric([state], count)
+        yield messages
+        jobs = GaugeMetricFamily(
+            "herald_job_last_success_age_seconds",
+            "Seconds since a periodic job (scheduler, directory_sync) last succeeded",
+            labels=["job"],
+        )
+        for job, age in sorted(s.job_ages.items()):
+            jobs.add_metric([job], age)
+        yield jobs
+
+
+def render(snapshot: Snapshot) -> bytes:
+    """The Prometheus text for this scrape: every process's counters plus the snapshot."""
+    registry: CollectorRegistry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        for collector in _own_collectors():
+            registry.register(collector)
+    registry.register(_DatabaseCollector(snapshot))
+    return generate_latest(registry)
+
+
+def _own_collectors() -> list[Collector]:
+    return [MAIL_ATTEMPTS, SMTP_REPLIES, HTTP_REQUESTS, HTTP_DURATION]

@@ -1,0 +1,34 @@
+"""Checks made before anything is started: a configuration that cannot work is
+refused with one line that says what to do, never found out by the first user."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from herald.config import Settings
+from herald.db import Database
+from herald.delivery.transport import transport_from_url
+
+
+class ConfigurationError(Exception):
+    """A configuration that cannot work; its text is the one line an operator sees."""
+
+
+def check_configuration(settings: Settings) -> None:
+    """Refuse, with one line, a configuration that cannot work."""
+    try:
+        transport_from_url(settings.smtp_url)
+    except (ValueError, OSError) as exc:
+        raise ConfigurationError(f"HERALD_SMTP_URL cannot be used: {exc}") from exc
+    database = Database(settings.database_url)
+    try:
+        problem = database.schema_problem()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigurationError(
+            f"cannot reach the database {database.display_url}: {reason}"
+        ) from exc
+    finally:
+        database.dispose()
+    if problem:
+        raise ConfigurationError(problem)
