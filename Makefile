@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+
 .PHONY: help install browser nftables run test lint bench screenshots migration clean
 
 help:  ## list the commands
@@ -29,7 +31,10 @@ browser:  ## Debian's Chromium for the console's browser tests (needs root, as o
 nftables:  ## nftables, with which the tests cut the database off the network (needs root)
 	@command -v nft >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables)
 
-test: install browser nftables  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
+$(AXE):  # axe-core from npm, injected by the console's accessibility tests
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4.14.1
+
+test: install browser nftables $(AXE)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
 lint: install  ## ruff and mypy
@@ -41,7 +46,7 @@ bench: install  ## API and delivery benchmarks (see bench/README.md); not part o
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/delivery_bench.py
 
-screenshots: install browser  ## refresh docs/screenshots/ from the console's browser tests
+screenshots: install browser $(AXE)  ## refresh docs/screenshots/ from the console's browser tests
 	HERALD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest -q tests/web
 
 migration: install  ## write a new Alembic migration from models.py: make migration m="what changed"

@@ -22,7 +22,11 @@ from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.broadcasts import endpoints as broadcasts
 from herald.broadcasts.repository import count_by_state
-from herald.broadcasts.schemas import BroadcastMessageRequest, PatchedBroadcastMessageRequest
+from herald.broadcasts.schemas import (
+    BroadcastMessageRequest,
+    PatchedBroadcastMessageRequest,
+    RenderRequest,
+)
 from herald.clock import utc_now
 from herald.config import Settings
 from herald.db import Database
@@ -78,7 +82,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     )
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for model in (BroadcastMessageRequest, PatchedBroadcastMessageRequest, MessageTemplateRequest):
+    for model in (
+        BroadcastMessageRequest,
+        PatchedBroadcastMessageRequest,
+        MessageTemplateRequest,
+        RenderRequest,
+    ):
         definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(definition.pop("$defs", {}))
         schemas[model.__name__] = definition

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -229,6 +230,22 @@ class JobRun(Base):
     duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds, of the last run
     # What the last run did or why it failed, as JSON: counts, an error.
     detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class IdempotencyKey(Base):
+    """The first answer to a request that carried an `Idempotency-Key`, kept 24 hours,
+    so that a retried or double-clicked request is answered without acting twice."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # SHA-256 of method, path and body: the same key for another request is a 409.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime, index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: in progress
+    media_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class MessageTemplate(Base):

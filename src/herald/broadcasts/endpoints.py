@@ -31,6 +31,7 @@ from herald.broadcasts.schemas import (
     PatchedBroadcastMessageRequest,
     PreviewOut,
     RecipientOut,
+    RenderRequest,
     RetriedOut,
     TestSendOut,
     delivery_row_json,
@@ -40,10 +41,11 @@ from herald.broadcasts.schemas import (
 from herald.config import Settings
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
+from herald.idempotency.service import Idempotency
 from herald.models import DeliveryStatus
 from herald.recipients.service import resolve_emails, resolve_recipients
-from herald.recipients.targeting import targeting_from_params
-from herald.text import text_problem
+from herald.recipients.targeting import targeting_from_json, targeting_from_params
+from herald.text import check_placeholders, text_problem
 
 router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
 
@@ -142,14 +144,17 @@ def list_messages(
     responses={201: {"model": BroadcastMessageOut}, **_ERRORS},
     openapi_extra=json_request_body(BroadcastMessageRequest),
 )
-def create_message(request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+def create_message(request: Request, key: ApiKey, body: RawBody) -> Response:
+    once = Idempotency.of(request, body.raw)
     with staff_session(request, key) as (session, user):
+        if replayed := once.replay(session, user.uuid):
+            return replayed
         data = parse_message_input(
             body.json_object(), partial=False, today=_settings(request).today()
         )
         message = service.create_message(session, user, data)
         counts = service.delivery_counts(session, [message])
-    return _message_response(message, counts, None, 201)
+        return once.remember(session, user.uuid, _message_response(message, counts, None, 201))
 
 
 @router.head(
@@ -269,9 +274,12 @@ def delete_message(uuid: str, request: Request, key: ApiKey) -> Response:
     responses={200: {"description": "Scheduled; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
 )
 def schedule_message(uuid: str, request: Request, key: ApiKey) -> Response:
-    with staff_session(request, key) as (session, _user):
+    once = Idempotency.of(request)
+    with staff_session(request, key) as (session, user):
+        if replayed := once.replay(session, user.uuid):
+            return replayed
         service.schedule_message(session, path_uuid(uuid), _settings(request).today())
-    return Response(status_code=200)
+        return once.remember(session, user.uuid, Response(status_code=200))
 
 
 @router.post(
@@ -280,9 +288,12 @@ def schedule_message(uuid: str, request: Request, key: ApiKey) -> Response:
     responses={200: {"description": "Sent; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
 )
 def send_message(uuid: str, request: Request, key: ApiKey) -> Response:
-    with staff_session(request, key) as (session, _user):
+    once = Idempotency.of(request)
+    with staff_session(request, key) as (session, user):
+        if replayed := once.replay(session, user.uuid):
+            return replayed
         service.send_message(session, path_uuid(uuid), _settings(request).today())
-    return Response(status_code=200)
+        return once.remember(session, user.uuid, Response(status_code=200))
 
 
 @router.head(
@@ -330,11 +341,53 @@ def list_deliveries(
     operation_id="broadcast_messages_retry_failed",
     responses={200: {"model": RetriedOut}, 409: {"model": ErrorOut}, **_ERRORS},
 )
-def retry_failed(uuid: str, request: Request, key: ApiKey) -> JSONResponse:
+def retry_failed(uuid: str, request: Request, key: ApiKey) -> Response:
     """Put a sent message's failed deliveries back in the queue."""
-    with staff_session(request, key) as (session, _user):
+    once = Idempotency.of(request)
+    with staff_session(request, key) as (session, user):
+        if replayed := once.replay(session, user.uuid):
+            return replayed
         retried = service.retry_failed(session, path_uuid(uuid))
-    return JSONResponse({"retried": retried})
+        return once.remember(session, user.uuid, JSONResponse({"retried": retried}))
+
+
+@router.post(
+    "/render/",
+    operation_id="broadcast_messages_render",
+    responses={200: {"model": PreviewOut}, **_ERRORS},
+    openapi_extra=json_request_body(RenderRequest),
+)
+def render_message(request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+    """Render an unsaved subject and body for one recipient, exactly as delivery would
+    (same placeholders, sandbox and limits); saves and sends nothing. A placeholder
+    problem is a 400 naming the field and the line."""
+    with staff_session(request, key) as (session, user):
+        data = body.json_object()
+        errors: dict[str, Any] = {}
+        texts = {}
+        for name in ("subject", "body"):
+            value = data.get(name)
+            if not isinstance(value, str) or not value.strip():
+                errors[name] = ["Write something to preview."]
+            elif problem := text_problem(value):
+                errors[name] = [problem]
+            else:
+                texts[name] = value
+        check_placeholders(texts.get("subject"), texts.get("body"), errors)
+        targeting, query_problem = targeting_from_json(data.get("query"))
+        if query_problem:
+            errors["query"] = query_problem
+        email = data.get("email")
+        if email is not None and (email_problem := email_error(email)):
+            errors["email"] = [email_problem]
+        if errors:
+            raise ValidationError(errors)
+        service.check_targeting(session, targeting, "query")
+        draft = service.Draft(texts["subject"].strip(), texts["body"])
+        rendered = service.render_draft(
+            session, draft, targeting, email, user, _settings(request).from_email
+        )
+    return JSONResponse(rendered)
 
 
 @router.post(
@@ -360,19 +413,31 @@ def preview_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> 
     operation_id="broadcast_messages_test_send",
     responses={200: {"model": TestSendOut}, **_ERRORS},
 )
-async def send_test(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+async def send_test(uuid: str, request: Request, key: ApiKey, body: RawBody) -> Response:
     """Send the message, marked as a test, to up to 10 addresses now; nothing else changes."""
     settings = _settings(request)
+    once = Idempotency.of(request, body.raw)
 
-    def render() -> list[tuple[str, bytes]]:
-        with staff_session(request, key) as (session, _user):
+    def render() -> tuple[Response | None, str, list[tuple[str, bytes]]]:
+        with staff_session(request, key) as (session, user):
+            if replayed := once.replay(session, user.uuid):
+                return replayed, user.uuid, []
             message_uuid = path_uuid(uuid)
             addresses = _test_addresses(body.json_object())
-            return service.test_mails(session, message_uuid, addresses, settings.from_email)
+            mails = service.test_mails(session, message_uuid, addresses, settings.from_email)
+            return None, user.uuid, mails
 
-    mails = await run_in_threadpool(render)
+    replayed, user_uuid, mails = await run_in_threadpool(render)
+    if replayed is not None:
+        return replayed
     # The mail itself goes out on the event loop: a slow relay holds no request thread.
-    return JSONResponse({"results": await send_now(settings, mails)})
+    response = JSONResponse({"results": await send_now(settings, mails)})
+
+    def remember() -> Response:
+        with request.app.state.database.transaction() as session:
+            return once.remember(session, user_uuid, response)
+
+    return await run_in_threadpool(remember)
 
 
 def _test_addresses(data: dict[str, Any]) -> list[str]:

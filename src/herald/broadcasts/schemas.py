@@ -203,6 +203,15 @@ class DeliveryOut(BaseModel):
     sent_at: datetime | None
 
 
+class RenderRequest(BaseModel):
+    """An unsaved message to render for one recipient (`POST /render/`)."""
+
+    subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
+    body: str = Field(min_length=1)
+    query: QueryIn | None = Field(None, description="whom the message would reach")
+    email: str | None = Field(None, description="render for this address (default: the first)")
+
+
 class PreviewOut(BaseModel):
     email: str = Field(description="whose mail this is")
     subject: str

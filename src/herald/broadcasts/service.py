@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid as uuid_lib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -263,10 +264,9 @@ def _stranger(session: Session, address: str) -> Person:
     return Person(user.full_name if user else "")
 
 
-def _render(
-    row: Row[Any], address: str, person: Person, sender: str
-) -> tuple[str, str, str | None]:
-    """Subject, plain text and HTML (or None) of the message as `address` gets it."""
+def _render(row: Any, address: str, person: Person, sender: str) -> tuple[str, str, str | None]:
+    """Subject, plain text and HTML (or None) of the message as `address` gets it:
+    the same rendering, sandbox and limits as delivery. `row` has subject, body, send_at."""
     message = PersonalisedMessage(sender, row.subject, row.body, row.send_at)
     try:
         subject, body = message.render_for(address, person)
@@ -275,6 +275,41 @@ def _render(
     if looks_like_html(row.body):
         return clean_header(subject), html_to_text(body), body
     return clean_header(subject), body, None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A subject and body not saved yet, as the compose screen has them."""
+
+    subject: str
+    body: str
+    send_at: date | None = None
+
+
+def render_draft(
+    session: Session,
+    draft: Draft,
+    targeting: Targeting,
+    email: str | None,
+    me: User,
+    sender: str,
+) -> dict[str, Any]:
+    """An unsaved message as one recipient would get it; nothing is written.
+
+    The recipient is `email` (with the name and organisations the query
+    reaches them through, if it does), else the query's first recipient, else
+    the requesting staff member."""
+    audience = resolve_recipients(session, targeting, me)
+    if email is not None:
+        matches = [r for r in audience if r.email.lower() == email.lower()]
+        address = matches[0].email if matches else email
+        person = person_of(matches[0]) if matches else _stranger(session, email)
+    elif audience:
+        address, person = audience[0].email, person_of(audience[0])
+    else:
+        address, person = me.email, Person(me.full_name)
+    subject, text, html = _render(draft, address, person, sender)
+    return {"email": address, "subject": subject, "text": text, "html": html}
 
 
 def preview_message(session: Session, uuid: str, email: str | None, sender: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from herald.api.errors import Conflict, NotFound, ValidationError
 from herald.broadcasts import repository, service
 from herald.clock import utc_now
 from herald.db import Database
+from herald.idempotency.service import forget_expired
 from herald.operations import jobs
 
 logger = logging.getLogger("herald.scheduler")
@@ -38,4 +39,5 @@ def send_due_messages(database: Database, today: date) -> list[str]:
     # The tick's heartbeat: /metrics shows its age, so a stalled scheduler is seen.
     with database.transaction() as session:
         jobs.touch(session, jobs.Job.SCHEDULER, utc_now())
+        forget_expired(session)
     return sent

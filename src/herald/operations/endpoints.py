@@ -86,6 +86,10 @@ def server_status(request: Request, key: ApiKey) -> JSONResponse:
         {
             "version": __version__,
             "mail": {"delivered": delivered, "destination": destination},
+            # What the console's date picker and scheduling text need.
+            "today": settings.today().isoformat(),
+            "time_zone": settings.time_zone,
+            "scheduler_interval": settings.scheduler_interval,
             "jobs": {
                 name: {
                     "last_run": _iso(run.last_run),

@@ -15,6 +15,7 @@ from herald.api.pagination import PageRequest, count_response, list_response
 from herald.api.params import RawBody, path_uuid
 from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, staff_session
+from herald.idempotency.service import Idempotency
 from herald.templates import repository, service
 from herald.text import text_problem
 
@@ -86,11 +87,15 @@ def list_templates(
     responses={201: {"model": MessageTemplateOut}},
     openapi_extra=json_request_body(MessageTemplateRequest),
 )
-def create_template(request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
-    with staff_session(request, key) as (session, _user):
+def create_template(request: Request, key: ApiKey, body: RawBody) -> Response:
+    once = Idempotency.of(request, body.raw)
+    with staff_session(request, key) as (session, user):
+        if replayed := once.replay(session, user.uuid):
+            return replayed
         values = service.parse_template_input(body.json_object(), partial=False)
         row = service.create_template(session, values)
-    return JSONResponse(_json(request, row), status_code=201)
+        response = JSONResponse(_json(request, row), status_code=201)
+        return once.remember(session, user.uuid, response)
 
 
 @router.get(

@@ -1,12 +1,15 @@
 // Herald's staff console: a small page over Herald's public API, nothing else.
 // Every piece of user-supplied text reaches the page through textContent, never
 // innerHTML; a message body is previewed in a sandboxed frame, sanitised first.
+// Every action that creates or sends carries an Idempotency-Key and disables its
+// button while it runs, so a double click or a retried request never acts twice.
 "use strict";
 
 const TOKEN_KEY = "herald.token";
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const statusBox = document.getElementById("status");
+const PAGE_SIZES = [10, 20, 50, 100];
 
 // ---- small helpers -------------------------------------------------------
 
@@ -33,27 +36,57 @@ function say(message) {
 
 function show(title, ...content) {
   document.title = `${title} · Herald`;
+  main.removeAttribute("aria-busy");
   main.replaceChildren(...content);
   main.focus();
 }
 
-function today() {
-  const now = new Date();
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+function loading(what) {
+  main.setAttribute("aria-busy", "true");
+  main.replaceChildren(h("p", { class: "muted loading", role: "status", text: `Loading ${what}…` }));
 }
 
 function when(iso) {
-  return iso ? new Date(iso).toLocaleString() : "";
+  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
 }
 
-function badge(state) {
-  const label = { DRAFT: "Draft", SCHEDULED: "Scheduled", SENT: "Sent" }[state] || state;
-  return h("span", { class: `badge ${state}`, text: label });
+function plural(count, one, many) {
+  return `${count} ${count === 1 ? one : many || `${one}s`}`;
 }
 
 function splitAddresses(text) {
   return text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
+}
+
+function newKey() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+// A scrolling region that keyboard users can reach (a wide table on a phone).
+function scroller(label, ...content) {
+  return h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": label }, ...content);
+}
+
+// ---- what a message's state means to staff ---------------------------------
+
+// The outcome first: "Sending — 40%", "Sent", "Sent — 2 failed", in a matching colour.
+function outcome(m) {
+  if (m.state !== "SENT") {
+    const label = { DRAFT: "Draft", SCHEDULED: "Scheduled" }[m.state] || m.state;
+    return { label, tone: m.state };
+  }
+  const d = m.delivery || { total: 0, sent: 0, failed: 0, pending: 0 };
+  if (d.pending) {
+    const percent = d.total ? Math.floor((100 * (d.sent + d.failed)) / d.total) : 0;
+    return { label: `Sending — ${percent}%`, tone: "SENDING" };
+  }
+  if (d.failed) return { label: `Sent — ${d.failed} failed`, tone: "FAILED" };
+  return { label: "Sent", tone: "SENT" };
+}
+
+function badge(m) {
+  const { label, tone } = outcome(m);
+  return h("span", { class: `badge ${tone}`, text: label });
 }
 
 // ---- the API -------------------------------------------------------------
@@ -67,23 +100,38 @@ class ApiError extends Error {
   static describe(body) {
     if (!body || typeof body !== "object") return "";
     if (body.detail) return body.detail;
+    const names = { body: "Message", subject: "Subject", query: "Recipients", send_at: "Send on",
+      emails: "Addresses", email: "Address", name: "Name", additional_recipients: "Also send to",
+      excluded_recipients: "Never send to", customers: "Organisations", offerings: "Offerings" };
     const parts = [];
     const walk = (value, path) => {
       if (Array.isArray(value)) value.forEach((v) => (typeof v === "string" ? parts.push(`${path}: ${v}`) : walk(v, path)));
-      else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+      else if (value && typeof value === "object") {
+        for (const [k, v] of Object.entries(value)) {
+          const label = names[k] || (/^\d+$/.test(k) ? `item ${Number(k) + 1}` : k);
+          walk(v, path ? `${path}, ${label}` : label);
+        }
+      }
     };
     walk(body, "");
     return parts.join("; ");
   }
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, options = {}) {
   const headers = { Authorization: `Token ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (options.key) headers["Idempotency-Key"] = options.key;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    throw new ApiError(0, { detail: "Herald cannot be reached; check the connection and try again." });
+  }
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
-  if (response.status === 401 && path !== "/api/broadcast-messages/?page_size=1") {
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (err) { data = { detail: text.slice(0, 200) }; }
+  if (response.status === 401 && !options.signingIn) {
     signOut("Your session has ended; sign in again.");
     throw new ApiError(401, data);
   }
@@ -111,11 +159,94 @@ function queryParams(query) {
   return params;
 }
 
+// Run `work` with the button disabled and saying what is happening; errors go to `error`.
+function action(button, busyLabel, work, error) {
+  button.addEventListener("click", async () => {
+    if (button.disabled) return;
+    const label = button.textContent;
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    button.textContent = busyLabel;
+    if (error) error.textContent = "";
+    try {
+      await work();
+    } catch (err) {
+      if (error) error.textContent = err.message; else say(err.message);
+    } finally {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      button.textContent = label;
+    }
+  });
+  return button;
+}
+
+// ---- server facts ---------------------------------------------------------
+
+let server = null;
+
+async function serverStatus() {
+  if (!server) {
+    try { server = (await api("GET", "/api/status/")).data; } catch (err) { server = null; }
+  }
+  return server;
+}
+
+async function showServerNotice() {
+  // A server that writes mail to files instead of sending it says so, on every screen.
+  const notice = document.getElementById("notice");
+  const facts = await serverStatus();
+  if (!facts) return;
+  notice.hidden = facts.mail.delivered;
+  notice.textContent = facts.mail.delivered ? "" :
+    "Mail is not being sent: this Herald writes each mail as a file on the server " +
+    "(its operator has not set HERALD_SMTP_URL). Recipients receive nothing.";
+}
+
+// ---- dialogs -----------------------------------------------------------------
+
+function confirmDialog(title, text, okLabel, danger) {
+  const dialog = document.getElementById("confirm");
+  document.getElementById("confirm-title").textContent = title;
+  document.getElementById("confirm-text").textContent = text;
+  const ok = document.getElementById("confirm-ok");
+  ok.textContent = okLabel;
+  ok.className = danger ? "danger" : "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    dialog.querySelector("button[value=cancel]").focus();
+  });
+}
+
+function confirmSend(subject, count) {
+  return confirmDialog("Send now?",
+    `Send “${subject}” to ${plural(count, "recipient")} now? This cannot be undone.`, "Send", false);
+}
+
+function confirmDelete(m) {
+  const lost = m.state === "SENT"
+    ? `Its delivery record — who got it and who did not (${plural(m.emails.length, "recipient")}) — is erased too.`
+    : "";
+  return confirmDialog("Delete this broadcast?",
+    `Delete “${m.subject}”? ${lost} This cannot be undone.`.replace("  ", " "), "Delete", true);
+}
+
+// ---- unsaved work ------------------------------------------------------------
+
+let unsaved = null; // a function telling whether the screen holds unsaved work
+
+window.addEventListener("beforeunload", (event) => {
+  if (unsaved && unsaved()) { event.preventDefault(); event.returnValue = ""; }
+});
+
 // ---- signing in and out -------------------------------------------------
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
-  statusShown = false;
+  server = null;
+  unsaved = null;
   document.getElementById("notice").hidden = true;
   nav.hidden = true;
   showSignIn(message);
@@ -124,16 +255,17 @@ function signOut(message) {
 function showSignIn(message) {
   const error = h("p", { class: "error", id: "sign-in-error", role: "alert", text: message || "" });
   const input = h("input", { type: "password", id: "token", name: "token", autocomplete: "off", required: true });
-  const form = h("form", { class: "card", "aria-describedby": "sign-in-error" },
+  const button = h("button", { type: "submit", text: "Sign in" });
+  const form = h("form", { class: "card narrow", "aria-describedby": "sign-in-error" },
     h("label", { for: "token", text: "API token" }),
     h("p", { class: "muted", text: "A staff or support token, made with herald create-staff." }),
-    input, error,
-    h("div", { class: "actions" }, h("button", { type: "submit", text: "Sign in" })));
+    input, error, h("div", { class: "actions" }, button));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    button.disabled = true;
     sessionStorage.setItem(TOKEN_KEY, input.value.trim());
     try {
-      await api("GET", "/api/broadcast-messages/?page_size=1");
+      await api("GET", "/api/broadcast-messages/?page_size=1", undefined, { signingIn: true });
       nav.hidden = false;
       if (location.hash === "#/" || !location.hash) route(); else location.hash = "#/";
     } catch (err) {
@@ -141,6 +273,8 @@ function showSignIn(message) {
       error.textContent = err.status === 401 ? "That token is not valid." :
         err.status === 403 ? "This account is neither staff nor support, so it cannot use Herald." : err.message;
       input.focus();
+    } finally {
+      button.disabled = false;
     }
   });
   show("Sign in", h("h1", { text: "Sign in to Herald" }), form);
@@ -149,66 +283,92 @@ function showSignIn(message) {
 
 // ---- the list ------------------------------------------------------------
 
-const listState = { page: 1, state: "", subject: "", o: "-created" };
+function listState() {
+  const params = new URLSearchParams((location.hash.split("?")[1] || ""));
+  const size = Number(params.get("page_size"));
+  return {
+    state: params.get("state") || "",
+    subject: params.get("subject") || "",
+    o: params.get("o") || "-created",
+    page: Math.max(1, Number(params.get("page")) || 1),
+    page_size: PAGE_SIZES.includes(size) ? size : 20,
+  };
+}
+
+function goList(state) {
+  const params = new URLSearchParams();
+  if (state.state) params.set("state", state.state);
+  if (state.subject) params.set("subject", state.subject);
+  if (state.o !== "-created") params.set("o", state.o);
+  if (state.page > 1) params.set("page", state.page);
+  if (state.page_size !== 20) params.set("page_size", state.page_size);
+  const hash = `#/${params.toString() ? `?${params}` : ""}`;
+  if (location.hash === hash) route(); else location.hash = hash;
+}
 
 async function showList() {
-  const params = new URLSearchParams({ page: listState.page, page_size: 20, o: listState.o });
-  if (listState.state) params.set("state", listState.state);
-  if (listState.subject) params.set("subject", listState.subject);
+  const state = listState();
+  loading("broadcasts");
+  const params = new URLSearchParams({ page: state.page, page_size: state.page_size, o: state.o });
+  if (state.state) params.set("state", state.state);
+  if (state.subject) params.set("subject", state.subject);
   let result;
   try {
     result = await api("GET", `/api/broadcast-messages/?${params}`);
   } catch (err) {
-    if (err.status === 404 && listState.page > 1) { listState.page = 1; return showList(); }
+    if (err.status === 404 && state.page > 1) return goList({ ...state, page: 1 });
     throw err;
   }
   const stateSelect = h("select", { id: "filter-state", name: "state" },
     ...[["", "All states"], ["DRAFT", "Draft"], ["SCHEDULED", "Scheduled"], ["SENT", "Sent"]].map(
-      ([value, label]) => h("option", { value, selected: value === listState.state, text: label })));
-  const search = h("input", { type: "search", id: "filter-subject", name: "subject", value: listState.subject });
+      ([value, label]) => h("option", { value, selected: value === state.state, text: label })));
+  const search = h("input", { type: "search", id: "filter-subject", name: "subject", value: state.subject });
+  const size = h("select", { id: "page-size", name: "page_size" },
+    ...PAGE_SIZES.map((n) => h("option", { value: n, selected: n === state.page_size, text: `${n} a page` })));
   const filters = h("form", { class: "filters card", role: "search" },
     h("div", {}, h("label", { for: "filter-state", text: "State" }), stateSelect),
     h("div", {}, h("label", { for: "filter-subject", text: "Subject contains" }), search),
+    h("div", {}, h("label", { for: "page-size", text: "Show" }), size),
     h("button", { type: "submit", text: "Filter" }));
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
-    Object.assign(listState, { state: stateSelect.value, subject: search.value.trim(), page: 1 });
-    showList();
+    goList({ ...state, state: stateSelect.value, subject: search.value.trim(), page_size: Number(size.value), page: 1 });
   });
   const sortable = (name, label, cls) => {
-    const active = listState.o.replace("-", "") === name;
-    const descending = listState.o.startsWith("-");
+    const active = state.o.replace("-", "") === name;
+    const descending = state.o.startsWith("-");
     const sort = active ? (descending ? "descending" : "ascending") : "none";
     return h("th", { scope: "col", "aria-sort": sort, class: cls }, h("button", {
       type: "button", text: label + (active ? (descending ? " ▼" : " ▲") : ""),
-      onclick: () => { listState.o = active && !descending ? `-${name}` : name; listState.page = 1; showList(); },
+      onclick: () => goList({ ...state, o: active && !descending ? `-${name}` : name, page: 1 }),
     }));
   };
-  const rows = result.data.map((m) => h("tr", {},
-    h("td", {}, h("a", { href: `#/m/${m.uuid}`, text: m.subject })),
-    h("td", { class: "hide-narrow", text: m.author_full_name }),
-    h("td", {}, badge(m.state)),
-    h("td", { class: "hide-narrow", text: when(m.created) }),
-    h("td", { text: m.send_at || "" }),
-    h("td", {}, m.state === "SENT" ? `${m.delivery.sent}/${m.delivery.total}` : "",
-      m.delivery.failed ? h("span", { class: "error", text: ` · ${m.delivery.failed} failed` }) : null)));
-  const pages = Math.max(1, Math.ceil(result.count / 20));
-  const pager = h("div", { class: "pager" },
+  const rows = result.data.map((m) => {
+    const d = m.delivery;
+    return h("tr", { class: outcome(m).tone === "FAILED" ? "has-failures" : null },
+      h("td", { "data-label": "Subject" }, h("a", { href: `#/m/${m.uuid}`, text: m.subject })),
+      h("td", { "data-label": "Author", class: "nowrap", text: m.author_full_name }),
+      h("td", { "data-label": "State" }, badge(m)),
+      h("td", { "data-label": "Created", class: "nowrap", text: when(m.created) }),
+      h("td", { "data-label": "Send day", class: "nowrap", text: m.send_at || "—" }),
+      h("td", { "data-label": "Delivery", class: "nowrap" }, m.state === "SENT" ? `${d.sent}/${d.total}` : "—",
+        d.failed ? h("strong", { class: "error", text: ` · ${d.failed} failed` }) : null));
+  });
+  const pages = Math.max(1, Math.ceil(result.count / state.page_size));
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
     h("button", { type: "button", class: "secondary", disabled: !result.links.prev, text: "Previous",
-      onclick: () => { listState.page -= 1; showList(); } }),
-    h("span", { text: `Page ${listState.page} of ${pages} · ${result.count} broadcasts` }),
+      onclick: () => goList({ ...state, page: state.page - 1 }) }),
+    h("span", { text: `Page ${state.page} of ${pages} · ${plural(result.count, "broadcast")}` }),
     h("button", { type: "button", class: "secondary", disabled: !result.links.next, text: "Next",
-      onclick: () => { listState.page += 1; showList(); } }));
+      onclick: () => goList({ ...state, page: state.page + 1 }) }));
   show("Broadcasts",
     h("h1", { text: "Broadcasts" }), filters,
-    h("div", { class: "scroll" }, h("table", {},
+    h("table", { class: "cards", id: "broadcasts" },
       h("caption", { class: "muted", text: "Messages to the portal's users, newest first unless sorted." }),
-      h("thead", {}, h("tr", {}, sortable("subject", "Subject"),
-        sortable("author_full_name", "Author", "hide-narrow"),
-        h("th", { scope: "col", text: "State" }),
-        sortable("created", "Created", "hide-narrow"),
+      h("thead", {}, h("tr", {}, sortable("subject", "Subject"), sortable("author_full_name", "Author"),
+        h("th", { scope: "col", text: "State" }), sortable("created", "Created"),
         h("th", { scope: "col", text: "Send day" }), h("th", { scope: "col", text: "Delivery" }))),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No broadcasts." }))))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted", text: "No broadcasts match." })))),
     pager);
 }
 
@@ -243,41 +403,110 @@ function previewFrame(body, title) {
   return h("iframe", { class: "preview", sandbox: "", title, srcdoc: `${csp}<body style="font-family:sans-serif">${content}</body>` });
 }
 
-// ---- composing ------------------------------------------------------------
+// The mail as one recipient gets it, rendered by the server exactly as delivery does.
+function livePreview({ subject, body, query, forEmail }) {
+  const box = h("div", { id: "preview", "aria-live": "polite" });
+  const problems = h("div", { id: "placeholder-errors", class: "error", role: "alert" });
+  let timer;
+  let asked = 0;
+  const refresh = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const payload = { subject: subject() || " ", body: body() || " " };
+      const q = query && query();
+      if (q) payload.query = q;
+      const email = forEmail && forEmail();
+      if (email) payload.email = email;
+      const mine = ++asked;
+      try {
+        const p = (await api("POST", "/api/broadcast-messages/render/", payload)).data;
+        if (mine !== asked) return;
+        problems.replaceChildren();
+        box.replaceChildren(
+          h("p", { class: "muted" }, `As ${p.email} gets it — Subject: `, h("strong", { text: p.subject })),
+          previewFrame(p.html || p.text, "Preview of the mail"));
+      } catch (err) {
+        if (mine !== asked) return;
+        const fields = err.body && typeof err.body === "object" ? err.body : {};
+        const lines = [];
+        for (const [field, label] of [["subject", "Subject"], ["body", "Message"]]) {
+          for (const problem of fields[field] || []) {
+            if (problem !== "Write something to preview.") lines.push(`${label}, ${problem.replace(/^Line (\d+):/, "line $1:")}`);
+          }
+        }
+        if (!lines.length && err.status !== 400) lines.push(err.message);
+        problems.replaceChildren(...lines.map((l) => h("p", { text: l })));
+      }
+    }, 250);
+  };
+  return { box, problems, refresh, hasProblems: () => problems.childElementCount > 0 };
+}
+
+// ---- choosing organisations and offerings: an ARIA combobox --------------------
 
 function picker(kind, label, chosen, onChange) {
   const id = `pick-${kind}`;
-  const input = h("input", { type: "text", id, autocomplete: "off", "aria-controls": `${id}-list`, placeholder: "Type to search" });
-  const list = h("ul", { class: "suggestions", id: `${id}-list`, "aria-label": `${label} matching` });
+  const listId = `${id}-list`;
+  const input = h("input", { type: "text", id, autocomplete: "off", role: "combobox", "aria-autocomplete": "list",
+    "aria-expanded": "false", "aria-controls": listId, placeholder: "Type to search" });
+  const list = h("ul", { class: "suggestions", id: listId, role: "listbox", "aria-label": `${label} matching` });
   const chips = h("ul", { class: "chips", "aria-label": `Chosen ${label.toLowerCase()}` });
+  let options = [];
+  let active = -1;
   const draw = () => chips.replaceChildren(...chosen.map((item) => h("li", {}, item.name,
     h("button", { type: "button", "aria-label": `Remove ${item.name}`, text: "×",
       onclick: () => { chosen.splice(chosen.indexOf(item), 1); draw(); onChange(); } }))));
+  const close = () => { options = []; active = -1; list.replaceChildren(); input.setAttribute("aria-expanded", "false"); input.removeAttribute("aria-activedescendant"); };
+  const pick = (found) => {
+    chosen.push({ uuid: found.uuid, name: found.name });
+    input.value = ""; close(); draw(); onChange(); input.focus();
+  };
+  const highlight = (index) => {
+    active = index;
+    [...list.children].forEach((li, n) => li.setAttribute("aria-selected", n === index ? "true" : "false"));
+    if (index >= 0) input.setAttribute("aria-activedescendant", `${id}-option-${index}`);
+  };
   let timer;
   input.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
       const name = input.value.trim();
-      if (!name) { list.replaceChildren(); return; }
-      const found = await api("GET", `/api/${kind}/?${new URLSearchParams({ name, page_size: 8 })}`);
-      list.replaceChildren(...found.data.filter((f) => !chosen.some((c) => c.uuid === f.uuid)).map((f) =>
-        h("li", {}, h("button", { type: "button", text: f.name, onclick: () => {
-          chosen.push({ uuid: f.uuid, name: f.name });
-          input.value = ""; list.replaceChildren(); draw(); onChange(); input.focus();
-        } }))));
+      if (!name) { close(); return; }
+      try {
+        const found = await api("GET", `/api/${kind}/?${new URLSearchParams({ name, page_size: 8 })}`);
+        options = found.data.filter((f) => !chosen.some((c) => c.uuid === f.uuid));
+        list.replaceChildren(...options.map((f, n) => h("li", { id: `${id}-option-${n}`, role: "option", "aria-selected": "false",
+          text: f.name, onmousedown: (event) => event.preventDefault(), onclick: () => pick(f) })));
+        if (!options.length) list.replaceChildren(h("li", { role: "option", "aria-disabled": "true", class: "muted", text: "Nothing matches" }));
+        input.setAttribute("aria-expanded", "true");
+        active = -1;
+      } catch (err) { say(err.message); }
     }, 200);
   });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown" && options.length) { event.preventDefault(); highlight((active + 1) % options.length); }
+    else if (event.key === "ArrowUp" && options.length) { event.preventDefault(); highlight((active - 1 + options.length) % options.length); }
+    else if (event.key === "Enter" && active >= 0) { event.preventDefault(); pick(options[active]); }
+    else if (event.key === "Escape") close();
+  });
+  input.addEventListener("blur", () => setTimeout(close, 150));
   draw();
   return h("div", {}, h("label", { for: id, text: label }), input, list, chips);
 }
 
-async function showCompose(uuid) {
-  const message = uuid ? (await api("GET", `/api/broadcast-messages/${uuid}/`)).data : null;
+// ---- composing ------------------------------------------------------------
+
+async function showCompose(uuid, fromUuid) {
+  loading("the broadcast");
+  const facts = await serverStatus();
+  const source = uuid || fromUuid;
+  const loaded = source ? (await api("GET", `/api/broadcast-messages/${source}/`)).data : null;
+  let message = uuid ? loaded : null; // the message being edited; null until first saved
   if (message && message.state === "SENT") { location.hash = `#/m/${uuid}`; return; }
-  const query = message ? message.query : { all_users: false };
+  const query = loaded ? loaded.query : { all_users: false };
   const draft = {
-    subject: message ? message.subject : "",
-    body: message ? message.body : "",
+    subject: loaded ? (fromUuid ? `Copy of ${loaded.subject}` : loaded.subject) : "",
+    body: loaded ? loaded.body : "",
     send_at: message ? message.send_at : null,
     customers: [...(query.customers || [])],
     offerings: [...(query.offerings || [])],
@@ -285,8 +514,11 @@ async function showCompose(uuid) {
     send_to_me: !!query.send_to_me,
     additional: (query.additional_recipients || []).join("\n"),
     excluded: (query.excluded_recipients || []).join("\n"),
+    previewFor: "",
   };
-  const title = message ? "Edit broadcast" : "New broadcast";
+  let clean = JSON.stringify(draft);
+  unsaved = () => JSON.stringify(draft) !== clean;
+  const title = message ? "Edit broadcast" : fromUuid ? "New broadcast (a copy)" : "New broadcast";
   const buildQuery = () => {
     const q = { all_users: draft.all_users, send_to_me: draft.send_to_me };
     if (draft.customers.length) q.customers = draft.customers.map((c) => c.uuid);
@@ -296,77 +528,135 @@ async function showCompose(uuid) {
     if (excluded.length) q.excluded_recipients = excluded;
     return q;
   };
+  const save = async (sendAt) => {
+    const payload = { subject: draft.subject, body: draft.body, query: buildQuery() };
+    if (sendAt !== undefined) payload.send_at = sendAt;
+    const result = message
+      ? await api("PATCH", `/api/broadcast-messages/${message.uuid}/`, payload)
+      : await api("POST", "/api/broadcast-messages/", payload, { key: newKey() });
+    message = result.data;
+    clean = JSON.stringify(draft);
+    return message;
+  };
+  const testSend = (error, addresses) => async () => {
+    const to = addresses();
+    if (!to.length) { error.textContent = "Give 1 to 10 addresses for the test."; return; }
+    const kept = await save();
+    const result = await api("POST", `/api/broadcast-messages/${kept.uuid}/test-send/`, { emails: to }, { key: newKey() });
+    const failed = result.data.results.filter((r) => r.status !== "sent");
+    say(failed.length ? `Test not delivered to ${failed.map((f) => `${f.email} (${f.detail})`).join(", ")}.`
+      : `Test sent to ${to.join(", ")}; the draft is saved.`);
+  };
 
   const stepOne = () => {
     const subject = h("input", { type: "text", id: "subject", required: true, maxlength: 1000, value: draft.subject });
     const body = h("textarea", { id: "body", required: true, text: draft.body });
-    const preview = h("div", { id: "preview" }, previewFrame(draft.body, "Preview of the mail"));
-    body.addEventListener("input", () => { draft.body = body.value; preview.replaceChildren(previewFrame(draft.body, "Preview of the mail")); });
-    subject.addEventListener("input", () => (draft.subject = subject.value));
+    const previewFor = h("input", { type: "email", id: "preview-for-email", value: draft.previewFor, placeholder: "the first recipient" });
+    const preview = livePreview({
+      subject: () => draft.subject, body: () => draft.body, query: buildQuery,
+      forEmail: () => draft.previewFor.trim(),
+    });
+    body.addEventListener("input", () => { draft.body = body.value; preview.refresh(); });
+    subject.addEventListener("input", () => { draft.subject = subject.value; preview.refresh(); });
+    previewFor.addEventListener("input", () => { draft.previewFor = previewFor.value; preview.refresh(); });
     const error = h("p", { class: "error", role: "alert" });
     const templates = h("select", { id: "template" }, h("option", { value: "", text: "— none —" }));
+    let known = [];
     api("GET", "/api/broadcast-message-templates/?page_size=300").then((found) => {
-      for (const t of found.data) templates.append(h("option", { value: t.uuid, text: t.name }));
-      templates._byId = Object.fromEntries(found.data.map((t) => [t.uuid, t]));
-    });
+      known = found.data;
+      for (const t of known) templates.append(h("option", { value: t.uuid, text: t.name }));
+    }).catch(() => {});
     templates.addEventListener("change", () => {
-      const chosen = (templates._byId || {})[templates.value];
+      const chosen = known.find((t) => t.uuid === templates.value);
       if (!chosen) return;
       subject.value = draft.subject = chosen.subject;
       body.value = draft.body = chosen.body;
-      preview.replaceChildren(previewFrame(draft.body, "Preview of the mail"));
+      preview.refresh();
       say(`Filled from the template “${chosen.name}”.`);
     });
     const templateName = h("input", { type: "text", id: "template-name", maxlength: 150 });
-    const saveTemplate = h("button", { type: "button", class: "secondary", text: "Save as template", onclick: async () => {
-      error.textContent = "";
-      try {
-        const name = templateName.value.trim();
-        if (!name) { error.textContent = "Name the template first."; templateName.focus(); return; }
-        await api("POST", "/api/broadcast-message-templates/", { name, subject: draft.subject, body: draft.body });
+    const saveTemplate = action(h("button", { type: "button", class: "secondary", text: "Save as template" }), "Saving…", async () => {
+      const name = templateName.value.trim();
+      if (!name) { error.textContent = "Name the template first."; templateName.focus(); return; }
+      const payload = { name, subject: draft.subject, body: draft.body };
+      const found = (await api("GET", `/api/broadcast-message-templates/?${new URLSearchParams({ name, page_size: 300 })}`)).data;
+      const same = found.find((t) => t.name === name);
+      if (same) {
+        if (!(await confirmDialog("Replace the template?", `A template named “${name}” exists. Replace its subject and message with these?`, "Replace", false))) return;
+        await api("PUT", `/api/broadcast-message-templates/${same.uuid}/`, payload);
+        say(`Replaced the template “${name}”.`);
+      } else {
+        const made = (await api("POST", "/api/broadcast-message-templates/", payload, { key: newKey() })).data;
+        known.push(made);
+        templates.append(h("option", { value: made.uuid, text: made.name }));
         say(`Saved as the template “${name}”.`);
-      } catch (err) { error.textContent = err.message; }
-    } });
+      }
+    }, error);
+    const next = h("button", { type: "submit", text: "Next: recipients" });
     const form = h("form", { class: "card" },
       h("label", { for: "template", text: "Start from a template" }), templates,
       h("div", { class: "two" },
         h("div", {}, h("label", { for: "subject", text: "Subject" }), subject,
           h("label", { for: "body", text: "Message (plain text or HTML)" }), body,
-          h("p", { class: "muted", text: "Placeholders: {{ recipient.full_name }}, {{ recipient.email }}, {{ recipient.customers }}, {{ recipient.offerings }}, {{ message.subject }}, {{ message.send_at }}." })),
-        h("div", {}, h("h2", { text: "How the mail will look" }), preview)),
+          h("p", { class: "muted", id: "placeholder-help", text: "Placeholders: {{ recipient.full_name }}, {{ recipient.email }}, {{ recipient.customers }}, {{ recipient.offerings }}, {{ message.subject }}, {{ message.send_at }}." }),
+          preview.problems),
+        h("div", {}, h("h2", { text: "How the mail will look" }),
+          h("label", { for: "preview-for-email", text: "Preview for (address)" }), previewFor,
+          preview.box)),
       error,
       h("div", { class: "actions" },
-        h("button", { type: "submit", text: "Next: recipients" }),
+        next,
         h("div", {}, h("label", { for: "template-name", text: "Template name" }), templateName),
         saveTemplate));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!draft.subject.trim() || !draft.body.trim()) { error.textContent = "Write a subject and a message first."; return; }
+      if (preview.hasProblems()) { error.textContent = "Fix the placeholders first (see above)."; return; }
       stepTwo();
     });
     show(title, h("h1", { text: title }), steps(1), form);
+    preview.refresh();
     subject.focus();
   };
 
   const stepTwo = () => {
     const total = h("p", { id: "recipient-count", "aria-live": "polite" });
     const tbody = h("tbody");
+    const table = h("table", { id: "recipients" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Name" }), h("th", { scope: "col", text: "E-mail" }),
+        h("th", { scope: "col", text: "Organisations" }), h("th", { scope: "col", text: "Offerings" }))),
+      tbody);
     let count = 0;
     let refreshTimer;
+    let asked = 0;
     const refresh = () => {
       clearTimeout(refreshTimer);
+      total.textContent = "Counting recipients…";
+      table.classList.add("stale");
+      table.setAttribute("aria-busy", "true");
       refreshTimer = setTimeout(async () => {
         const params = queryParams(buildQuery());
         params.set("page_size", 50);
+        const mine = ++asked;
         try {
           const result = await api("GET", `/api/broadcast-messages/recipients/?${params}`);
+          if (mine !== asked) return;
           count = result.count;
-          total.textContent = `${count} recipient${count === 1 ? "" : "s"}` + (count > 50 ? " (first 50 shown)" : "");
+          total.classList.remove("error");
+          total.textContent = plural(count, "recipient") + (count > 50 ? " (first 50 shown)" : "");
           tbody.replaceChildren(...result.data.map((r) => h("tr", {},
             h("td", { text: r.full_name }), h("td", { text: r.email }),
             h("td", { text: r.customers.map((c) => c.name).join(", ") }),
-            h("td", { class: "hide-narrow", text: r.offerings.map((o) => o.name).join(", ") }))));
-        } catch (err) { total.textContent = err.message; }
+            h("td", { text: r.offerings.map((o) => o.name).join(", ") }))));
+          table.classList.remove("stale");
+          table.removeAttribute("aria-busy");
+        } catch (err) {
+          if (mine !== asked) return;
+          count = 0;
+          total.classList.add("error");
+          total.textContent = `These recipients cannot be counted: ${err.message}`;
+          tbody.replaceChildren();
+        }
       }, 150);
     };
     const allUsers = h("input", { type: "checkbox", id: "all-users", checked: draft.all_users,
@@ -377,40 +667,39 @@ async function showCompose(uuid) {
     additional.addEventListener("input", () => { draft.additional = additional.value; refresh(); });
     const excluded = h("textarea", { id: "excluded", rows: 3, text: draft.excluded });
     excluded.addEventListener("input", () => { draft.excluded = excluded.value; refresh(); });
-    const day = h("input", { type: "date", id: "send-at", min: today(), value: draft.send_at || "" });
+    const firstDay = (facts && facts.today) || new Date().toISOString().slice(0, 10);
+    const day = h("input", { type: "date", id: "send-at", min: firstDay, value: draft.send_at || "",
+      "aria-describedby": "schedule-help" });
+    const zone = facts ? facts.time_zone : "the server's time zone";
+    const every = facts ? `${facts.scheduler_interval} seconds` : "a few seconds";
     const error = h("p", { class: "error", role: "alert" });
+    const testTo = h("input", { type: "text", id: "test-to", placeholder: "up to 10 addresses" });
 
-    const save = async (sendAt) => {
-      const payload = { subject: draft.subject, body: draft.body, query: buildQuery() };
-      if (sendAt !== undefined) payload.send_at = sendAt;
-      const saved = message
-        ? await api("PATCH", `/api/broadcast-messages/${message.uuid}/`, payload)
-        : await api("POST", "/api/broadcast-messages/", payload);
-      return saved.data;
-    };
-    const act = (fn) => async () => {
-      error.textContent = "";
-      try { await fn(); } catch (err) { error.textContent = err.message; }
-    };
     const buttons = h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", text: "Back", onclick: stepOne }),
-      h("button", { type: "button", class: "secondary", text: "Save as draft", onclick: act(async () => {
-        const saved = await save(message && message.state === "SCHEDULED" ? null : undefined);
-        say("Saved as a draft."); location.hash = `#/m/${saved.uuid}`;
-      }) }),
+      action(h("button", { type: "button", class: "secondary", text: "Save as draft" }), "Saving…", async () => {
+        const kept = await save(message && message.state === "SCHEDULED" ? null : undefined);
+        say("Saved as a draft."); location.hash = `#/m/${kept.uuid}`;
+      }, error),
       h("div", {}, h("label", { for: "send-at", text: "Send on" }), day),
-      h("button", { type: "button", text: "Schedule", onclick: act(async () => {
+      action(h("button", { type: "button", text: "Schedule" }), "Scheduling…", async () => {
         if (!day.value) { error.textContent = "Choose the day to send it on."; day.focus(); return; }
-        const saved = await save(day.value);
-        await api("POST", `/api/broadcast-messages/${saved.uuid}/schedule/`);
-        say(`Scheduled for ${day.value}.`); location.hash = `#/m/${saved.uuid}`;
-      }) }),
-      h("button", { type: "button", text: "Send now", onclick: act(async () => {
+        const kept = await save(day.value);
+        await api("POST", `/api/broadcast-messages/${kept.uuid}/schedule/`, undefined, { key: newKey() });
+        say(`Scheduled for ${day.value}.`); location.hash = `#/m/${kept.uuid}`;
+      }, error),
+      action(h("button", { type: "button", text: "Send now" }), "Sending…", async () => {
         if (!(await confirmSend(draft.subject, count))) return;
-        const saved = await save();
-        await api("POST", `/api/broadcast-messages/${saved.uuid}/send/`);
-        say("Sent; delivery is under way."); location.hash = `#/m/${saved.uuid}`;
-      }) }));
+        const kept = await save();
+        await api("POST", `/api/broadcast-messages/${kept.uuid}/send/`, undefined, { key: newKey() });
+        say("Sent; delivery is under way."); location.hash = `#/m/${kept.uuid}`;
+      }, error));
+    const tests = h("div", { class: "actions" },
+      action(h("button", { type: "button", class: "secondary", text: "Send a test to me" }), "Sending the test…",
+        testSend(error, meAddress), error),
+      h("div", { class: "grow" }, h("label", { for: "test-to", text: "Send a test to" }), testTo),
+      action(h("button", { type: "button", class: "secondary", text: "Send test" }), "Sending the test…",
+        testSend(error, () => splitAddresses(testTo.value).slice(0, 10)), error));
     const form = h("div", { class: "card" },
       h("label", { class: "check" }, allUsers, "All users of the portal"),
       h("div", { class: "two" },
@@ -420,17 +709,20 @@ async function showCompose(uuid) {
         h("div", {}, h("label", { for: "additional", text: "Also send to (addresses)" }), additional),
         h("div", {}, h("label", { for: "excluded", text: "Never send to (addresses)" }), excluded)),
       h("label", { class: "check" }, toMe, "Send a copy to me"),
-      error, buttons);
+      h("p", { class: "muted", id: "schedule-help",
+        text: `A scheduled broadcast leaves at the first scheduler run on that day in ${zone} (the scheduler looks every ${every}); today there is ${firstDay}.` }),
+      error, buttons, tests);
     show(title, h("h1", { text: title }), steps(2), form,
-      h("h2", { text: "Recipients" }), total,
-      h("div", { class: "scroll" }, h("table", { id: "recipients" },
-        h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Name" }), h("th", { scope: "col", text: "E-mail" }),
-          h("th", { scope: "col", text: "Organisations" }), h("th", { scope: "col", class: "hide-narrow", text: "Offerings" }))),
-        tbody)));
+      h("h2", { text: "Recipients" }), total, scroller("Recipients", table));
     refresh();
   };
   stepOne();
 }
+
+function meAddress() {
+  return myAddress ? [myAddress] : [];
+}
+let myAddress = null;
 
 function steps(current) {
   return h("ol", { class: "steps", "aria-label": "Steps" },
@@ -438,135 +730,192 @@ function steps(current) {
     h("li", { "aria-current": current === 2 ? "step" : null, text: "2. Recipients" }));
 }
 
-function confirmSend(subject, count) {
-  const dialog = document.getElementById("confirm");
-  document.getElementById("confirm-text").textContent =
-    `Send “${subject}” to ${count} recipient${count === 1 ? "" : "s"} now? This cannot be undone.`;
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-    dialog.showModal();
-  });
-}
-
 // ---- one broadcast ---------------------------------------------------------
 
 let pollTimer;
 
 async function showMessage(uuid) {
+  loading("the broadcast");
   const m = (await api("GET", `/api/broadcast-messages/${uuid}/`)).data;
   const q = m.query;
   const names = (items) => (items || []).map((i) => i.name).join(", ") || "—";
-  const act = (label, fn, cls) => h("button", { type: "button", class: cls || "secondary", text: label, onclick: async () => {
-    try { await fn(); } catch (err) { say(err.message); }
-  } });
   const actions = h("div", { class: "actions" });
   if (m.state !== "SENT") {
     actions.append(h("a", { class: "button", href: `#/m/${uuid}/edit`, text: "Edit" }));
-    if (m.state === "SCHEDULED") actions.append(act("Unschedule", async () => {
+    if (m.state === "SCHEDULED") actions.append(action(h("button", { type: "button", class: "secondary", text: "Unschedule" }), "Unscheduling…", async () => {
       await api("PATCH", `/api/broadcast-messages/${uuid}/`, { send_at: null });
       say("Unscheduled; it is a draft again."); showMessage(uuid);
     }));
-    actions.append(act("Send now", async () => {
+    actions.append(action(h("button", { type: "button", text: "Send now" }), "Sending…", async () => {
       if (!(await confirmSend(m.subject, m.emails.length))) return;
-      await api("POST", `/api/broadcast-messages/${uuid}/send/`);
+      await api("POST", `/api/broadcast-messages/${uuid}/send/`, undefined, { key: newKey() });
       say("Sent; delivery is under way."); showMessage(uuid);
-    }, "primary"));
+    }));
   }
-  actions.append(act("Delete", async () => {
+  actions.append(h("a", { class: "button secondary", href: `#/new?from=${uuid}`, text: "Duplicate" }));
+  actions.append(action(h("button", { type: "button", class: "danger", text: "Delete" }), "Deleting…", async () => {
+    if (!(await confirmDelete(m))) { say("Nothing was deleted."); return; }
     await api("DELETE", `/api/broadcast-messages/${uuid}/`);
-    say("Deleted."); location.hash = "#/";
-  }, "danger"));
+    say(`Deleted “${m.subject}”.`); location.hash = "#/";
+  }));
 
   const delivery = h("section", { id: "delivery", "aria-labelledby": "delivery-title" });
+  const header = h("h1", {}, m.subject, " ", badge(m));
+  const testTo = h("input", { type: "text", id: "test-to", placeholder: "up to 10 addresses" });
+  const testError = h("p", { class: "error", role: "alert" });
   show(m.subject,
     h("p", {}, h("a", { href: "#/", text: "← All broadcasts" })),
-    h("h1", {}, m.subject, " ", badge(m.state)),
-    h("div", { class: "card" }, h("dl", { class: "facts" },
-      h("dt", { text: "Author" }), h("dd", { text: m.author_full_name }),
-      h("dt", { text: "Created" }), h("dd", { text: when(m.created) }),
-      h("dt", { text: "Send day" }), h("dd", { text: m.send_at || "—" }),
-      h("dt", { text: "Organisations" }), h("dd", { text: names(q.customers) }),
-      h("dt", { text: "Offerings" }), h("dd", { text: names(q.offerings) }),
-      h("dt", { text: "All users" }), h("dd", { text: q.all_users ? "yes" : "no" }),
-      h("dt", { text: "Also to" }), h("dd", { text: (q.additional_recipients || []).join(", ") || "—" }),
-      h("dt", { text: "Never to" }), h("dd", { text: (q.excluded_recipients || []).join(", ") || "—" }),
-      h("dt", { text: "Recipients" }), h("dd", {}, h("details", {},
-        h("summary", { text: `${m.emails.length} address${m.emails.length === 1 ? "" : "es"}` }),
-        h("p", { text: m.emails.join(", ") }))))),
+    header,
     actions,
+    m.state === "SENT" ? delivery : null,
+    h("section", { "aria-labelledby": "facts-title" },
+      h("h2", { id: "facts-title", text: "Details" }),
+      h("div", { class: "card" }, h("dl", { class: "facts" },
+        h("dt", { text: "Author" }), h("dd", { text: m.author_full_name }),
+        h("dt", { text: "Created" }), h("dd", { text: when(m.created) }),
+        h("dt", { text: "Send day" }), h("dd", { text: m.send_at || "—" }),
+        h("dt", { text: "Organisations" }), h("dd", { text: names(q.customers) }),
+        h("dt", { text: "Offerings" }), h("dd", { text: names(q.offerings) }),
+        h("dt", { text: "All users" }), h("dd", { text: q.all_users ? "yes" : "no" }),
+        h("dt", { text: "Also to" }), h("dd", { text: (q.additional_recipients || []).join(", ") || "—" }),
+        h("dt", { text: "Never to" }), h("dd", { text: (q.excluded_recipients || []).join(", ") || "—" }),
+        h("dt", { text: "Recipients" }), h("dd", {}, h("details", {},
+          h("summary", { text: plural(m.emails.length, "address", "addresses") }),
+          h("p", { text: m.emails.join(", ") })))))),
     h("h2", { text: "Message" }), previewFrame(m.body, "The message as written"),
     recipientPreview(uuid, m.emails),
-    delivery);
-  if (m.state === "SENT") drawDelivery(uuid, delivery);
+    h("section", { "aria-labelledby": "test-title" },
+      h("h2", { id: "test-title", text: "Send a test" }),
+      h("div", { class: "actions" },
+        h("div", { class: "grow" }, h("label", { for: "test-to", text: "Send a test to" }), testTo),
+        action(h("button", { type: "button", class: "secondary", text: "Send test" }), "Sending the test…", async () => {
+          const to = splitAddresses(testTo.value).slice(0, 10);
+          if (!to.length) { testError.textContent = "Give 1 to 10 addresses for the test."; return; }
+          const result = await api("POST", `/api/broadcast-messages/${uuid}/test-send/`, { emails: to }, { key: newKey() });
+          const failed = result.data.results.filter((r) => r.status !== "sent");
+          say(failed.length ? `Test not delivered to ${failed.map((f) => `${f.email} (${f.detail})`).join(", ")}.` : `Test sent to ${to.join(", ")}.`);
+        }, testError)),
+      testError));
+  if (m.state === "SENT") drawDelivery(uuid, delivery, header, "");
 }
 
 function recipientPreview(uuid, emails) {
   const choice = h("select", { id: "preview-for" }, ...emails.slice(0, 300).map((e) => h("option", { value: e, text: e })));
   const result = h("div", { id: "recipient-preview", "aria-live": "polite" });
-  const show = async () => {
+  const button = action(h("button", { type: "button", class: "secondary", text: "Preview" }), "Rendering…", async () => {
     try {
       const p = (await api("POST", `/api/broadcast-messages/${uuid}/preview/`, { email: choice.value })).data;
       result.replaceChildren(
         h("p", {}, h("strong", { text: "Subject: " }), p.subject),
         previewFrame(p.html || p.text, `The mail as ${p.email} gets it`));
     } catch (err) { result.replaceChildren(h("p", { class: "error", text: err.message })); }
-  };
+  });
   return h("section", { "aria-labelledby": "preview-title" },
     h("h2", { id: "preview-title", text: "Preview for one recipient" }),
     emails.length ? h("div", { class: "actions" },
-      h("div", {}, h("label", { for: "preview-for", text: "Recipient" }), choice),
-      h("button", { type: "button", class: "secondary", text: "Preview", onclick: show })) :
+      h("div", {}, h("label", { for: "preview-for", text: "Recipient" }), choice), button) :
       h("p", { class: "muted", text: "The message reaches nobody yet." }),
     result);
 }
 
-async function drawDelivery(uuid, section) {
+async function drawDelivery(uuid, section, header, status) {
   clearTimeout(pollTimer);
+  const params = new URLSearchParams({ page_size: 100 });
+  if (status) params.set("status", status);
   const [message, rows] = await Promise.all([
-    api("GET", `/api/broadcast-messages/${uuid}/?field=delivery`),
-    api("GET", `/api/broadcast-messages/${uuid}/deliveries/?page_size=100`),
+    api("GET", `/api/broadcast-messages/${uuid}/?field=delivery&field=state`),
+    api("GET", `/api/broadcast-messages/${uuid}/deliveries/?${params}`),
   ]);
-  const d = message.data.delivery;
+  const m = message.data;
+  const d = m.delivery;
+  header.querySelector(".badge").replaceWith(badge(m));
   const percent = d.total ? Math.round((100 * d.sent) / d.total) : 0;
-  const retry = d.failed ? h("button", { type: "button", text: `Retry ${d.failed} failed`, onclick: async () => {
-    const result = await api("POST", `/api/broadcast-messages/${uuid}/retry-failed/`);
-    say(`${result.data.retried} deliveries will be tried again.`); drawDelivery(uuid, section);
-  } }) : null;
+  const filter = h("select", { id: "delivery-status" },
+    ...[["", "All"], ["pending", "Pending"], ["sent", "Sent"], ["failed", "Failed"]].map(
+      ([value, label]) => h("option", { value, selected: value === status, text: label })));
+  filter.addEventListener("change", () => drawDelivery(uuid, section, header, filter.value));
+  const retry = d.failed ? action(h("button", { type: "button", text: `Retry ${d.failed} failed` }), "Retrying…", async () => {
+    const result = await api("POST", `/api/broadcast-messages/${uuid}/retry-failed/`, undefined, { key: newKey() });
+    say(`${plural(result.data.retried, "delivery", "deliveries")} will be tried again.`);
+    drawDelivery(uuid, section, header, status);
+  }) : null;
   section.replaceChildren(
     h("h2", { id: "delivery-title", text: "Delivery" }),
-    h("p", { id: "delivery-summary", text: `${d.sent}/${d.total} sent (${percent}%) · ${d.pending} pending · ${d.failed} failed` }),
+    h("p", { id: "delivery-summary", class: d.failed ? "error" : null,
+      text: `${d.sent}/${d.total} sent (${percent}%) · ${d.pending} pending · ${d.failed} failed` }),
     h("progress", { max: d.total || 1, value: d.sent, "aria-label": "Delivery progress" }),
-    ...(retry ? [retry] : []),
-    h("div", { class: "scroll" }, h("table", {},
-      h("caption", { class: "muted", text: rows.count > 100 ? `First 100 of ${rows.count}` : "" }),
+    h("div", { class: "actions" },
+      h("div", {}, h("label", { for: "delivery-status", text: "Show" }), filter), retry),
+    scroller("Deliveries", h("table", {},
+      h("caption", { class: "muted", text: rows.count > 100 ? `First 100 of ${rows.count}` : `${plural(rows.count, "delivery", "deliveries")}` }),
       h("thead", {}, h("tr", {}, ...["E-mail", "Status", "Attempts", "Last error", "Sent"].map((t) => h("th", { scope: "col", text: t })))),
       h("tbody", {}, ...rows.data.map((r) => h("tr", {},
         h("td", { text: r.email }), h("td", {}, h("span", { class: `badge ${r.status}`, text: r.status })),
-        h("td", { text: r.attempts }), h("td", { text: r.last_error || "" }), h("td", { text: when(r.sent_at) })))))));
-  if (d.pending && location.hash === `#/m/${uuid}`) pollTimer = setTimeout(() => drawDelivery(uuid, section), 1500);
+        h("td", { text: r.attempts }), h("td", { text: r.last_error || "" }), h("td", { class: "nowrap", text: when(r.sent_at) })))))));
+  if (d.pending && location.hash === `#/m/${uuid}`) pollTimer = setTimeout(() => drawDelivery(uuid, section, header, status), 1500);
 }
 
-// ---- what the server says about itself ------------------------------------
+// ---- templates ---------------------------------------------------------------
 
-let statusShown = false;
+async function showTemplates() {
+  loading("templates");
+  const result = await api("GET", "/api/broadcast-message-templates/?page_size=300&o=name");
+  const rows = result.data.map((t) => h("tr", {},
+    h("td", { "data-label": "Name" }, h("a", { href: `#/templates/${t.uuid}`, text: t.name })),
+    h("td", { "data-label": "Subject", text: t.subject })));
+  show("Templates",
+    h("h1", { text: "Templates" }),
+    h("div", { class: "actions" }, h("a", { class: "button", href: "#/templates/new", text: "New template" })),
+    h("table", { class: "cards", id: "templates" },
+      h("caption", { class: "muted", text: "Subjects and messages to start a broadcast from." }),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Name" }), h("th", { scope: "col", text: "Subject" }))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 2, class: "muted", text: "No templates yet." })))));
+}
 
-async function showServerNotice() {
-  // Once a session: a server that writes mail to files instead of sending it says so.
-  if (statusShown) return;
-  statusShown = true;
-  const notice = document.getElementById("notice");
-  try {
-    const { data } = await api("GET", "/api/status/");
-    notice.hidden = data.mail.delivered;
-    notice.textContent = data.mail.delivered ? "" :
-      "Mail is not being sent: this Herald writes each mail as a file on the server " +
-      "(its operator has not set HERALD_SMTP_URL). Recipients receive nothing.";
-  } catch (err) {
-    statusShown = false;
-  }
+async function showTemplate(uuid) {
+  loading("the template");
+  const t = uuid ? (await api("GET", `/api/broadcast-message-templates/${uuid}/`)).data : { name: "", subject: "", body: "" };
+  const draft = { name: t.name, subject: t.subject, body: t.body };
+  let clean = JSON.stringify(draft);
+  unsaved = () => JSON.stringify(draft) !== clean;
+  const name = h("input", { type: "text", id: "template-name", maxlength: 150, value: draft.name, required: true });
+  const subject = h("input", { type: "text", id: "subject", maxlength: 1000, value: draft.subject, required: true });
+  const body = h("textarea", { id: "body", text: draft.body, required: true });
+  const preview = livePreview({ subject: () => draft.subject, body: () => draft.body });
+  name.addEventListener("input", () => (draft.name = name.value));
+  subject.addEventListener("input", () => { draft.subject = subject.value; preview.refresh(); });
+  body.addEventListener("input", () => { draft.body = body.value; preview.refresh(); });
+  const error = h("p", { class: "error", role: "alert" });
+  const saveButton = action(h("button", { type: "button", text: "Save template" }), "Saving…", async () => {
+    const payload = { name: draft.name.trim(), subject: draft.subject, body: draft.body };
+    if (uuid) await api("PUT", `/api/broadcast-message-templates/${uuid}/`, payload);
+    else await api("POST", "/api/broadcast-message-templates/", payload, { key: newKey() });
+    clean = JSON.stringify(draft);
+    say(`Saved the template “${payload.name}”.`); location.hash = "#/templates";
+  }, error);
+  const buttons = h("div", { class: "actions" }, saveButton);
+  if (uuid) buttons.append(action(h("button", { type: "button", class: "danger", text: "Delete" }), "Deleting…", async () => {
+    if (!(await confirmDialog("Delete this template?", `Delete the template “${t.name}”? Broadcasts made from it keep their text. This cannot be undone.`, "Delete", true))) { say("Nothing was deleted."); return; }
+    await api("DELETE", `/api/broadcast-message-templates/${uuid}/`);
+    clean = JSON.stringify(draft);
+    say(`Deleted the template “${t.name}”.`); location.hash = "#/templates";
+  }, error));
+  const title = uuid ? "Edit template" : "New template";
+  show(title,
+    h("p", {}, h("a", { href: "#/templates", text: "← All templates" })),
+    h("h1", { text: title }),
+    h("div", { class: "card" }, h("div", { class: "two" },
+      h("div", {}, h("label", { for: "template-name", text: "Name" }), name,
+        h("label", { for: "subject", text: "Subject" }), subject,
+        h("label", { for: "body", text: "Message (plain text or HTML)" }), body, preview.problems),
+      h("div", {}, h("h2", { text: "How the mail will look" }), preview.box)),
+      error, buttons));
+  preview.refresh();
 }
 
 // ---- routing ------------------------------------------------------------
+
+let lastHash = location.hash;
 
 async function route() {
   clearTimeout(pollTimer);
@@ -574,17 +923,37 @@ async function route() {
   nav.hidden = false;
   showServerNotice();
   const hash = location.hash || "#/";
+  lastHash = hash;
+  unsaved = null;
+  if (!myAddress) api("GET", "/api/broadcast-messages/recipients/?send_to_me=true&page_size=1")
+    .then((r) => { myAddress = r.data.length ? r.data[0].email : null; }).catch(() => {});
   try {
     let match;
     if (hash === "#/new") await showCompose(null);
+    else if ((match = hash.match(/^#\/new\?from=([0-9a-f]{32})$/))) await showCompose(null, match[1]);
     else if ((match = hash.match(/^#\/m\/([0-9a-f]{32})\/edit$/))) await showCompose(match[1]);
     else if ((match = hash.match(/^#\/m\/([0-9a-f]{32})$/))) await showMessage(match[1]);
+    else if (hash === "#/templates") await showTemplates();
+    else if (hash === "#/templates/new") await showTemplate(null);
+    else if ((match = hash.match(/^#\/templates\/([0-9a-f]{32})$/))) await showTemplate(match[1]);
     else await showList();
   } catch (err) {
-    if (err.status !== 401) show("Error", h("h1", { text: "Something went wrong" }), h("p", { class: "error", text: err.message }));
+    if (err.status !== 401) {
+      const retry = h("button", { type: "button", class: "secondary", text: "Try again", onclick: route });
+      show("Error", h("h1", { text: "Something went wrong" }), h("p", { class: "error", role: "alert", text: err.message }), retry);
+    }
   }
 }
 
+window.addEventListener("hashchange", () => {
+  // Leaving a screen with unsaved work asks first; staying puts the address back.
+  if (unsaved && unsaved() && location.hash !== lastHash) {
+    if (!window.confirm("Leave this page? Your changes are not saved.")) {
+      history.replaceState(null, "", lastHash);
+      return;
+    }
+  }
+  route();
+});
 document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
-window.addEventListener("hashchange", route);
 route();
