@@ -89,7 +89,7 @@ def test_the_running_code_knows_the_newest_migration() -> None:
     """Herald checks its schema without Alembic at run time (migrations.SCHEMA_HEAD)."""
     from alembic.script import ScriptDirectory
 
-    from herald.migrations import SCHEMA_HEAD
+    from herald.models import SCHEMA_HEAD
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head == SCHEMA_HEAD

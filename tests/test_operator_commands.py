@@ -16,7 +16,7 @@ from sqlalchemy import text
 from herald import __version__
 from herald.clock import utc_now
 from herald.db import Database
-from herald.migrations import SCHEMA_HEAD
+from herald.models import SCHEMA_HEAD
 from tests.cli import herald
 from tests.conftest import EXAMPLE_DIRECTORY, PG_URL
 

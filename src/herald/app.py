@@ -32,6 +32,7 @@ from herald.config import Settings
 from herald.db import Database
 from herald.delivery.outbox import queue_stats
 from herald.directory import endpoints as directory
+from herald.directory.repository import counts as directory_counts
 from herald.operations import jobs, metrics
 from herald.operations.endpoints import operations_router, status_router
 from herald.operations.middleware import RequestMetrics
@@ -108,9 +109,10 @@ def metrics_snapshot(session: Session) -> metrics.Snapshot:
     """What /metrics reads from the database: each table asked through its owner."""
     now = utc_now()
     deliveries, oldest_due = queue_stats(session, now)
+    runs = jobs.runs(session)
     ages = {
         name: (now - run.last_success).total_seconds()
-        for name, run in jobs.runs(session).items()
+        for name, run in runs.items()
         if run.last_success is not None
     }
     return metrics.Snapshot(
@@ -118,6 +120,9 @@ def metrics_snapshot(session: Session) -> metrics.Snapshot:
         oldest_due_age=(now - oldest_due).total_seconds() if oldest_due else 0.0,
         messages={str(k): v for k, v in count_by_state(session).items()},
         job_ages=ages,
+        job_durations={name: run.duration for name, run in runs.items()},
+        job_failing={name: run.last_success != run.last_run for name, run in runs.items()},
+        directory=directory_counts(session),
     )
 
 

@@ -71,8 +71,8 @@ def options(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    from herald.migrations import SCHEMA_HEAD
     from herald.migrations.runner import upgrade_to_head
+    from herald.models import SCHEMA_HEAD
 
     database = _database()
     try:
@@ -276,6 +276,40 @@ def import_directory(
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(FAILED) from exc
     typer.echo(report.summary())
+
+
+@directory_app.command("sync")
+def sync_directory(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read Waldur and show the changes; write nothing.")
+    ] = False,
+    allow_mass_removal: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-removal",
+            help="Apply even if it removes over half the users or customers.",
+        ),
+    ] = False,
+) -> None:
+    """Read the directory from Waldur (HERALD_WALDUR_URL, HERALD_WALDUR_TOKEN) and apply it."""
+    from herald.directory.jobs import run_sync
+
+    settings = Settings()
+    counted: dict[str, int] = {}
+
+    def progress(section: str, rows: int) -> None:
+        counted[section] = counted.get(section, 0) + rows
+        if sys.stderr.isatty():
+            typer.echo(f"\rreading {section}: {counted[section]}   ", err=True, nl=False)
+
+    result = run_sync(settings, dry_run=dry_run, allow_mass_removal=allow_mass_removal,
+                      progress=progress)  # fmt: skip
+    if sys.stderr.isatty():
+        typer.echo("", err=True)
+    typer.echo(result.report.summary())
+    for reason, count in sorted(result.skipped.items()):
+        typer.echo(f"  left out: {count} {reason}")
+    typer.echo(f"read {result.fetched_rows} directory rows from Waldur in {result.seconds:.1f} s")
 
 
 @app.command()

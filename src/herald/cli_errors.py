@@ -12,6 +12,8 @@ from pydantic import ValidationError as SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
+from herald.directory.sync import MassRemoval
+from herald.directory.waldur import WaldurError
 from herald.preflight import ConfigurationError
 
 
@@ -29,7 +31,7 @@ def _where(url: str | None) -> str:
 
 def explain(exc: BaseException, database_url: str | None = None) -> str | None:
     """One line for a failure we understand, or None for one we do not."""
-    if isinstance(exc, ConfigurationError):
+    if isinstance(exc, ConfigurationError | WaldurError | MassRemoval):
         return str(exc)
     if isinstance(exc, SettingsError):
         problems = []

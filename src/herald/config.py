@@ -2,7 +2,9 @@
 
 from datetime import date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
@@ -27,6 +29,11 @@ class Settings(BaseSettings):
     retry_max: float = 3600.0  # longest back-off in seconds
     lease_seconds: float = 300.0  # how long a claimed delivery is held before others may take it
     poll_interval: float = 1.0  # seconds between looks at an empty outbox
+    # The Waldur to sync the directory from (SPEC 5.1), and how often (seconds; None: never).
+    waldur_url: str | None = None
+    waldur_token: str | None = None
+    waldur_customer_emails: Literal["none", "contact"] = "none"
+    sync_interval: float | None = None
     log_format: Literal["text", "json"] = "text"
     access_log: bool = False  # log every request (set by `herald serve --access-log`)
     metrics_token: str | None = None  # when set, /metrics wants `Authorization: Bearer <it>`
@@ -48,6 +55,26 @@ class Settings(BaseSettings):
         if problem := email_error(value.strip()):
             raise ValueError(f"HERALD_FROM_EMAIL {value!r}: {problem}")
         return value.strip()
+
+    def mail_destination(self) -> tuple[str, bool]:
+        """Where mail goes, in words for a log line or the console (never the password),
+        and whether it really leaves: the file transport is for trying Herald out."""
+        parts = urlsplit(self.smtp_url)
+        if parts.scheme == "file":
+            directory = Path(unquote(parts.netloc + parts.path)).resolve()
+            return (
+                f"mail is NOT sent: each mail is written as an .eml file to {directory} "
+                "(set HERALD_SMTP_URL to an SMTP relay to send it)",
+                False,
+            )
+        security = (
+            "implicit TLS"
+            if parts.scheme == "smtps"
+            else "STARTTLS"
+            if "starttls" in parts.query
+            else "no TLS"
+        )
+        return f"mail goes to the SMTP relay {parts.hostname}:{parts.port or ''} ({security})", True
 
     @cached_property
     def zone(self) -> ZoneInfo:

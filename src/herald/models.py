@@ -26,6 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# The newest migration of this schema, so that a running Herald can check its
+# database without importing Alembic (a test keeps the two in step).
+SCHEMA_HEAD = "0007"
+
 UUID_LEN = 32
 EMAIL_LEN = 320
 
@@ -230,6 +234,8 @@ class JobRun(Base):
     duration: Mapped[float] = mapped_column(Float, default=0.0)  # seconds, of the last run
     # What the last run did or why it failed, as JSON: counts, an error.
     detail: Mapped[str] = mapped_column(Text, default="{}")
+    # Held by the process running the job now, so only one runs it at a time.
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class IdempotencyKey(Base):

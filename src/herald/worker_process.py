@@ -22,8 +22,9 @@ from herald.broadcasts.repository import message_contents
 from herald.broadcasts.tasks import send_due_messages
 from herald.config import Settings
 from herald.db import Database
-from herald.delivery.transport import describe_destination, transport_from_url
+from herald.delivery.transport import transport_from_url
 from herald.delivery.worker import DeliveryWorker, WorkerCrashed
+from herald.directory.jobs import periodic_sync
 from herald.logs import configure_logging
 
 logger = logging.getLogger("herald.delivery")
@@ -40,6 +41,18 @@ async def _scheduler_loop(settings: Settings, database: Database, worker: Delive
             logger.exception("scheduler tick failed; trying again next tick")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=settings.scheduler_interval)
+
+
+async def _sync_loop(settings: Settings, database: Database, stopping: asyncio.Event) -> None:
+    """Every HERALD_SYNC_INTERVAL seconds, the directory from Waldur (one process at a time)."""
+    interval = settings.sync_interval or 0.0
+    while not stopping.is_set():
+        try:
+            await asyncio.to_thread(periodic_sync, settings, database)
+        except Exception:
+            logger.exception("directory sync round failed; trying again next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval)
 
 
 async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None) -> None:
@@ -59,12 +72,15 @@ async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None
     link = asyncio.create_task(_link(stopping, worker.stopping))
     scheduler = asyncio.create_task(_scheduler_loop(settings, database, worker), name="scheduler")
     scheduler.add_done_callback(lambda task: _stop_if_died(task, worker))
+    syncing = None
+    if settings.sync_interval and settings.waldur_url:
+        syncing = asyncio.create_task(_sync_loop(settings, database, worker.stopping), name="sync")
     try:
         await worker.run()
     finally:
         worker.stopping.set()
         link.cancel()
-        await asyncio.gather(scheduler, return_exceptions=True)
+        await asyncio.gather(scheduler, *([syncing] if syncing else []), return_exceptions=True)
         database.dispose()
     if scheduler.exception() is not None:
         raise WorkerCrashed(f"the scheduler died: {scheduler.exception()!r}")
@@ -85,7 +101,7 @@ def main() -> None:
     """Entry point of the delivery process."""
     settings = Settings()
     configure_logging(settings)
-    destination, real = describe_destination(settings.smtp_url)
+    destination, real = settings.mail_destination()
     (logger.info if real else logger.warning)("delivery worker started: %s", destination)
     try:
         asyncio.run(run_delivery(settings))

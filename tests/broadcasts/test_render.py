@@ -23,7 +23,7 @@ def test_renders_for_the_first_recipient_of_the_query(api: httpx.Client, example
     )
     assert response.status_code == 200, response.text
     rendered = response.json()
-    assert rendered["email"] == "it@physics.example"  # the first by name: the notification address
+    assert rendered["email"] == "mia@physics.example"  # the first by full name (Mia Member)
     assert rendered["html"].startswith("<p>Dear ")
     assert "Physics Institute" in rendered["text"]
 

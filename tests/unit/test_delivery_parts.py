@@ -11,12 +11,12 @@ from datetime import date
 import aiosmtplib
 import pytest
 
+from herald.config import Settings
 from herald.delivery.mail import Person, PersonalisedMessage, html_to_text, render_message
 from herald.delivery.outbox import person_columns, person_from_columns
 from herald.delivery.transport import (
     DeliveryError,
     _classify,
-    describe_destination,
     transport_from_url,
 )
 from herald.delivery.worker import (
@@ -92,6 +92,10 @@ def test_a_refusal_of_all_recipients_is_classified_by_the_first() -> None:
 def test_transport_urls() -> None:
     with pytest.raises(ValueError, match="unknown scheme 'smtpp'"):
         transport_from_url("smtpp://relay.example")
+
+    def describe_destination(url: str) -> tuple[str, bool]:
+        return Settings(smtp_url=url).mail_destination()
+
     assert describe_destination("smtp://u:secret@relay.example:587?starttls=1") == (
         "mail goes to the SMTP relay relay.example:587 (STARTTLS)",
         True,

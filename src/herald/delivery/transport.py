@@ -136,27 +136,6 @@ class SmtpTransport:
                     client.close()
 
 
-def describe_destination(url: str) -> tuple[str, bool]:
-    """Where mail goes, in words for a log line (never the password), and whether
-    it really leaves: the file transport is for trying Herald out."""
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        directory = Path(unquote(parts.netloc + parts.path)).resolve()
-        return (
-            f"mail is NOT sent: each mail is written as an .eml file to {directory} "
-            "(set HERALD_SMTP_URL to an SMTP relay to send it)",
-            False,
-        )
-    security = (
-        "implicit TLS"
-        if parts.scheme == "smtps"
-        else "STARTTLS"
-        if "starttls" in parts.query
-        else "no TLS"
-    )
-    return f"mail goes to the SMTP relay {parts.hostname}:{parts.port or ''} ({security})", True
-
-
 def transport_from_url(url: str, *, timeout: float = 30.0, size: int = 10) -> Transport:
     parts = urlsplit(url)
     if parts.scheme == "file":

@@ -1,18 +1,21 @@
-"""Read-only directory search for the web console: /api/customers/ and /api/offerings/."""
+"""The directory for the web console: /api/customers/ and /api/offerings/ (search), and
+/api/directory/status/ (its size and its sync from Waldur)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from herald.api.errors import ValidationError
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.auth.dependencies import ApiKey, staff_session
 from herald.directory import repository
+from herald.operations import jobs
 from herald.text import text_problem
 
 router = APIRouter(prefix="/api", tags=["directory"])
@@ -89,3 +92,45 @@ def list_offerings(
 ) -> Response:
     """Marketplace offerings (with their parent), for picking a message's audience."""
     return _search(request, key, "offerings", name, page, page_size, field)
+
+
+class SyncStatusOut(BaseModel):
+    configured: bool
+    waldur: str | None
+    interval: float | None
+    last_run: str | None
+    last_success: str | None
+    ok: bool | None
+    duration: float | None
+    detail: dict[str, Any]
+    counts: dict[str, int]
+
+
+@router.get(
+    "/directory/status/",
+    operation_id="directory_status_retrieve",
+    responses={200: {"model": SyncStatusOut}},
+)
+def directory_status(request: Request, key: ApiKey) -> JSONResponse:
+    """The directory's size and its sync from Waldur: configured, last run, last success."""
+    settings = request.app.state.settings
+    with staff_session(request, key) as (session, _user):
+        run = jobs.runs(session).get(jobs.Job.DIRECTORY_SYNC.value)
+        sizes = repository.counts(session)
+
+    def iso(moment: Any) -> str | None:
+        return moment.isoformat(timespec="seconds") + "Z" if moment else None
+
+    return JSONResponse(
+        {
+            "configured": bool(settings.waldur_url),
+            "waldur": urlsplit(settings.waldur_url).netloc if settings.waldur_url else None,
+            "interval": settings.sync_interval,
+            "last_run": iso(run.last_run) if run else None,
+            "last_success": iso(run.last_success) if run else None,
+            "ok": (run.last_success == run.last_run) if run else None,
+            "duration": run.duration if run else None,
+            "detail": run.detail if run else {},
+            "counts": sizes,
+        }
+    )

@@ -151,19 +151,16 @@ def _plan(session: Session, directory: Directory, replace: bool, report: ImportR
     return plan
 
 
-def write_directory(
-    session: Session,
-    directory: Directory,
-    replace: bool,
-    progress: Progress | None = None,
-    dry_run: bool = False,
-) -> ImportReport:
-    """Write what differs (parents before children) and, with `replace`, remove
-    what the file omits from the sections it names. A dry run only reports."""
-    report = ImportReport(dry_run=dry_run)
-    plan = _plan(session, directory, replace, report)
-    if dry_run:
-        return report
+def plan_directory(
+    session: Session, directory: Directory, replace: bool
+) -> tuple[_Plan, ImportReport]:
+    """What writing this directory would change, per section; writes nothing."""
+    report = ImportReport()
+    return _plan(session, directory, replace, report), report
+
+
+def write_plan(session: Session, plan: _Plan, progress: Progress | None = None) -> None:
+    """Write what differs (parents before children), then remove what a replace omits."""
     for section in SECTIONS:
         rows = plan.writes.get(section, [])
         for start in range(0, len(rows), repository.CHUNK):
@@ -175,6 +172,21 @@ def write_directory(
     for section in reversed(SECTIONS):
         if plan.removals.get(section):
             repository.delete_keys(session, section, plan.removals[section])
+
+
+def write_directory(
+    session: Session,
+    directory: Directory,
+    replace: bool,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Write what differs and, with `replace`, remove what the file omits from the
+    sections it names. A dry run only reports."""
+    plan, report = plan_directory(session, directory, replace)
+    report.dry_run = dry_run
+    if not dry_run:
+        write_plan(session, plan, progress)
     return report
 
 

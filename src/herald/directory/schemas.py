@@ -15,7 +15,7 @@ from herald.addresses import email_error
 from herald.api.params import parse_uuid
 
 RESOURCE_STATES = ("OK", "Creating", "Updating", "Terminating", "Terminated", "Erred")
-CUSTOMER_ROLES = ("owner", "support", "service_manager")
+CUSTOMER_ROLES = ("owner", "support", "service_manager", "reader")
 PROJECT_ROLES = ("admin", "manager", "member")
 SECTIONS = (
     "users",

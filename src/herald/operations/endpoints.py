@@ -20,7 +20,6 @@ from herald import __version__
 from herald.auth.dependencies import ApiKey, staff_session
 from herald.config import Settings
 from herald.db import Database
-from herald.delivery.transport import describe_destination
 from herald.operations import jobs, metrics
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -79,7 +78,7 @@ status_router = APIRouter(prefix="/api/status", tags=["status"])
 def server_status(request: Request, key: ApiKey) -> JSONResponse:
     """For the console: where mail goes (files or a relay) and how fresh the jobs are."""
     settings: Settings = request.app.state.settings
-    destination, delivered = describe_destination(settings.smtp_url)
+    destination, delivered = settings.mail_destination()
     with staff_session(request, key) as (session, _user):
         runs = jobs.runs(session)
     return JSONResponse(

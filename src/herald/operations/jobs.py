@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,42 @@ def touch(session: Session, job: Job, finished: datetime) -> None:
     ).rowcount  # type: ignore[attr-defined]
     if not changed:
         record_run(session, job, finished, 0.0, ok=True)
+
+
+def try_lock(session: Session, job: Job, now: datetime, until: datetime) -> bool:
+    """Take the job for this process until `until`, unless another holds it; commit
+    the caller's transaction right after, so others see it."""
+    touch_row = session.execute(
+        update(JobRun)
+        .where(
+            JobRun.name == job.value,
+            or_(JobRun.locked_until.is_(None), JobRun.locked_until < now),
+        )
+        .values(locked_until=until)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if touch_row:
+        return True
+    if session.get(JobRun, job.value) is not None:
+        return False  # held by someone else
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    created = session.execute(
+        insert(JobRun)
+        .values(name=job.value, last_run=now, duration=0.0, detail="{}", locked_until=until)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(JobRun.name)
+    ).first()
+    return created is not None
+
+
+def unlock(session: Session, job: Job) -> None:
+    session.execute(
+        update(JobRun)
+        .where(JobRun.name == job.value)
+        .values(locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def runs(session: Session) -> dict[str, Run]:

@@ -57,6 +57,9 @@ class Snapshot:
     oldest_due_age: float = 0.0  # seconds the oldest due delivery has waited
     messages: dict[str, int] = field(default_factory=dict)  # by state
     job_ages: dict[str, float] = field(default_factory=dict)  # seconds since the last success
+    job_durations: dict[str, float] = field(default_factory=dict)  # seconds the last run took
+    job_failing: dict[str, bool] = field(default_factory=dict)  # whether the last run failed
+    directory: dict[str, int] = field(default_factory=dict)  # rows by section
 
 
 class _DatabaseCollector(Collector):
@@ -95,6 +98,26 @@ class _DatabaseCollector(Collector):
         for job, age in sorted(s.job_ages.items()):
             jobs.add_metric([job], age)
         yield jobs
+        durations = GaugeMetricFamily(
+            "herald_job_last_duration_seconds", "How long a job's last run took", labels=["job"]
+        )
+        for job, seconds in sorted(s.job_durations.items()):
+            durations.add_metric([job], seconds)
+        yield durations
+        failing = GaugeMetricFamily(
+            "herald_job_last_run_failed", "1 when a job's last run failed", labels=["job"]
+        )
+        for job, failed in sorted(s.job_failing.items()):
+            failing.add_metric([job], 1.0 if failed else 0.0)
+        yield failing
+        directory = GaugeMetricFamily(
+            "herald_directory_rows",
+            "Rows of the directory by section (after the last sync)",
+            labels=["section"],
+        )
+        for section, count in sorted(s.directory.items()):
+            directory.add_metric([section], count)
+        yield directory
 
 
 def render(snapshot: Snapshot) -> bytes:

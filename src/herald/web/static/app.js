@@ -203,6 +203,36 @@ async function showServerNotice() {
     "(its operator has not set HERALD_SMTP_URL). Recipients receive nothing.";
 }
 
+function ago(iso) {
+  const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  if (seconds < 90) return "just now";
+  if (seconds < 5400) return `${Math.round(seconds / 60)} minutes ago`;
+  if (seconds < 129600) return `${Math.round(seconds / 3600)} hours ago`;
+  return `${Math.round(seconds / 86400)} days ago`;
+}
+
+async function showDirectoryFooter() {
+  // Where the audience comes from, and whether its sync from Waldur is fresh.
+  const footer = document.getElementById("footer");
+  let status;
+  try { status = (await api("GET", "/api/directory/status/")).data; } catch (err) { return; }
+  const size = `${plural(status.counts.users, "user")}, ${plural(status.counts.customers, "organisation")}`;
+  let text = `Directory: ${size}`;
+  let failed = false;
+  if (status.configured || status.last_run) {
+    if (!status.last_run) text += ` · not synced from ${status.waldur} yet`;
+    else if (status.ok) text += ` · synced from ${status.waldur || "Waldur"} ${ago(status.last_success)}`;
+    else {
+      failed = true;
+      text += ` · the last sync from ${status.waldur || "Waldur"} failed ${ago(status.last_run)}: ${status.detail.error || "see the server log"}`;
+      if (status.last_success) text += ` (last good ${ago(status.last_success)})`;
+    }
+  } else text += " · loaded from a file";
+  footer.textContent = text;
+  footer.classList.toggle("error", failed);
+  footer.hidden = false;
+}
+
 // ---- dialogs -----------------------------------------------------------------
 
 function confirmDialog(title, text, okLabel, danger) {
@@ -248,6 +278,7 @@ function signOut(message) {
   server = null;
   unsaved = null;
   document.getElementById("notice").hidden = true;
+  document.getElementById("footer").hidden = true;
   nav.hidden = true;
   showSignIn(message);
 }
@@ -922,6 +953,7 @@ async function route() {
   if (!sessionStorage.getItem(TOKEN_KEY)) return showSignIn();
   nav.hidden = false;
   showServerNotice();
+  showDirectoryFooter();
   const hash = location.hash || "#/";
   lastHash = hash;
   unsaved = null;
