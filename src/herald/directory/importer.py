@@ -90,7 +90,9 @@ def read_file(path: Path) -> Any:
         raise DirectoryError([f"{path}: not valid JSON: {exc}"]) from exc
 
 
-def check_document(session: Session, document: Any, replace: bool) -> Directory:
+def check_document(
+    session: Session, document: Any, replace: bool, consume: bool = False
+) -> Directory:
     """The checked directory. References may point at rows already in the database,
     except, with --replace, into a section the file replaces."""
     present = {
@@ -102,7 +104,7 @@ def check_document(session: Session, document: Any, replace: bool) -> Directory:
             return set()
         return repository.existing_uuids(session, section, uuids)
 
-    return parse_directory(document, known)
+    return parse_directory(document, known, consume=consume)
 
 
 def _stored_form(section: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +119,7 @@ def _plan(session: Session, directory: Directory, replace: bool, report: ImportR
     for section in SECTIONS:
         if section not in directory.present:
             continue
-        current = repository.rows_by_key(session, section)
+        position, current = repository.rows_by_key(session, section)
         writes = []
         changes = SectionChanges()
         named = set()
@@ -129,7 +131,7 @@ def _plan(session: Session, directory: Directory, replace: bool, report: ImportR
             if before is None:
                 changes.added += 1
                 writes.append(stored)
-            elif any(before.get(column) != value for column, value in stored.items()):
+            elif any(before[position[column]] != value for column, value in stored.items()):
                 changes.changed += 1
                 writes.append(stored)
             else:

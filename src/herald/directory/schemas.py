@@ -227,12 +227,16 @@ def row_key(section: str, row: dict[str, Any]) -> Any:
 
 
 def parse_directory(
-    document: Any, known: Callable[[str, set[str]], set[str]] | None = None
+    document: Any,
+    known: Callable[[str, set[str]], set[str]] | None = None,
+    consume: bool = False,
 ) -> Directory:
     """Check a whole directory document; raise DirectoryError listing every problem.
 
     `known(section, uuids)` tells which of the referenced UUIDs already exist
-    in the database (references may point at rows imported earlier).
+    in the database (references may point at rows imported earlier). With
+    `consume`, each section of `document` is emptied once parsed (a large
+    sync does not hold both forms of the directory at once).
     """
     problems = _Problems()
     if not isinstance(document, dict):
@@ -249,6 +253,8 @@ def parse_directory(
             problems.add(section, "expected a list")
             continue
         directory.rows[section] = _parse_section(section, items, problems)
+        if consume:  # the caller is done with its copy: free it section by section
+            document[section] = []
     if not problems:
         _check_references(directory, problems, known)
     if not problems:

@@ -242,8 +242,7 @@ def apply(
     session: Any, fetched: Fetched, dry_run: bool = False, allow_mass_removal: bool = False
 ) -> ImportReport:
     """Apply a fetched directory like `import --replace`, in the caller's transaction."""
-    directory = check_document(session, fetched.document, replace=True)
-    fetched.document.clear()  # checked into `directory`: the raw form is not needed again
+    directory = check_document(session, fetched.document, replace=True, consume=True)
     plan, report = plan_directory(session, directory, replace=True)
     if not allow_mass_removal:
         _refuse_mass_removal(report, counts(session))
