@@ -10,6 +10,7 @@ at scrape time, so it is true across machines too.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -62,18 +63,24 @@ class Snapshot:
     directory: dict[str, int] = field(default_factory=dict)  # rows by section
 
 
+def _by_label(
+    name: str, description: str, label: str, values: Mapping[str, float]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, description, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], float(value))
+    return family
+
+
 class _DatabaseCollector(Collector):
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
 
     def collect(self):  # type: ignore[no-untyped-def]
         s = self.snapshot
-        deliveries = GaugeMetricFamily(
-            "herald_deliveries", "Deliveries in the outbox by status", labels=["status"]
+        yield _by_label(
+            "herald_deliveries", "Deliveries in the outbox by status", "status", s.deliveries
         )
-        for status, count in sorted(s.deliveries.items()):
-            deliveries.add_metric([status], count)
-        yield deliveries
         yield GaugeMetricFamily(
             "herald_deliveries_queued",
             "Deliveries still to be sent (pending)",
@@ -84,40 +91,25 @@ class _DatabaseCollector(Collector):
             "How long the oldest delivery that is due has waited (0: none is due)",
             value=s.oldest_due_age,
         )
-        messages = GaugeMetricFamily(
-            "herald_messages", "Broadcast messages by state", labels=["state"]
-        )
-        for state, count in sorted(s.messages.items()):
-            messages.add_metric([state], count)
-        yield messages
-        jobs = GaugeMetricFamily(
+        yield _by_label("herald_messages", "Broadcast messages by state", "state", s.messages)
+        yield _by_label(
             "herald_job_last_success_age_seconds",
             "Seconds since a periodic job (scheduler, directory_sync) last succeeded",
-            labels=["job"],
+            "job",
+            s.job_ages,
         )
-        for job, age in sorted(s.job_ages.items()):
-            jobs.add_metric([job], age)
-        yield jobs
-        durations = GaugeMetricFamily(
-            "herald_job_last_duration_seconds", "How long a job's last run took", labels=["job"]
-        )
-        for job, seconds in sorted(s.job_durations.items()):
-            durations.add_metric([job], seconds)
-        yield durations
-        failing = GaugeMetricFamily(
-            "herald_job_last_run_failed", "1 when a job's last run failed", labels=["job"]
-        )
-        for job, failed in sorted(s.job_failing.items()):
-            failing.add_metric([job], 1.0 if failed else 0.0)
-        yield failing
-        directory = GaugeMetricFamily(
-            "herald_directory_rows",
-            "Rows of the directory by section (after the last sync)",
-            labels=["section"],
-        )
-        for section, count in sorted(s.directory.items()):
-            directory.add_metric([section], count)
-        yield directory
+        yield _by_label(
+            "herald_job_last_duration_seconds", "How long a job's last run took", "job",
+            s.job_durations,
+        )  # fmt: skip
+        yield _by_label(
+            "herald_job_last_run_failed", "1 when a job's last run failed", "job",
+            {job: 1.0 if failed else 0.0 for job, failed in s.job_failing.items()},
+        )  # fmt: skip
+        yield _by_label(
+            "herald_directory_rows", "Rows of the directory by section (after the last sync)",
+            "section", s.directory,
+        )  # fmt: skip
 
 
 def render(snapshot: Snapshot) -> bytes:
