@@ -24,6 +24,10 @@ def email_error(value: object) -> str | None:
         return "Not a valid string."
     if not value or len(value) > MAX_LENGTH or "@" not in value:
         return _INVALID
+    if not value.isascii():
+        # Internationalised addresses are not supported; and re.IGNORECASE lets
+        # [A-Z] match the KELVIN SIGN and dotless i, which no relay would take.
+        return "Enter a valid email address (ASCII characters only)."
     local, _, domain = value.rpartition("@")
     if not _LOCAL.match(local):
         return _INVALID

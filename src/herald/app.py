@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, HTMLResponse
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from herald import __version__
 from herald.api.errors import install_error_handlers
@@ -45,11 +45,43 @@ CONSOLE = Path(__file__).parent / "web" / "static"
 # Only this server's own scripts; previews (srcdoc frames inherit this) load nothing remote.
 CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+    "frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
 )
+# Swagger UI starts itself with an inline script; nothing else inline, nothing remote.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 SCHEMA_URL = "/api/schema/"
 DOCS_URL = "/api/docs/"
+
+
+class SecurityHeaders:
+    """On every answer: no MIME sniffing; on API answers: never cached (they carry
+    recipients' addresses, and a shared cache must not keep them)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope["path"].startswith("/api/") and not scope["path"].startswith(DOCS_URL)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if api:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class TrailingSlash:
@@ -175,20 +207,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def console() -> FileResponse:
         return FileResponse(
-            CONSOLE / "index.html", headers={"Content-Security-Policy": CONSOLE_CSP}
+            CONSOLE / "index.html", headers={"Content-Security-Policy": CONSOLE_CSP, **PAGE_HEADERS}
         )
 
     @app.get(DOCS_URL, include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=SCHEMA_URL,
             title="Herald API",
             swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/swagger-ui/favicon.png",
         )
+        page.headers.update({"Content-Security-Policy": DOCS_CSP, **PAGE_HEADERS})
+        return page
 
     app.add_middleware(TrailingSlash)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, access_log=settings.access_log)
     return app
 

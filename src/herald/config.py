@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     waldur_token: str | None = None
     waldur_customer_emails: Literal["none", "contact"] = "none"
     sync_interval: float | None = None
+    max_body_bytes: int = 1_048_576  # larger request bodies are refused with 413
     log_format: Literal["text", "json"] = "text"
     access_log: bool = False  # log every request (set by `herald serve --access-log`)
     metrics_token: str | None = None  # when set, /metrics wants `Authorization: Bearer <it>`

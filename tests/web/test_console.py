@@ -63,7 +63,7 @@ def test_compose_edit_schedule_unschedule_send_and_watch_delivery(
 
     # compose: message, then recipients picked by type-ahead
     page.get_by_role("link", name="New broadcast").click()
-    page.get_by_label("Subject").fill("Cluster maintenance")
+    page.get_by_label("Subject", exact=True).fill("Cluster maintenance")
     page.get_by_label("Message (plain text or HTML)").fill(
         "<p>The <b>cluster</b> is down on Monday.</p>"
     )
@@ -83,7 +83,7 @@ def test_compose_edit_schedule_unschedule_send_and_watch_delivery(
 
     # edit the subject
     page.get_by_role("link", name="Edit").click()
-    page.get_by_label("Subject").fill("Cluster maintenance on Monday")
+    page.get_by_label("Subject", exact=True).fill("Cluster maintenance on Monday")
     page.get_by_role("button", name="Next: recipients").click()
     expect(page.locator("#recipient-count")).to_have_text("4 recipients")
     page.get_by_role("button", name="Save as draft").click()
@@ -163,7 +163,7 @@ def test_the_console_works_from_the_keyboard_alone(
         if page.evaluate("document.activeElement.textContent") == "New broadcast":
             break
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Subject")).to_be_focused()
+    expect(page.get_by_label("Subject", exact=True)).to_be_focused()
     page.keyboard.type("Typed only")
     page.keyboard.press("Tab")
     page.keyboard.type("No mouse was used.")
@@ -240,7 +240,7 @@ def test_templates_and_a_preview_for_one_recipient(
     page = _page(browser, 1440)
     _sign_in(page, served["base"], served["token"])
     page.get_by_role("link", name="New broadcast").click()
-    page.get_by_label("Subject").fill("Hello {{ recipient.full_name }}")
+    page.get_by_label("Subject", exact=True).fill("Hello {{ recipient.full_name }}")
     page.get_by_label("Message (plain text or HTML)").fill(
         "<p>Dear {{ recipient.full_name }}, of {{ recipient.customers }}</p>"
     )
@@ -253,7 +253,9 @@ def test_templates_and_a_preview_for_one_recipient(
     page.goto(served["base"] + "/#/")
     page.get_by_role("link", name="New broadcast").click()
     page.get_by_label("Start from a template").select_option(label="Greeting")
-    expect(page.get_by_label("Subject")).to_have_value("Hello {{ recipient.full_name }}")
+    expect(page.get_by_label("Subject", exact=True)).to_have_value(
+        "Hello {{ recipient.full_name }}"
+    )
     page.get_by_role("button", name="Next: recipients").click()
     page.get_by_role("combobox", name="Organisations").fill("Phys")
     page.get_by_role("option", name="Physics Institute").click()

@@ -54,7 +54,7 @@ def _axe(page: Page, screen: str) -> None:
 
 def _compose(page: Page, subject: str, body: str = "Body text") -> None:
     page.get_by_role("link", name="New broadcast").click()
-    page.get_by_label("Subject").fill(subject)
+    page.get_by_label("Subject", exact=True).fill(subject)
     page.get_by_label("Message (plain text or HTML)").fill(body)
     page.get_by_role("button", name="Next: recipients").click()
     page.get_by_role("combobox", name="Organisations").fill("Phys")
@@ -150,7 +150,7 @@ def test_the_compose_preview_is_the_mail_and_names_placeholder_mistakes(
     page = _page(browser, 1440)
     _sign_in(page, served["base"], served["token"])
     page.get_by_role("link", name="New broadcast").click()
-    page.get_by_label("Subject").fill("For {{ recipient.full_name }}")
+    page.get_by_label("Subject", exact=True).fill("For {{ recipient.full_name }}")
     page.get_by_label("Message (plain text or HTML)").fill("<p>Dear {{ recipient.full_name }}</p>")
     page.get_by_label("Preview for (address)").fill("olga@physics.example")
     frame = page.frame_locator("#preview iframe")
@@ -161,7 +161,7 @@ def test_the_compose_preview_is_the_mail_and_names_placeholder_mistakes(
     expect(errors).to_contain_text("Message, line 2: unknown variable 'recipent'")
     page.get_by_role("button", name="Next: recipients").click()
     expect(page.get_by_role("alert").first).to_be_visible()
-    expect(page.get_by_label("Subject")).to_be_visible()  # still on step 1
+    expect(page.get_by_label("Subject", exact=True)).to_be_visible()  # still on step 1
 
 
 def test_send_a_test_to_me_from_compose(served: dict[str, Any], browser: Browser) -> None:
@@ -183,7 +183,7 @@ def test_templates_screen_create_edit_replace_and_delete(
     page.get_by_role("link", name="Templates").click()
     page.get_by_role("link", name="New template").click()
     page.get_by_label("Name").fill("Outage")
-    page.get_by_label("Subject").fill("Outage for {{ recipient.full_name }}")
+    page.get_by_label("Subject", exact=True).fill("Outage for {{ recipient.full_name }}")
     page.get_by_label("Message (plain text or HTML)").fill("The cluster is down.")
     expect(page.locator("#preview")).to_contain_text("Subject: Outage for Stella Staff")
     page.get_by_role("button", name="Save template").click()
@@ -191,7 +191,7 @@ def test_templates_screen_create_edit_replace_and_delete(
 
     # saving a template of the same name from compose asks to replace it
     page.get_by_role("link", name="New broadcast").click()
-    page.get_by_label("Subject").fill("Outage, new words")
+    page.get_by_label("Subject", exact=True).fill("Outage, new words")
     page.get_by_label("Message (plain text or HTML)").fill("Back soon.")
     page.get_by_label("Template name").fill("Outage")
     page.get_by_role("button", name="Save as template").click()
@@ -206,7 +206,7 @@ def test_templates_screen_create_edit_replace_and_delete(
     page.once("dialog", lambda dialog: dialog.accept())
     page.goto(served["base"] + "/#/templates")
     page.get_by_role("link", name="Outage").click()
-    page.get_by_label("Subject").fill("Edited")
+    page.get_by_label("Subject", exact=True).fill("Edited")
     page.get_by_role("button", name="Save template").click()
     expect(page.get_by_role("cell", name="Edited")).to_be_visible()
     page.get_by_role("link", name="Outage").click()
@@ -248,7 +248,7 @@ def test_unsaved_work_is_not_lost_without_a_question(
     page = _page(browser, 1440)
     _sign_in(page, served["base"], served["token"])
     page.get_by_role("link", name="New broadcast").click()
-    page.get_by_label("Subject").fill("Half written")
+    page.get_by_label("Subject", exact=True).fill("Half written")
     questions: list[str] = []
 
     def dismiss(dialog: Any) -> None:
@@ -257,7 +257,7 @@ def test_unsaved_work_is_not_lost_without_a_question(
 
     page.on("dialog", dismiss)
     page.get_by_role("link", name="Broadcasts").click()
-    expect(page.get_by_label("Subject")).to_have_value("Half written")
+    expect(page.get_by_label("Subject", exact=True)).to_have_value("Half written")
     assert questions and "not saved" in questions[0]
 
 
@@ -265,7 +265,7 @@ def test_the_type_ahead_works_from_the_keyboard(served: dict[str, Any], browser:
     page = _page(browser, 1440)
     _sign_in(page, served["base"], served["token"])
     page.get_by_role("link", name="New broadcast").click()
-    page.get_by_label("Subject").fill("Keys")
+    page.get_by_label("Subject", exact=True).fill("Keys")
     page.get_by_label("Message (plain text or HTML)").fill("Body")
     page.get_by_role("button", name="Next: recipients").click()
     box = page.get_by_role("combobox", name="Organisations")
@@ -290,7 +290,7 @@ def test_duplicate_starts_a_new_broadcast_from_an_old_one(
     _sign_in(page, served["base"], served["token"])
     page.get_by_role("link", name="Original").click()
     page.get_by_role("link", name="Duplicate").click()
-    expect(page.get_by_label("Subject")).to_have_value("Copy of Original")
+    expect(page.get_by_label("Subject", exact=True)).to_have_value("Copy of Original")
     expect(page.get_by_label("Message (plain text or HTML)")).to_have_value("Same words")
 
 
@@ -324,7 +324,7 @@ def test_no_serious_accessibility_problem_on_any_screen(
     _axe(page, "broadcast")
     _shoot(page, f"broadcast-failed-{width}")
     page.get_by_role("link", name="New broadcast").click()
-    page.get_by_label("Subject").fill("A")
+    page.get_by_label("Subject", exact=True).fill("A")
     page.get_by_label("Message (plain text or HTML)").fill("B {{ recipient.full_name }}")
     expect(page.locator("#preview iframe")).to_be_visible()
     _axe(page, "compose step 1")

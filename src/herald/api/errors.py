@@ -41,6 +41,15 @@ class ValidationError(APIError):
         return cls({name: [message]})
 
 
+class PayloadTooLarge(APIError):
+    status_code = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            {"detail": f"The request body is larger than {limit} bytes (HERALD_MAX_BODY_BYTES)."}
+        )
+
+
 class NotFound(APIError):
     status_code = 404
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 
-from herald.api.errors import APIError, NotFound, UnsupportedMediaType, ValidationError
+from herald.api.errors import (
+    APIError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationError,
+)
 
 _UUID = re.compile(
     r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
@@ -92,6 +98,8 @@ class RequestBody:
             ) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise APIError({"detail": f"JSON parse error - {exc}"}) from exc
+        except RecursionError as exc:
+            raise APIError({"detail": "JSON parse error - the document nests too deeply."}) from exc
         if not isinstance(data, dict):
             kind = type(data).__name__
             raise ValidationError(
@@ -100,10 +108,19 @@ class RequestBody:
         return data
 
 
-async def read_body(request: Request) -> RequestBody:
+async def read_body(request: Request, limit: int | None = None) -> RequestBody:
+    """The body, refused with 413 as soon as it passes `limit` bytes (declared or streamed)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return RequestBody(await request.body(), media_type)
-
-
-# An endpoint's raw body: read before it runs, parsed inside it after authentication.
-RawBody = Annotated[RequestBody, Depends(read_body)]
+    if limit is None:
+        return RequestBody(await request.body(), media_type)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return RequestBody(b"".join(chunks), media_type)

@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from herald.api.errors import NotAuthenticated, PermissionDenied
+from herald.api.params import RequestBody, read_body
 from herald.auth.tokens import Holder, holder_of, record_use
 from herald.clock import utc_now
 from herald.db import Database
@@ -41,6 +43,24 @@ async def api_key(request: Request) -> str:
 ApiKey = Annotated[str, Depends(api_key)]
 
 
+def _holder_alone(request: Request, key: str) -> Holder:
+    database: Database = request.app.state.database
+    with database.transaction(write=False) as session:
+        return authenticate_staff(session, key)
+
+
+async def authenticated_body(request: Request, key: ApiKey) -> RequestBody:
+    """The request body, read only once the token is known to be a staff member's
+    (an unknown caller is refused before a byte is read), and at most
+    HERALD_MAX_BODY_BYTES of it (413 as soon as it is exceeded)."""
+    request.state.holder = await run_in_threadpool(_holder_alone, request, key)
+    return await read_body(request, request.app.state.settings.max_body_bytes)
+
+
+# A body endpoint's raw body: read after the token is checked, parsed inside the endpoint.
+AuthenticatedBody = Annotated[RequestBody, Depends(authenticated_body)]
+
+
 def authenticate_staff(session: Session, key: str) -> Holder:
     holder = holder_of(session, key)
     if holder is None:
@@ -61,7 +81,8 @@ def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
     """
     database: Database = request.app.state.database
     with database.transaction(write=request.method not in _READ_METHODS) as session:
-        holder = authenticate_staff(session, key)
+        # A body endpoint checked the token before reading the body.
+        holder = getattr(request.state, "holder", None) or authenticate_staff(session, key)
         yield session, holder.user
     now = utc_now()
     if holder.use_is_due(now):

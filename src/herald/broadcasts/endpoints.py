@@ -14,9 +14,9 @@ from herald.api.errors import ValidationError
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.api.params import RawBody, parse_bool, path_uuid, split_values
+from herald.api.params import parse_bool, path_uuid, split_values
 from herald.api.responses import JSONResponse
-from herald.auth.dependencies import ApiKey, staff_session
+from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
 from herald.broadcasts import repository, service
 from herald.broadcasts.schemas import (
     DELIVERY_FIELDS,
@@ -144,7 +144,7 @@ def list_messages(
     responses={201: {"model": BroadcastMessageOut}, **_ERRORS},
     openapi_extra=json_request_body(BroadcastMessageRequest),
 )
-def create_message(request: Request, key: ApiKey, body: RawBody) -> Response:
+def create_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> Response:
     once = Idempotency.of(request, body.raw)
     with staff_session(request, key) as (session, user):
         if replayed := once.replay(session, user.uuid):
@@ -228,7 +228,9 @@ def retrieve_message(
     responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
     openapi_extra=json_request_body(BroadcastMessageRequest),
 )
-def update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+def update_message(
+    uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
+) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
         message_uuid = path_uuid(uuid)
         data = parse_message_input(
@@ -245,7 +247,9 @@ def update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> J
     responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
     openapi_extra=json_request_body(PatchedBroadcastMessageRequest),
 )
-def partial_update_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+def partial_update_message(
+    uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
+) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
         message_uuid = path_uuid(uuid)
         data = parse_message_input(
@@ -357,7 +361,7 @@ def retry_failed(uuid: str, request: Request, key: ApiKey) -> Response:
     responses={200: {"model": PreviewOut}, **_ERRORS},
     openapi_extra=json_request_body(RenderRequest),
 )
-def render_message(request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+def render_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> JSONResponse:
     """Render an unsaved subject and body for one recipient, exactly as delivery would
     (same placeholders, sandbox and limits); saves and sends nothing. A placeholder
     problem is a 400 naming the field and the line."""
@@ -395,7 +399,9 @@ def render_message(request: Request, key: ApiKey, body: RawBody) -> JSONResponse
     operation_id="broadcast_messages_preview",
     responses={200: {"model": PreviewOut}, 409: {"model": ErrorOut}, **_ERRORS},
 )
-def preview_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+def preview_message(
+    uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
+) -> JSONResponse:
     """The subject, text and HTML one recipient gets (`{"email": ...}`; default: the first)."""
     with staff_session(request, key) as (session, _user):
         message_uuid = path_uuid(uuid)
@@ -413,7 +419,7 @@ def preview_message(uuid: str, request: Request, key: ApiKey, body: RawBody) -> 
     operation_id="broadcast_messages_test_send",
     responses={200: {"model": TestSendOut}, **_ERRORS},
 )
-async def send_test(uuid: str, request: Request, key: ApiKey, body: RawBody) -> Response:
+async def send_test(uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody) -> Response:
     """Send the message, marked as a test, to up to 10 addresses now; nothing else changes."""
     settings = _settings(request)
     once = Idempotency.of(request, body.raw)

@@ -23,6 +23,7 @@ from herald.recipients.targeting import Targeting, targeting_from_json
 from herald.text import SUBJECT_MAX, check_placeholders, text_problem
 
 STATES = tuple(MessageState)
+BODY_MAX = 1_000_000  # characters
 MESSAGE_FIELDS = (
     "uuid",
     "created",
@@ -106,6 +107,8 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
     if isinstance(result.subject, str) and len(result.subject) > SUBJECT_MAX:
         errors["subject"] = [f"Ensure this field has no more than {SUBJECT_MAX} characters."]
     result.body = _text(data, "body", required, errors)
+    if isinstance(result.body, str) and len(result.body) > BODY_MAX and "body" not in errors:
+        errors["body"] = [f"Ensure this field has no more than {BODY_MAX} characters."]
     if isinstance(result.body, str) and "body" not in errors:
         result.body = data["body"]  # the body is kept exactly as written
     if "query" in data:

@@ -90,6 +90,14 @@ class Outcome:
     detail: str  # the server's reply, or the error
     retry_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # A relay's reply may hold anything (NUL, lone surrogates from a Latin-1
+        # decode): stored as it is, PostgreSQL would refuse the whole round of
+        # outcomes, over and over. Keep it readable and storable, and short.
+        safe = self.detail.replace("\x00", "\\0")
+        safe = safe.encode("utf-8", "backslashreplace").decode("utf-8")[:2000]
+        object.__setattr__(self, "detail", safe)
+
 
 # --- queueing (the sender's transaction) ---------------------------------------
 

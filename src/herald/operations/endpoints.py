@@ -79,11 +79,12 @@ def server_status(request: Request, key: ApiKey) -> JSONResponse:
     """For the console: where mail goes (files or a relay) and how fresh the jobs are."""
     settings: Settings = request.app.state.settings
     destination, delivered = settings.mail_destination()
-    with staff_session(request, key) as (session, _user):
+    with staff_session(request, key) as (session, user):
         runs = jobs.runs(session)
     return JSONResponse(
         {
             "version": __version__,
+            "me": {"email": user.email, "full_name": user.full_name},
             "mail": {"delivered": delivered, "destination": destination},
             # What the console's date picker and scheduling text need.
             "today": settings.today().isoformat(),

@@ -12,9 +12,9 @@ from herald.api.errors import ValidationError
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.api.params import RawBody, path_uuid
+from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
-from herald.auth.dependencies import ApiKey, staff_session
+from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
 from herald.idempotency.service import Idempotency
 from herald.templates import repository, service
 from herald.text import text_problem
@@ -87,7 +87,7 @@ def list_templates(
     responses={201: {"model": MessageTemplateOut}},
     openapi_extra=json_request_body(MessageTemplateRequest),
 )
-def create_template(request: Request, key: ApiKey, body: RawBody) -> Response:
+def create_template(request: Request, key: ApiKey, body: AuthenticatedBody) -> Response:
     once = Idempotency.of(request, body.raw)
     with staff_session(request, key) as (session, user):
         if replayed := once.replay(session, user.uuid):
@@ -118,7 +118,9 @@ def retrieve_template(
     responses={200: {"model": MessageTemplateOut}},
     openapi_extra=json_request_body(MessageTemplateRequest),
 )
-def update_template(uuid: str, request: Request, key: ApiKey, body: RawBody) -> JSONResponse:
+def update_template(
+    uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
+) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
         template_uuid = path_uuid(uuid)
         values = service.parse_template_input(body.json_object(), partial=False)
@@ -133,7 +135,7 @@ def update_template(uuid: str, request: Request, key: ApiKey, body: RawBody) -> 
     openapi_extra=json_request_body(MessageTemplateRequest),
 )
 def partial_update_template(
-    uuid: str, request: Request, key: ApiKey, body: RawBody
+    uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
 ) -> JSONResponse:
     with staff_session(request, key) as (session, _user):
         template_uuid = path_uuid(uuid)

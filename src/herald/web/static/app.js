@@ -41,9 +41,18 @@ function show(title, ...content) {
   main.focus();
 }
 
+// Each screen starts with loading(), which hands it a token; a screen whose token is
+// no longer the newest (the user moved on while it waited) must not draw itself.
+let screenToken = 0;
+
 function loading(what) {
   main.setAttribute("aria-busy", "true");
   main.replaceChildren(h("p", { class: "muted loading", role: "status", text: `Loading ${what}…` }));
+  return ++screenToken;
+}
+
+function stale(token) {
+  return token !== screenToken;
 }
 
 function when(iso) {
@@ -339,14 +348,16 @@ function goList(state) {
 
 async function showList() {
   const state = listState();
-  loading("broadcasts");
+  const token = loading("broadcasts");
   const params = new URLSearchParams({ page: state.page, page_size: state.page_size, o: state.o });
   if (state.state) params.set("state", state.state);
   if (state.subject) params.set("subject", state.subject);
   let result;
   try {
     result = await api("GET", `/api/broadcast-messages/?${params}`);
+    if (stale(token)) return;
   } catch (err) {
+    if (stale(token)) return;
     if (err.status === 404 && state.page > 1) return goList({ ...state, page: 1 });
     throw err;
   }
@@ -528,10 +539,11 @@ function picker(kind, label, chosen, onChange) {
 // ---- composing ------------------------------------------------------------
 
 async function showCompose(uuid, fromUuid) {
-  loading("the broadcast");
+  const token = loading("the broadcast");
   const facts = await serverStatus();
   const source = uuid || fromUuid;
   const loaded = source ? (await api("GET", `/api/broadcast-messages/${source}/`)).data : null;
+  if (stale(token)) return;
   let message = uuid ? loaded : null; // the message being edited; null until first saved
   if (message && message.state === "SENT") { location.hash = `#/m/${uuid}`; return; }
   const query = loaded ? loaded.query : { all_users: false };
@@ -727,7 +739,7 @@ async function showCompose(uuid, fromUuid) {
       }, error));
     const tests = h("div", { class: "actions" },
       action(h("button", { type: "button", class: "secondary", text: "Send a test to me" }), "Sending the test…",
-        testSend(error, meAddress), error),
+        testSend(error, () => (facts && facts.me.email ? [facts.me.email] : [])), error),
       h("div", { class: "grow" }, h("label", { for: "test-to", text: "Send a test to" }), testTo),
       action(h("button", { type: "button", class: "secondary", text: "Send test" }), "Sending the test…",
         testSend(error, () => splitAddresses(testTo.value).slice(0, 10)), error));
@@ -750,11 +762,6 @@ async function showCompose(uuid, fromUuid) {
   stepOne();
 }
 
-function meAddress() {
-  return myAddress ? [myAddress] : [];
-}
-let myAddress = null;
-
 function steps(current) {
   return h("ol", { class: "steps", "aria-label": "Steps" },
     h("li", { "aria-current": current === 1 ? "step" : null, text: "1. Message" }),
@@ -766,8 +773,9 @@ function steps(current) {
 let pollTimer;
 
 async function showMessage(uuid) {
-  loading("the broadcast");
+  const token = loading("the broadcast");
   const m = (await api("GET", `/api/broadcast-messages/${uuid}/`)).data;
+  if (stale(token)) return;
   const q = m.query;
   const names = (items) => (items || []).map((i) => i.name).join(", ") || "—";
   const actions = h("div", { class: "actions" });
@@ -889,8 +897,9 @@ async function drawDelivery(uuid, section, header, status) {
 // ---- templates ---------------------------------------------------------------
 
 async function showTemplates() {
-  loading("templates");
+  const token = loading("templates");
   const result = await api("GET", "/api/broadcast-message-templates/?page_size=300&o=name");
+  if (stale(token)) return;
   const rows = result.data.map((t) => h("tr", {},
     h("td", { "data-label": "Name" }, h("a", { href: `#/templates/${t.uuid}`, text: t.name })),
     h("td", { "data-label": "Subject", text: t.subject })));
@@ -904,8 +913,9 @@ async function showTemplates() {
 }
 
 async function showTemplate(uuid) {
-  loading("the template");
+  const token = loading("the template");
   const t = uuid ? (await api("GET", `/api/broadcast-message-templates/${uuid}/`)).data : { name: "", subject: "", body: "" };
+  if (stale(token)) return;
   const draft = { name: t.name, subject: t.subject, body: t.body };
   let clean = JSON.stringify(draft);
   unsaved = () => JSON.stringify(draft) !== clean;
@@ -957,8 +967,6 @@ async function route() {
   const hash = location.hash || "#/";
   lastHash = hash;
   unsaved = null;
-  if (!myAddress) api("GET", "/api/broadcast-messages/recipients/?send_to_me=true&page_size=1")
-    .then((r) => { myAddress = r.data.length ? r.data[0].email : null; }).catch(() => {});
   try {
     let match;
     if (hash === "#/new") await showCompose(null);
