@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -14,8 +15,11 @@ from sqlalchemy import text
 from herald.broadcasts.repository import message_contents
 from herald.db import Database
 from herald.delivery.worker import DeliveryWorker
-from tests.delivery.helpers import outbox_status
+from tests.conftest import load_directory
+from tests.delivery.helpers import WorkerThread, outbox_status, settings_for, wait_for
 from tests.delivery.test_worker_faults import FaultyTransport, _run, _settings
+from tests.factories import DirectoryBuilder
+from tests.smtp_sink import SmtpSink
 
 URL = "/api/broadcast-messages/"
 MB = 1024 * 1024
@@ -100,3 +104,58 @@ def test_relay_replies_in_any_encoding_are_stored(
         reply = session.execute(text("SELECT reply FROM deliveries")).scalar_one()
     assert outbox_status(db) == {"sent": 1}
     assert reply.startswith("250 ok\\0 café ")
+
+
+PHISH = '<a href="https://phish.example/reset">Reset your password</a>'
+
+
+def _mail_for_a_markup_name(
+    api: httpx.Client, db: Database, database_url: str, sink: SmtpSink, body: str
+) -> Any:
+    directory = DirectoryBuilder()
+    directory.user("mallory", "mallory@uni.example", full_name=PHISH)
+    load_directory(db, directory.doc)
+    created = api.post(
+        URL,
+        json={"subject": "Notice", "body": body,
+              "query": {"additional_recipients": ["mallory@uni.example"]}},
+    ).json()  # fmt: skip
+    assert api.post(f"{URL}{created['uuid']}/send/").status_code == 200
+    with WorkerThread(settings_for(database_url, sink.url)):
+        wait_for(lambda: sink.count() == 1, 30, "the mail")
+    return sink.received[0].message
+
+
+def test_directory_data_never_turns_plain_text_into_html(
+    api: httpx.Client, db: Database, database_url: str, sink: SmtpSink
+) -> None:
+    """Before, a name that looked like markup made the mail multipart with a live link."""
+    mail = _mail_for_a_markup_name(api, db, database_url, sink, "Dear {{ recipient.full_name }},")
+    assert mail.get_content_type() == "text/plain"
+    assert PHISH in mail.get_content()  # shown as the text it is
+
+
+def test_directory_data_is_escaped_in_html_mail(
+    api: httpx.Client, db: Database, database_url: str, sink: SmtpSink
+) -> None:
+    mail = _mail_for_a_markup_name(
+        api, db, database_url, sink, "<p>Dear {{ recipient.full_name }},</p>"
+    )
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert 'href="https://phish.example' not in html
+    assert "&lt;a href=" in html
+
+
+def test_a_test_send_of_a_plain_message_stays_plain(
+    api: httpx.Client, db: Database, sink: SmtpSink, server_url: str
+) -> None:
+    directory = DirectoryBuilder()
+    directory.user("mallory", "mallory@uni.example", full_name=PHISH)
+    load_directory(db, directory.doc)
+    created = api.post(
+        URL,
+        json={"subject": "Notice", "body": "Dear {{ recipient.full_name }},",
+              "query": {"additional_recipients": ["mallory@uni.example"]}},
+    ).json()  # fmt: skip
+    preview = api.post(f"{URL}{created['uuid']}/preview/", json={"email": "mallory@uni.example"})
+    assert preview.json()["html"] is None and PHISH in preview.json()["text"]

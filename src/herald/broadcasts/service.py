@@ -339,6 +339,6 @@ def test_mails(
     for address in addresses:
         person = known.get(address.lower()) or _stranger(session, address)
         subject, text, html = _render(row, address, person, sender)
-        rendered = render_message(f"[TEST] {subject}", html or text, sender)
+        rendered = render_message(f"[TEST] {subject}", html or text, sender, html=html is not None)
         mails.append((address, rendered.for_recipient(address, 0, row.uuid)))
     return mails

@@ -132,7 +132,9 @@ def _text_part(subtype: str, text: str) -> str:
     )
 
 
-def render_message(subject: str, body: str, sender: str) -> RenderedMessage:
+def render_message(
+    subject: str, body: str, sender: str, html: bool | None = None
+) -> RenderedMessage:
     """The mail's headers and MIME body, built directly rather than through
     email.message: a personalised message builds one per recipient, and
     EmailMessage took 440 µs a mail against the 13 µs of the rendering itself.
@@ -144,7 +146,10 @@ def render_message(subject: str, body: str, sender: str) -> RenderedMessage:
         "Auto-Submitted: auto-generated\r\n"
         "MIME-Version: 1.0\r\n"
     )
-    if looks_like_html(body):
+    # Whether the mail has an HTML part is decided by what staff wrote (`html`,
+    # from the template), never by the rendered text: a name from the directory
+    # that looks like markup must not turn a plain-text message into HTML.
+    if looks_like_html(body) if html is None else html:
         boundary = f"=_herald_{uuid.uuid4().hex}"
         content = (
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
@@ -200,7 +205,7 @@ class PersonalisedMessage:
         self, address: str, delivery_id: int, message_uuid: str, person: Person | None = None
     ) -> bytes:
         subject, body = self.render_for(address, person or Person())
-        return render_message(subject, body, self.sender).for_recipient(
+        return render_message(subject, body, self.sender, html=self.html).for_recipient(
             address, delivery_id, message_uuid
         )
 
