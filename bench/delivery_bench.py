@@ -127,13 +127,24 @@ def _create(database: Database, author: object, query: dict[str, object], **extr
         return str(service.create_message(session, author, data).uuid)  # type: ignore[arg-type]
 
 
+def _prepared(
+    backend: str, pg_url: str, users: list[dict[str, object]]
+) -> tuple[str, Database, object]:
+    """A fresh, migrated database holding `users` and a staff author: (url, database, author)."""
+    url = _fresh_database(backend, pg_url)
+    upgrade_to_head(url)
+    database = Database(url)
+    with database.transaction() as session:
+        if users:
+            import_document(session, {"users": users})
+        author = ensure_staff(session, "staff@portal.example", "Staff", support=False)
+    return url, database, author
+
+
 def bench(backend: str, total: int, concurrency: int, lateness: bool, pg_url: str) -> None:
     sink = SinkProcess(_free_port()).start()
     try:
-        url = _fresh_database(backend, pg_url)
-        upgrade_to_head(url)
-        database = Database(url)
-        users = [
+        users: list[dict[str, object]] = [
             {
                 "uuid": f"{n:032x}",
                 "username": f"u{n}",
@@ -142,10 +153,8 @@ def bench(backend: str, total: int, concurrency: int, lateness: bool, pg_url: st
             }
             for n in range(1, total)
         ]
-        with database.transaction() as session:
-            import_document(session, {"users": users})
-            author = ensure_staff(session, "staff@portal.example", "Staff", support=False)
-        addresses = [u["email"] for u in users] + ["staff@portal.example"]
+        url, database, author = _prepared(backend, pg_url, users)
+        addresses = [str(u["email"]) for u in users] + ["staff@portal.example"]
 
         floor_s = asyncio.run(_floor(sink.port, addresses, concurrency))
         assert sink.received == total, sink.received
@@ -251,11 +260,7 @@ def memory_bench(backend: str, messages: int, pg_url: str) -> None:
     """Worker memory after many distinct messages: it must not grow with their number."""
     sink = SinkProcess(_free_port()).start()
     try:
-        url = _fresh_database(backend, pg_url)
-        upgrade_to_head(url)
-        database = Database(url)
-        with database.transaction() as session:
-            author = ensure_staff(session, "staff@portal.example", "Staff", support=False)
+        url, database, author = _prepared(backend, pg_url, [])
         worker = _worker(url, sink.port, 20)
         time.sleep(2.0)
         idle_mb = _rss_mb(worker.pid)
@@ -285,16 +290,11 @@ def kill_bench(backend: str, kills: int, pg_url: str, recipients: int = 5000) ->
     """How many mails a SIGKILL repeats, at 20 connections, against the bound."""
     sink = SinkProcess(_free_port()).start()
     try:
-        url = _fresh_database(backend, pg_url)
-        upgrade_to_head(url)
-        database = Database(url)
-        users = [
+        users: list[dict[str, object]] = [
             {"uuid": f"{n:032x}", "username": f"u{n}", "email": f"user{n}@k.example"}
             for n in range(1, recipients)
         ]
-        with database.transaction() as session:
-            import_document(session, {"users": users})
-            author = ensure_staff(session, "staff@portal.example", "Staff", support=False)
+        url, database, author = _prepared(backend, pg_url, users)
         repeats, bounds = [], []
         fast = {"HERALD_LEASE_SECONDS": "2", "HERALD_POLL_INTERVAL": "0.1"}
         for _ in range(kills):

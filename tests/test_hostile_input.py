@@ -109,9 +109,8 @@ def test_relay_replies_in_any_encoding_are_stored(
 PHISH = '<a href="https://phish.example/reset">Reset your password</a>'
 
 
-def _mail_for_a_markup_name(
-    api: httpx.Client, db: Database, database_url: str, sink: SmtpSink, body: str
-) -> Any:
+def _message_to_a_markup_name(api: httpx.Client, db: Database, body: str) -> str:
+    """A message to a directory user whose name looks like a phishing link; its uuid."""
     directory = DirectoryBuilder()
     directory.user("mallory", "mallory@uni.example", full_name=PHISH)
     load_directory(db, directory.doc)
@@ -120,7 +119,14 @@ def _mail_for_a_markup_name(
         json={"subject": "Notice", "body": body,
               "query": {"additional_recipients": ["mallory@uni.example"]}},
     ).json()  # fmt: skip
-    assert api.post(f"{URL}{created['uuid']}/send/").status_code == 200
+    return str(created["uuid"])
+
+
+def _mail_for_a_markup_name(
+    api: httpx.Client, db: Database, database_url: str, sink: SmtpSink, body: str
+) -> Any:
+    uuid = _message_to_a_markup_name(api, db, body)
+    assert api.post(f"{URL}{uuid}/send/").status_code == 200
     with WorkerThread(settings_for(database_url, sink.url)):
         wait_for(lambda: sink.count() == 1, 30, "the mail")
     return sink.received[0].message
@@ -149,13 +155,6 @@ def test_directory_data_is_escaped_in_html_mail(
 def test_a_test_send_of_a_plain_message_stays_plain(
     api: httpx.Client, db: Database, sink: SmtpSink, server_url: str
 ) -> None:
-    directory = DirectoryBuilder()
-    directory.user("mallory", "mallory@uni.example", full_name=PHISH)
-    load_directory(db, directory.doc)
-    created = api.post(
-        URL,
-        json={"subject": "Notice", "body": "Dear {{ recipient.full_name }},",
-              "query": {"additional_recipients": ["mallory@uni.example"]}},
-    ).json()  # fmt: skip
-    preview = api.post(f"{URL}{created['uuid']}/preview/", json={"email": "mallory@uni.example"})
+    uuid = _message_to_a_markup_name(api, db, "Dear {{ recipient.full_name }},")
+    preview = api.post(f"{URL}{uuid}/preview/", json={"email": "mallory@uni.example"})
     assert preview.json()["html"] is None and PHISH in preview.json()["text"]

@@ -68,14 +68,6 @@ def existing_uuids(session: Session, section: str, uuids: Iterable[str]) -> set[
     return found
 
 
-def all_keys(session: Session, section: str) -> set[Any]:
-    table = cast(Table, MODELS[section].__table__)
-    columns = list(table.primary_key.columns)  # type: ignore[attr-defined]
-    if len(columns) == 1:
-        return set(session.scalars(select(columns[0])))
-    return {tuple(row) for row in session.execute(select(*columns))}
-
-
 def rows_by_key(
     session: Session, section: str
 ) -> tuple[dict[str, int], dict[Any, tuple[Any, ...]]]:

@@ -62,8 +62,8 @@ FIELDS = {
               "permissions"],
     "customers": ["uuid", "name", "email"],
     "projects": ["uuid", "name", "customer_uuid"],
-    "marketplace-provider-offerings": ["uuid", "name", "parent_uuid"],
-    "marketplace-resources": ["uuid", "project_uuid", "offering_uuid", "state"],
+    "offerings": ["uuid", "name", "parent_uuid"],
+    "resources": ["uuid", "project_uuid", "offering_uuid", "state"],
 }  # fmt: skip
 ENDPOINTS = {
     "users": "users/",
@@ -147,8 +147,7 @@ def fetch(
     """Read Waldur's directory and map it to Herald's directory document."""
 
     def pages(section: str) -> Any:
-        endpoint = ENDPOINTS[section]
-        for page in client.pages(endpoint, FIELDS[endpoint.rstrip("/")]):
+        for page in client.pages(ENDPOINTS[section], FIELDS[section]):
             if progress:
                 progress(section, len(page))
             yield page
