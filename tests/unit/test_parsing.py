@@ -73,9 +73,8 @@ def test_a_good_directory_parses() -> None:
     [
         ("{{ recipent.full_name }}", "unknown variable 'recipent'"),
         ("line one\n{% if %}", "Line 2"),
-        ("{{ recipient.full_name.__class__ }}", "unsafe"),
-        ("{{ 'x' * 10000000 }}", "repetition"),
-        ("{{ 2 ** 1000 }}", "exponents"),
+        ("{{ recipient.full_name.__class__ }}", "attributes of values are not allowed"),
+        ("{{ 'x' * 10000000 }}", "arithmetic is not allowed"),
     ],
 )
 def test_the_sandbox_refuses_at_write_time(template: str, words: str) -> None:

@@ -105,7 +105,58 @@ class RequestBody:
             raise ValidationError(
                 {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
             )
+        if _may_hold_surrogates(self.raw):
+            _reject_surrogates(data)
         return data
+
+
+def _may_hold_surrogates(raw: bytes) -> bool:
+    """Cheap first look: a lone surrogate gets in only as a \\uD800-\\uDFFF escape
+    or as its raw UTF-8 form (json.loads lets both through)."""
+    return b"\\ud" in raw or b"\\uD" in raw or b"\xed" in raw
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _reject_surrogates(data: dict[str, Any]) -> None:
+    """No text anywhere in a body may hold a lone surrogate: no database stores it
+    and no JSON answer can echo it back. 400 naming where it is, before any
+    endpoint looks at the body."""
+    problem = "Not valid Unicode text (a lone surrogate escape)"
+    for key, value in data.items():
+        where = _surrogate_in(value, _escaped(key))
+        if _has_surrogate(key):
+            raise APIError({"detail": f"{problem} in the key {_escaped(key)!r}."})
+        if where is not None:
+            at = "" if where == _escaped(key) else f" at {where}"
+            raise ValidationError({key: [f"{problem}{at}."]})
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate_in(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) holding a lone surrogate, if any."""
+    if isinstance(value, str):
+        return path if _has_surrogate(value) else None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _surrogate_in(item, f"{path}[{index}]")) is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if _has_surrogate(key):
+                return f"{path} (a key)"
+            if (found := _surrogate_in(item, f"{path}.{key}")) is not None:
+                return found
+    return None
 
 
 async def read_body(request: Request, limit: int | None = None) -> RequestBody:

@@ -3,8 +3,10 @@
 `concurrency` senders take leased deliveries from a queue, each mail over
 its own pooled connection. A keeper loop, every 10 ms while mail flows,
 records the outcomes the senders produced, renews the leases still held
-and tops up the senders' queue, all in one transaction. Database work runs
-in a thread, mail on the event loop.
+and tops up the senders' queue, all in one transaction. Database work and
+the rendering of personalised copies run in a thread, mail on the event
+loop: a slow template can delay the next claim but never the mail on the
+wire (and the template grammar bounds it to milliseconds anyway).
 
 Every attempt ends in an outcome (the envelope in `_attempt`): whatever a
 transport or a template raises becomes a recorded failure with the reason
@@ -78,9 +80,41 @@ Mail = RenderedMessage | PersonalisedMessage
 
 @dataclass(frozen=True)
 class Unrenderable:
-    """A message whose content cannot be made into mail: its deliveries fail with this."""
+    """A message (or one recipient's copy) that cannot be made into mail: its
+    deliveries fail with this, or are tried again later when `temporary`."""
 
     reason: str
+    temporary: bool = False
+
+
+@dataclass(frozen=True)
+class Ready:
+    """One recipient's copy of a personalised message, rendered before it is queued."""
+
+    sender: str
+    data: bytes
+
+
+def prepare(
+    delivery: ClaimedDelivery, mail: Mail | Unrenderable
+) -> RenderedMessage | Ready | Unrenderable:
+    """Render a personalised copy now, in the worker's database thread: rendering
+    never runs on the event loop, where it would hold up every mail on the wire.
+    A copy that cannot be rendered fails its own delivery, nothing else."""
+    if not isinstance(mail, PersonalisedMessage):
+        return mail
+    try:
+        data = mail.for_recipient(
+            delivery.email, delivery.id, delivery.message_uuid, delivery.person
+        )
+    except TemplateProblem as problem:
+        return Unrenderable(f"the message cannot be rendered: {problem}")
+    except ValueError as exc:  # an address that could smuggle a header
+        return Unrenderable(str(exc))
+    except Exception as exc:
+        logger.exception("building mail for delivery %s failed", delivery.id)
+        return Unrenderable(f"building the mail failed: {_describe(exc)}", temporary=True)
+    return Ready(mail.sender, data)
 
 
 class WorkerCrashed(RuntimeError):
@@ -168,7 +202,9 @@ class DeliveryWorker:
         # Who holds the leases this run takes: only this run may record their outcomes.
         self.owner = uuid.uuid4().hex
         # Claimed deliveries with their mail, waiting for a sender; None tells a sender to stop.
-        self.queue: asyncio.Queue[tuple[ClaimedDelivery, Mail] | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[ClaimedDelivery, RenderedMessage | Ready] | None] = (
+            asyncio.Queue()
+        )
         self.outcomes: list[Outcome] = []
         self.mail = MailCache()
         self.limiter = RateLimiter(settings.smtp_rate)
@@ -193,9 +229,10 @@ class DeliveryWorker:
 
     def _record_and_claim(
         self, outcomes: list[Outcome], wanted: int, renew: bool
-    ) -> list[tuple[ClaimedDelivery, Mail | Unrenderable]]:
+    ) -> list[tuple[ClaimedDelivery, RenderedMessage | Ready | Unrenderable]]:
         """Record the outcomes so far, renew the leases still held and claim up
-        to `wanted` more, together: fewer transactions and thread hand-offs."""
+        to `wanted` more, together: fewer transactions and thread hand-offs.
+        Personalised copies of what was claimed are rendered here too."""
         now = utc_now()
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         with self.database.transaction() as session:
@@ -226,7 +263,7 @@ class DeliveryWorker:
             mail = made.get(delivery.message_uuid) or self.mail.get(delivery.message_uuid)
             if mail is None:
                 mail = compile_mail(None, self.settings.from_email)
-            result.append((delivery, mail))
+            result.append((delivery, prepare(delivery, mail)))
         for message_uuid, mail in made.items():
             self.mail.put(message_uuid, mail)
         if made:
@@ -266,7 +303,7 @@ class DeliveryWorker:
             outcomes, self.outcomes = self.outcomes, []
             wanted = self._wanted()
             renew = bool(self.held) and time.monotonic() - self._renewed_at >= self._renew_every
-            claimed: list[tuple[ClaimedDelivery, Mail | Unrenderable]] = []
+            claimed: list[tuple[ClaimedDelivery, RenderedMessage | Ready | Unrenderable]] = []
             if outcomes or wanted or renew:
                 try:
                     claimed = await asyncio.to_thread(
@@ -281,7 +318,9 @@ class DeliveryWorker:
                 if renew:
                     self._renewed_at = time.monotonic()
             for delivery, mail in claimed:
-                if isinstance(mail, Unrenderable):
+                if isinstance(mail, Unrenderable) and mail.temporary:
+                    self.outcomes.append(self._deferred(delivery, mail.reason))
+                elif isinstance(mail, Unrenderable):
                     self.outcomes.append(self._failed(delivery, mail.reason))
                 else:
                     self.queue.put_nowait((delivery, mail))
@@ -314,7 +353,7 @@ class DeliveryWorker:
                 self._hungry.set()
             await self._attempt(*item)
 
-    async def _attempt(self, delivery: ClaimedDelivery, mail: Mail) -> None:
+    async def _attempt(self, delivery: ClaimedDelivery, mail: RenderedMessage | Ready) -> None:
         """One try at one mail, in an envelope that always leaves an outcome."""
         outcome: Outcome | None = None
         self._on_the_wire += 1
@@ -328,18 +367,18 @@ class DeliveryWorker:
             # Appended only now: the keeper swaps the list while mail is on the wire.
             self.outcomes.append(outcome)
 
-    async def _deliver(self, delivery: ClaimedDelivery, mail: Mail) -> Outcome:
-        try:
-            data = mail.for_recipient(
-                delivery.email, delivery.id, delivery.message_uuid, delivery.person
-            )
-        except TemplateProblem as problem:
-            return self._failed(delivery, f"the message cannot be rendered: {problem}")
-        except ValueError as exc:  # an address that could smuggle a header
-            return self._failed(delivery, str(exc))
-        except Exception as exc:
-            logger.exception("building mail for delivery %s failed", delivery.id)
-            return self._deferred(delivery, f"building the mail failed: {_describe(exc)}")
+    async def _deliver(self, delivery: ClaimedDelivery, mail: RenderedMessage | Ready) -> Outcome:
+        if isinstance(mail, Ready):
+            data = mail.data
+        else:
+            # The same copy for everybody: only To, Message-ID and Date are added here.
+            try:
+                data = mail.for_recipient(delivery.email, delivery.id, delivery.message_uuid)
+            except ValueError as exc:  # an address that could smuggle a header
+                return self._failed(delivery, str(exc))
+            except Exception as exc:
+                logger.exception("building mail for delivery %s failed", delivery.id)
+                return self._deferred(delivery, f"building the mail failed: {_describe(exc)}")
         try:
             async with asyncio.timeout(self.attempt_deadline):
                 reply = await self.transport.send(
