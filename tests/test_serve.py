@@ -251,3 +251,42 @@ def test_behind_a_proxy_links_carry_the_public_address(
     response = httpx.get(f"{running.base}{URL}?page_size=1", headers=proxied)
     expected = '<https://herald.example.org/api/broadcast-messages/?page_size=1&page=2>; rel="next"'
     assert expected in response.headers["Link"]
+
+
+def test_a_client_that_trickles_its_headers_is_dropped_and_others_are_served(
+    start_serve: Callable[..., Serve],
+) -> None:
+    """Slowloris: a byte now and then kept a connection open for ever; now the head
+    must be complete within HERALD_HEADER_TIMEOUT, and a silent connection is closed too."""
+    serve = start_serve(header_timeout="1.5")
+    port = int(serve.base.rsplit(":", 1)[1])
+    trickler = socket.create_connection(("127.0.0.1", port))
+    silent = socket.create_connection(("127.0.0.1", port))
+    started = time.monotonic()
+    trickler.sendall(b"GET /health HTTP/1.1\r\nHost: herald\r\n")
+    trickler.settimeout(0.4)
+    closed_after = None
+    while time.monotonic() - started < 10:
+        try:
+            trickler.sendall(b"X-Slow: 1\r\n")
+            if trickler.recv(1024) == b"":
+                closed_after = time.monotonic() - started
+                break
+        except TimeoutError:
+            continue
+        except OSError:  # reset: closed as well
+            closed_after = time.monotonic() - started
+            break
+        # meanwhile, an honest client is answered
+        assert httpx.get(f"{serve.base}/health", timeout=5).status_code == 200
+    assert closed_after is not None and 1.4 < closed_after < 5, closed_after
+    silent.settimeout(5)
+    assert silent.recv(1024) == b""  # closed, nothing sent
+    wait_for(lambda: "no complete request head within 1.5 s" in serve.text(), 5, "the log line")
+    metrics = httpx.get(f"{serve.base}/metrics", timeout=5).text
+    counted = re.search(r"herald_http_slow_clients_total ([\d.]+)", metrics)
+    assert counted and float(counted.group(1)) == 2, metrics[-2000:]  # the trickler and the silent
+    trickler.close()
+    silent.close()
+    # A request that is merely slow to be answered is not cut: only the head is timed.
+    assert httpx.get(f"{serve.base}/health", timeout=5).status_code == 200

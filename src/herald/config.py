@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     waldur_customer_emails: Literal["none", "contact"] = "none"
     sync_interval: float | None = None
     max_body_bytes: int = 1_048_576  # larger request bodies are refused with 413
+    header_timeout: float = 10.0  # seconds a client has for a request's line and headers
     log_format: Literal["text", "json"] = "text"
     access_log: bool = False  # log every request (set by `herald serve --access-log`)
     metrics_token: str | None = None  # when set, /metrics wants `Authorization: Bearer <it>`

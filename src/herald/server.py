@@ -86,6 +86,10 @@ class ServeOptions:
 
 
 def _config(options: ServeOptions) -> uvicorn.Config:
+    # Imported here, in the child: it registers metrics, which must happen
+    # after the supervisor has set PROMETHEUS_MULTIPROC_DIR.
+    from herald.http_protocol import with_header_timeout
+
     # uvicorn's own access log is off: Herald logs requests itself (with their
     # duration, never a header), when asked to, in the configured format.
     return uvicorn.Config(
@@ -97,8 +101,9 @@ def _config(options: ServeOptions) -> uvicorn.Config:
         log_config=None,
         proxy_headers=options.forwarded_allow_ips is not None,
         forwarded_allow_ips=options.forwarded_allow_ips,
-        # A client that sends its headers slowly is dropped, not waited for.
         timeout_keep_alive=5,
+        # A client that sends its headers slowly is dropped, not waited for.
+        http=with_header_timeout(Settings().header_timeout),
     )
 
 

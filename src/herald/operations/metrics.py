@@ -32,6 +32,10 @@ HTTP_REQUESTS = Counter(
     "API requests by route template, method and status",
     ["route", "method", "status"],
 )
+SLOW_CLIENTS = Counter(
+    "herald_http_slow_clients",
+    "Connections closed because their request head did not arrive within HERALD_HEADER_TIMEOUT",
+)
 HTTP_DURATION = Histogram(
     "herald_http_request_duration_seconds",
     "API request latency by route template",
