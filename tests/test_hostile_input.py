@@ -158,3 +158,28 @@ def test_a_test_send_of_a_plain_message_stays_plain(
     uuid = _message_to_a_markup_name(api, db, "Dear {{ recipient.full_name }},")
     preview = api.post(f"{URL}{uuid}/preview/", json={"email": "mallory@uni.example"})
     assert preview.json()["html"] is None and PHISH in preview.json()["text"]
+
+
+def test_a_405_names_every_method_of_the_path(api: httpx.Client) -> None:
+    """Starlette named only the first route's methods: GET, without POST."""
+    for path, methods in (
+        (URL, {"GET", "HEAD", "POST"}),
+        (f"{URL}render/", {"POST"}),
+        (f"{URL}{'a' * 32}/", {"GET", "PUT", "PATCH", "DELETE"}),
+    ):
+        response = api.request("OPTIONS", path)
+        assert response.status_code == 405
+        assert set(response.headers["Allow"].split(", ")) == methods, path
+
+
+def test_an_address_with_a_local_part_over_64_characters_is_400(api: httpx.Client) -> None:
+    """RFC 5321's limit: relays refuse such addresses, so Herald does when they are written."""
+    long_local = "a" * 65 + "@example.org"
+    response = api.post(
+        URL, json={"subject": "s", "body": "b", "query": {"additional_recipients": [long_local]}}
+    )
+    assert response.status_code == 400 and "additional_recipients" in response.json()["query"]
+    assert api.post(
+        URL, json={"subject": "s", "body": "b",
+                   "query": {"additional_recipients": ["a" * 64 + "@example.org"]}},
+    ).status_code == 201  # fmt: skip

@@ -3,6 +3,7 @@
 import re
 
 MAX_LENGTH = 254
+MAX_LOCAL_PART = 64  # RFC 5321; relays refuse longer ones
 
 # Close to Django's EmailValidator (what Waldur accepts): a dot-atom or quoted
 # local part, and a domain of labels or `localhost`. No white space or control
@@ -29,7 +30,7 @@ def email_error(value: object) -> str | None:
         # [A-Z] match the KELVIN SIGN and dotless i, which no relay would take.
         return "Enter a valid email address (ASCII characters only)."
     local, _, domain = value.rpartition("@")
-    if not _LOCAL.match(local):
+    if len(local) > MAX_LOCAL_PART or not _LOCAL.match(local):
         return _INVALID
     if domain.lower() != "localhost" and not _DOMAIN.match(domain):
         return _INVALID

@@ -20,13 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from herald import __version__
 from herald.api.errors import install_error_handlers
+from herald.api.openapi import finish
 from herald.broadcasts import endpoints as broadcasts
 from herald.broadcasts.repository import count_by_state
-from herald.broadcasts.schemas import (
-    BroadcastMessageRequest,
-    PatchedBroadcastMessageRequest,
-    RenderRequest,
-)
 from herald.clock import utc_now
 from herald.config import Settings
 from herald.db import Database
@@ -37,7 +33,6 @@ from herald.operations import jobs, metrics
 from herald.operations.endpoints import operations_router, status_router
 from herald.operations.middleware import RequestMetrics
 from herald.templates import endpoints as templates
-from herald.templates.endpoints import MessageTemplateRequest
 
 REQUEST_THREADS = 4
 GC_THRESHOLD = 10_000
@@ -113,17 +108,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         ),
         routes=app.routes,
     )
-    components = schema.setdefault("components", {})
-    schemas = components.setdefault("schemas", {})
-    for model in (
-        BroadcastMessageRequest,
-        PatchedBroadcastMessageRequest,
-        MessageTemplateRequest,
-        RenderRequest,
-    ):
-        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(definition.pop("$defs", {}))
-        schemas[model.__name__] = definition
+    finish(schema)
+    components = schema["components"]
     components["securitySchemes"] = {
         "TokenAuth": {
             "type": "apiKey",

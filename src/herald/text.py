@@ -12,6 +12,12 @@ from typing import Any
 from herald.personalisation import TemplateProblem, check_template
 
 SUBJECT_MAX = 1000
+# As the OpenAPI document says it: a maxLength would count the white space
+# that is trimmed away before the limit applies (SPEC 2).
+SUBJECT_RULE = (
+    f"1 to {SUBJECT_MAX} characters once white space is trimmed from both ends; "
+    "may use placeholders"
+)
 NULL_CHARACTER = "Null characters are not allowed."
 BAD_UNICODE = "Not valid Unicode text (a lone surrogate escape)."
 

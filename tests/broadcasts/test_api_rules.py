@@ -314,9 +314,19 @@ def test_openapi_document_describes_the_api(anonymous: httpx.Client) -> None:
     names = {p["name"] for p in recipients["parameters"]}
     assert names >= {"customers", "offerings", "all_users", "page", "page_size", "field"}
     create = paths["/api/broadcast-messages/"]["post"]
-    ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    assert ref.split("/")[-1] in schema["components"]["schemas"]
-    assert create["responses"]["201"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body == schema["components"]["schemas"]["BroadcastMessageRequest"]  # written out
+    assert set(body["required"]) == {"subject", "body"}
+    assert create["responses"]["201"]["links"]["broadcast_messages_send"]["parameters"] == {
+        "uuid": "$response.body#/uuid"
+    }
+    # what really happens, and nothing that does not (FastAPI's 422 is never answered)
+    assert set(create["responses"]) == {"201", "400", "401", "403", "409", "413", "415"}
+    send = paths["/api/broadcast-messages/{uuid}/send/"]["post"]
+    assert "content" not in send["responses"]["200"]  # no body
+    assert "Idempotency-Key" in send["description"]
+    head = paths["/api/broadcast-messages/"]["head"]
+    assert all("content" not in r for r in head["responses"].values())
     docs = anonymous.get("/api/docs/")
     assert docs.status_code == 200 and "/static/swagger-ui/swagger-ui-bundle.js" in docs.text
     assert anonymous.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200

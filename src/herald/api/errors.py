@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from herald.api.responses import JSONResponse
 
@@ -97,13 +98,36 @@ def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    headers = exc.headers
     if exc.status_code == 405:
         body: ErrorBody = {"detail": f'Method "{request.method}" not allowed.'}
+        # Starlette names the methods of the first route that matched the path
+        # only; GET and POST on one path are two routes. Name them all.
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
     elif exc.status_code == 404:
         body = {"detail": "Not found."}
     else:
         body = {"detail": str(exc.detail)}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of every route for this path. A path that a route names
+    literally (`/render/`) is that route's alone, though `/{uuid}/` matches it too."""
+    literal: set[str] = set()
+    templated: set[str] = set()
+    routes = list(request.app.router.routes)
+    while routes:
+        route = routes.pop()
+        inner = getattr(route, "original_router", route)  # an included router: look inside
+        if hasattr(inner, "routes"):
+            routes.extend(inner.routes)
+            continue
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            found = literal if "{" not in getattr(route, "path", "{") else templated
+            found |= getattr(route, "methods", None) or set()
+    return sorted(literal or templated)
 
 
 def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse:

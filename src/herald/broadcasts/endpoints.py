@@ -19,6 +19,7 @@ from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
 from herald.broadcasts import repository, service
 from herald.broadcasts.schemas import (
+    BODY_MAX,
     DELIVERY_FIELDS,
     MESSAGE_FIELDS,
     ORDERINGS,
@@ -30,10 +31,12 @@ from herald.broadcasts.schemas import (
     ErrorOut,
     PatchedBroadcastMessageRequest,
     PreviewOut,
+    PreviewRequest,
     RecipientOut,
     RenderRequest,
     RetriedOut,
     TestSendOut,
+    TestSendRequest,
     delivery_row_json,
     message_json,
     parse_message_input,
@@ -45,7 +48,7 @@ from herald.idempotency.service import Idempotency
 from herald.models import DeliveryStatus
 from herald.recipients.service import resolve_emails, resolve_recipients
 from herald.recipients.targeting import targeting_from_json, targeting_from_params
-from herald.text import check_placeholders, text_problem
+from herald.text import SUBJECT_MAX, check_placeholders, text_problem
 
 router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
 
@@ -58,6 +61,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+LIMITS = {"subject": SUBJECT_MAX, "body": BODY_MAX}  # the same as a saved message's
 _ORDERINGS = ORDERINGS + tuple(f"-{name}" for name in ORDERINGS)
 
 
@@ -245,7 +249,7 @@ def update_message(
     "/{uuid}/",
     operation_id="broadcast_messages_partial_update",
     responses={200: {"model": BroadcastMessageOut}, 409: {"model": ErrorOut}, **_ERRORS},
-    openapi_extra=json_request_body(PatchedBroadcastMessageRequest),
+    openapi_extra=json_request_body(PatchedBroadcastMessageRequest, required=False),
 )
 def partial_update_message(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
@@ -375,6 +379,8 @@ def render_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> JS
                 errors[name] = ["Write something to preview."]
             elif problem := text_problem(value):
                 errors[name] = [problem]
+            elif len(value.strip() if name == "subject" else value) > LIMITS[name]:
+                errors[name] = [f"Ensure this field has no more than {LIMITS[name]} characters."]
             else:
                 texts[name] = value
         check_placeholders(texts.get("subject"), texts.get("body"), errors)
@@ -398,6 +404,7 @@ def render_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> JS
     "/{uuid}/preview/",
     operation_id="broadcast_messages_preview",
     responses={200: {"model": PreviewOut}, 409: {"model": ErrorOut}, **_ERRORS},
+    openapi_extra=json_request_body(PreviewRequest, required=False),
 )
 def preview_message(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
@@ -418,6 +425,7 @@ def preview_message(
     "/{uuid}/test-send/",
     operation_id="broadcast_messages_test_send",
     responses={200: {"model": TestSendOut}, **_ERRORS},
+    openapi_extra=json_request_body(TestSendRequest),
 )
 async def send_test(uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody) -> Response:
     """Send the message, marked as a test, to up to 10 addresses now; nothing else changes."""

@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from herald.api.errors import ValidationError
 from herald.api.params import parse_uuid
 from herald.models import DeliveryStatus, MessageState
 from herald.recipients.targeting import Targeting, targeting_from_json
-from herald.text import SUBJECT_MAX, check_placeholders, text_problem
+from herald.text import SUBJECT_MAX, SUBJECT_RULE, check_placeholders, text_problem
 
 STATES = tuple(MessageState)
 BODY_MAX = 1_000_000  # characters
@@ -97,12 +98,13 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
     """Check a create (partial=False), PUT (partial=False) or PATCH (partial=True) body."""
     errors: dict[str, Any] = {}
     result = MessageInput()
-    if "template" in data and not partial:
-        result.template = parse_uuid(data["template"])
+    template = data.get("template")  # null is the same as leaving it out
+    if template is not None and not partial:
+        result.template = parse_uuid(template)
         if result.template is None:
-            errors["template"] = [f'"{data["template"]}" is not a valid UUID.']
+            errors["template"] = [f'"{template}" is not a valid UUID.']
     # With a template, subject and body may come from it instead.
-    required = not partial and "template" not in data
+    required = not partial and template is None
     result.subject = _text(data, "subject", required, errors)
     if isinstance(result.subject, str) and len(result.subject) > SUBJECT_MAX:
         errors["subject"] = [f"Ensure this field has no more than {SUBJECT_MAX} characters."]
@@ -182,13 +184,34 @@ class QueryOut(BaseModel):
     send_to_me: bool | None = None
 
 
+# Patterns for the OpenAPI document, the same rules the parsers apply by hand
+# (api/params.py parse_uuid, addresses.py email_error; quoted local parts,
+# which Herald also accepts, are left out for brevity).
+UUID_PATTERN = (
+    r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12})$"
+)
+EMAIL_PATTERN = (
+    r"^(?=[^@]{1,64}@)[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(\.[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+)*@"
+    r"(localhost|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{1,62}[A-Za-z0-9])$"
+)
+Uuid = Annotated[str, Field(pattern=UUID_PATTERN, description="32 hex digits, or dashed")]
+# In json_schema_extra: these models only document hand-read bodies, and
+# pydantic's own regular expressions have no look-ahead.
+Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN})]
+
+
 class QueryIn(BaseModel):
-    customers: list[str] = Field(default_factory=list, description="customer UUIDs")
-    offerings: list[str] = Field(default_factory=list, description="offering UUIDs")
-    all_users: bool = False
-    additional_recipients: list[str] = Field(default_factory=list)
-    excluded_recipients: list[str] = Field(default_factory=list)
-    send_to_me: bool = False
+    """Every key optional and nullable; an unknown key is a 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customers: list[Uuid] | None = Field(None, description="customer UUIDs")
+    offerings: list[Uuid] | None = Field(None, description="offering UUIDs")
+    all_users: bool | None = None
+    additional_recipients: list[Email] | None = None
+    excluded_recipients: list[Email] | None = None
+    send_to_me: bool | None = None
 
 
 class DeliveryCounts(BaseModel):
@@ -209,10 +232,22 @@ class DeliveryOut(BaseModel):
 class RenderRequest(BaseModel):
     """An unsaved message to render for one recipient (`POST /render/`)."""
 
-    subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
+    subject: str = Field(min_length=1, description=SUBJECT_RULE)
     body: str = Field(min_length=1)
-    query: QueryIn | None = Field(None, description="whom the message would reach")
-    email: str | None = Field(None, description="render for this address (default: the first)")
+    query: QueryIn | None | Literal["null"] = Field(None, description="whom it would reach")
+    email: Email | None = Field(None, description="render for this address (default: the first)")
+
+
+class PreviewRequest(BaseModel):
+    """`POST /{uuid}/preview/`: whose mail to show (the body may be left out)."""
+
+    email: Email | None = Field(None, description="one of the recipients (default: the first)")
+
+
+class TestSendRequest(BaseModel):
+    """`POST /{uuid}/test-send/`: where to send the test."""
+
+    emails: list[Email] = Field(min_length=1, max_length=10)
 
 
 class PreviewOut(BaseModel):
@@ -250,22 +285,30 @@ class BroadcastMessageOut(BaseModel):
 
 
 class BroadcastMessageRequest(BaseModel):
-    subject: str = Field(min_length=1, max_length=SUBJECT_MAX, description="may use placeholders")
-    body: str = Field(min_length=1, description="may use placeholders; HTML is escaped into")
-    template: str | None = Field(
+    subject: str = Field(min_length=1, description=SUBJECT_RULE)
+    body: str = Field(
+        min_length=1, max_length=BODY_MAX, description="may use placeholders; may be HTML"
+    )
+    template: Uuid | None = Field(
         None, description="create only: a template fills a missing subject or body"
     )
-    query: QueryIn | None = Field(
+    query: QueryIn | None | Literal["null"] = Field(
         None, description='null, or the string "null", means no targeting'
     )
     send_at: date | None = Field(None, description="today or later")
 
 
 class PatchedBroadcastMessageRequest(BaseModel):
-    subject: str | None = Field(None, min_length=1, max_length=SUBJECT_MAX)
-    body: str | None = Field(None, min_length=1)
-    query: QueryIn | None = None
-    send_at: date | None = None
+    """Every key optional; subject and body may not be null."""
+
+    subject: SkipJsonSchema[None] | str = Field(
+        None, min_length=1, description=f"left out: unchanged; {SUBJECT_RULE}"
+    )
+    body: SkipJsonSchema[None] | str = Field(
+        None, min_length=1, max_length=BODY_MAX, description="left out: unchanged"
+    )
+    query: QueryIn | None | Literal["null"] = Field(None, description="left out: unchanged")
+    send_at: date | None = Field(None, description="left out: unchanged; null: no day")
 
 
 class RecipientOut(BaseModel):

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from herald.api.errors import ValidationError
@@ -17,7 +18,7 @@ from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
 from herald.idempotency.service import Idempotency
 from herald.templates import repository, service
-from herald.text import text_problem
+from herald.text import SUBJECT_RULE, text_problem
 
 router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
 TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body")
@@ -31,10 +32,21 @@ class MessageTemplateOut(BaseModel):
     body: str
 
 
+NAME_RULE = f"1 to {service.NAME_MAX} characters once white space is trimmed from both ends"
+
+
 class MessageTemplateRequest(BaseModel):
-    name: str
-    subject: str
-    body: str
+    name: str = Field(min_length=1, description=NAME_RULE)
+    subject: str = Field(min_length=1, description=SUBJECT_RULE)
+    body: str = Field(min_length=1, description="may use placeholders")
+
+
+class PatchedMessageTemplateRequest(BaseModel):
+    """Every key optional; none may be null."""
+
+    name: SkipJsonSchema[None] | str = Field(None, min_length=1, description=NAME_RULE)
+    subject: SkipJsonSchema[None] | str = Field(None, min_length=1, description=SUBJECT_RULE)
+    body: SkipJsonSchema[None] | str = Field(None, min_length=1)
 
 
 def _json(request: Request, row: Any) -> dict[str, Any]:
@@ -58,7 +70,11 @@ def list_templates(
     request: Request,
     key: ApiKey,
     name: Annotated[str | None, Query(description="case-insensitive substring")] = None,
-    o: Annotated[str | None, Query(description="name or -name")] = None,
+    o: Annotated[
+        str | None,
+        # Documented as a choice, checked below for Waldur's own message.
+        Query(description="name or -name", json_schema_extra={"enum": ["name", "-name"]}),
+    ] = None,
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,
@@ -132,7 +148,7 @@ def update_template(
     "/{uuid}/",
     operation_id="broadcast_message_templates_partial_update",
     responses={200: {"model": MessageTemplateOut}},
-    openapi_extra=json_request_body(MessageTemplateRequest),
+    openapi_extra=json_request_body(PatchedMessageTemplateRequest, required=False),
 )
 def partial_update_template(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
