@@ -5,8 +5,8 @@
 For each shape of template below, the largest one the write-time check still
 accepts is found (a binary search on how often a snippet repeats), then
 rendered `--repeat` times for the most expensive recipient the bound allows:
-a 300-character name, 100 organisations and 100 offerings of 200 characters
-each, full of characters HTML must escape. Printed per shape: its size, the
+a 300-character name, 50 organisations and 50 offerings of 150 characters
+each (the most a template sees), full of characters HTML must escape. Printed per shape: its size, the
 bound the checker computed, the median and worst time of one rendering,
 and the peak memory one rendering allocates (tracemalloc), beside its
 output. Targets (issue 9): under 10 ms and 1 MB for one recipient, whatever

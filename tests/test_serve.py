@@ -17,7 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from herald.auth.tokens import create_token
 from herald.db import Database
+from herald.directory.staff import ensure_staff
 from tests.cli import herald
 from tests.delivery.helpers import wait_for
 from tests.smtp_sink import free_port
@@ -290,3 +292,33 @@ def test_a_client_that_trickles_its_headers_is_dropped_and_others_are_served(
     silent.close()
     # A request that is merely slow to be answered is not cut: only the head is timed.
     assert httpx.get(f"{serve.base}/health", timeout=5).status_code == 200
+
+
+def test_a_head_over_64_kb_is_refused_and_a_large_body_is_not(
+    start_serve: Callable[..., Serve], db: Database
+) -> None:
+    """httptools sets no limit on headers: a stranger could send megabytes of them."""
+    serve = start_serve()
+    port = int(serve.base.rsplit(":", 1)[1])
+    flood = socket.create_connection(("127.0.0.1", port))
+    flood.settimeout(5)
+    try:
+        flood.sendall(b"GET /health HTTP/1.1\r\nHost: herald\r\n")
+        for _ in range(100):  # 100 x 1 kB of headers, no end
+            flood.sendall(b"X-Flood: " + b"x" * 1000 + b"\r\n")
+        assert flood.recv(1024) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # closed while we were still sending: refused as well
+    finally:
+        flood.close()
+    wait_for(lambda: "a request head over 64 kB" in serve.text(), 5, "the log line")
+    # A body of 900 kB (under HERALD_MAX_BODY_BYTES) is a body, not a head.
+    with db.transaction() as session:
+        key = create_token(session, ensure_staff(session, "big@herald.example", "Big", False))
+    created = httpx.post(
+        f"{serve.base}{URL}",
+        json={"subject": "Big", "body": "x" * 900_000},
+        headers={"Authorization": f"Token {key}"},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text

@@ -1,4 +1,4 @@
-"""uvicorn's HTTP/1.1 protocols with a deadline for a request's head.
+"""uvicorn's HTTP/1.1 protocol with a deadline and a size limit for a request's head.
 
 uvicorn waits for headers as long as a client keeps sending something: a
 client that opens many connections and trickles one byte a second (the
@@ -6,9 +6,9 @@ client that opens many connections and trickles one byte a second (the
 before its first request is never closed. Here each request must have its
 whole head (request line and headers) within `header_timeout` seconds of
 the connection opening or of its first byte; otherwise the connection is
-closed, with a log line and a metric. The parsers already cap the size of
-a head, so this bounds both the time and the memory a stranger can hold
-without a token.
+closed, with a log line and a metric. A head larger than MAX_HEAD_BYTES is
+refused the same way (httptools itself sets no limit), so this bounds both
+the time and the memory a stranger can hold without a token.
 
 Built on uvicorn's httptools protocol, the one it picks itself when
 httptools is installed (`uvicorn[standard]` installs it): h11, the pure
@@ -25,6 +25,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from herald.operations.metrics import SLOW_CLIENTS
 
 logger = logging.getLogger("herald.http")
+
+MAX_HEAD_BYTES = 64 * 1024  # a request line and headers; browsers send under 8 kB
 
 
 class _HeadDeadline:
@@ -50,21 +52,31 @@ class _HeadDeadline:
 
     def _too_slow(self) -> None:
         self._head_deadline = None
-        if not self._head_pending() or self.transport.is_closing():
+        if self._head_pending():
+            self._close(f"no complete request head within {self.header_timeout:g} s "
+                        "(HERALD_HEADER_TIMEOUT)")  # fmt: skip
+
+    def _close(self, why: str) -> None:
+        if self.transport.is_closing():
             return
         SLOW_CLIENTS.inc()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-        logger.warning(
-            "closed the connection from %s: no complete request head within %g s "
-            "(HERALD_HEADER_TIMEOUT)",
-            client,
-            self.header_timeout,
-        )
+        logger.warning("closed the connection from %s: %s", client, why)
         self.transport.close()
 
 
 class HeadDeadlineProtocol(_HeadDeadline, HttpToolsProtocol):
     _awaiting_head = True
+    _head_bytes = 0  # received while the current head is not complete
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._awaiting_head:
+            self._head_bytes = 0
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._close(f"a request head over {MAX_HEAD_BYTES // 1024} kB")
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

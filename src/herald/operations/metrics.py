@@ -34,7 +34,8 @@ HTTP_REQUESTS = Counter(
 )
 SLOW_CLIENTS = Counter(
     "herald_http_slow_clients",
-    "Connections closed because their request head did not arrive within HERALD_HEADER_TIMEOUT",
+    "Connections closed because their request head was too slow (HERALD_HEADER_TIMEOUT) "
+    "or too large (64 kB)",
 )
 HTTP_DURATION = Histogram(
     "herald_http_request_duration_seconds",
