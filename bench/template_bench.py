@@ -6,12 +6,12 @@ For each shape of template below, the largest one the write-time check still
 accepts is found (a binary search on how often a snippet repeats), then
 rendered `--repeat` times for the most expensive recipient the bound allows:
 a 300-character name, 50 organisations and 50 offerings of 150 characters
-each (the most a template sees), full of characters HTML must escape. Printed per shape: its size, the
-bound the checker computed, the median and worst time of one rendering,
-and the peak memory one rendering allocates (tracemalloc), beside its
-output. Targets (issue 9): under 10 ms and 1 MB for one recipient, whatever
-the branch. The floor is rendering the same number of characters of plain
-text: what any mail of that size costs.
+each (the most a template sees), full of characters HTML must escape.
+Printed per shape: its size, the bound the checker computed, the median
+and worst time of one rendering, and the peak memory one rendering
+allocates (tracemalloc), beside its output. Targets (issue 9): under 10 ms
+and 1 MB for one recipient, whatever the branch. The floor is rendering the
+same number of characters of plain text: what any mail of that size costs.
 """
 
 from __future__ import annotations
