@@ -35,11 +35,13 @@ PATCH = "broadcast_messages_partial_update"
 
 
 def _run(server_url: str, token: str, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Run in the config's folder (a temporary one): schemathesis keeps a cache
+    # where it runs, and the work tree stays clean.
     return subprocess.run(
         [str(SCHEMATHESIS), "--config-file", str(config), "run", f"{server_url}/api/schema/",
          "--header", f"Authorization: Token {token}", "--checks", "all",
          "--max-examples", "25", "--seed", "1", "--workers", "1", "--no-color", *args],
-        capture_output=True, text=True, timeout=900, cwd=ROOT,
+        capture_output=True, text=True, timeout=900, cwd=config.parent,
         env={**os.environ, "NO_COLOR": "1"},
     )  # fmt: skip
 
