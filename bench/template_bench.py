@@ -31,17 +31,13 @@ from jinja2 import Template  # noqa: E402
 
 from herald.personalisation import (  # noqa: E402
     TemplateProblem,
-    _parse,
+    bound,
     check_template,
     compile_template,
     context_for,
     render_compiled,
 )
-from herald.personalisation.grammar import (  # noqa: E402
-    MAX_ITEMS,
-    MAX_NAME,
-    Checker,
-)
+from herald.personalisation.grammar import MAX_ITEMS, MAX_NAME  # noqa: E402
 
 BODY_MAX = 1_000_000
 
@@ -145,8 +141,7 @@ def main() -> None:
     worst_ms, worst_peak = 0.0, 0
     for name, (head, snippet, tail, html) in SHAPES.items():
         text = largest(head, snippet, tail, html)
-        _, tree = _parse(text, html)
-        bound = Checker(html).template(tree)
+        limit = bound(text, html)
         template: Template | None = compile_template(text, html)
         median, worst, peak, size = _measure(
             lambda t=template, s=text: render_compiled(t, s, context), args.repeat
@@ -155,7 +150,7 @@ def main() -> None:
         floor, _, _, _ = _measure(lambda p=plain: "".join([p[: len(p) // 2], p[len(p) // 2 :]]), 20)
         worst_ms, worst_peak = max(worst_ms, worst * 1000), max(worst_peak, peak)
         print(
-            f"{name:28} {len(text):>9,} {bound.work:>6,.0f} {median * 1000:>6.2f}ms "
+            f"{name:28} {len(text):>9,} {limit.work:>6,.0f} {median * 1000:>6.2f}ms "
             f"{worst * 1000:>6.2f}ms {peak / 1e6:>7.2f}MB {size:>9,} {floor * 1000:>6.2f}ms"
         )
     print(

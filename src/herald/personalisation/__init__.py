@@ -40,6 +40,7 @@ from herald.personalisation.grammar import (
     MAX_SUBJECT,
     TESTS,
     Checker,
+    Cost,
     TemplateRefused,
 )
 
@@ -48,6 +49,7 @@ __all__ = [
     "MAX_OUTPUT",
     "Names",
     "TemplateProblem",
+    "bound",
     "check_template",
     "compile_template",
     "context_for",
@@ -105,6 +107,12 @@ def _parse(text: str, html: bool) -> tuple[SandboxedEnvironment, nodes.Template]
     except TemplateRefused as exc:
         raise TemplateProblem(str(exc)) from exc
     return environment, tree
+
+
+def bound(text: str, html: bool = False) -> Cost:
+    """The most one rendering of `text` can cost (raises TemplateProblem when refused)."""
+    _, tree = _parse(text, html)
+    return Checker(html).template(tree)
 
 
 def compile_template(text: str, html: bool = False) -> Template | None:
