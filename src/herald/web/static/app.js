@@ -641,7 +641,7 @@ async function showCompose(uuid, fromUuid) {
       h("div", { class: "two" },
         h("div", {}, h("label", { for: "subject", text: "Subject" }), subject,
           h("label", { for: "body", text: "Message (plain text or HTML)" }), body,
-          h("p", { class: "muted", id: "placeholder-help", text: "Placeholders: {{ recipient.full_name }}, {{ recipient.email }}, {{ recipient.customers }}, {{ recipient.offerings }}, {{ message.subject }}, {{ message.send_at }}." }),
+          h("p", { class: "muted", id: "placeholder-help", text: "Placeholders: {{ recipient.full_name }}, {{ recipient.email }}, {{ recipient.customers }}, {{ recipient.offerings }}, {{ message.subject }}, {{ message.send_at }}. Also filters such as | default(\"colleague\", true) or | upper, {% if … %}…{% endif %}, and {% for name in recipient.customers %}…{% endfor %}; no functions, methods or arithmetic." }),
           preview.problems),
         h("div", {}, h("h2", { text: "How the mail will look" }),
           h("label", { for: "preview-for-email", text: "Preview for (address)" }), previewFor,
