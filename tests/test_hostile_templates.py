@@ -16,8 +16,10 @@ from sqlalchemy import text
 from herald.broadcasts.repository import message_contents
 from herald.db import Database
 from herald.delivery.worker import DeliveryWorker
+from tests.conftest import load_directory
 from tests.delivery.helpers import outbox_status
 from tests.delivery.test_worker_faults import FaultyTransport, _accept, _run, _settings
+from tests.factories import DirectoryBuilder
 
 URL = "/api/broadcast-messages/"
 TEMPLATES = "/api/broadcast-message-templates/"
@@ -153,3 +155,35 @@ def test_a_stored_guarded_bomb_fails_its_own_deliveries_and_others_go_out(
     assert "cannot be rendered" in row.last_error and "Line 2: loops go over" in row.last_error
     assert any("c@bad.example" in r.getMessage() for r in caplog.records)
     assert good != bad
+
+
+def test_a_copy_that_fails_for_one_recipient_fails_that_delivery_alone(
+    api: httpx.Client, db: Database, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A branch the write-time samples never take, failing on one person's data: that
+    delivery fails with the line and the reason, logged; the others go out."""
+    directory = DirectoryBuilder()
+    ana = directory.user("ana", "ana@two.example")
+    ben = directory.user("ben", "ben@one.example")
+    first, second = directory.customer("Alpha"), directory.customer("Beta")
+    for user, customers in ((ana, (first, second)), (ben, (first,))):
+        for customer in customers:
+            directory.customer_role(user, customer)
+    load_directory(db, directory.doc)
+    body = "Hello\n{% if recipient.customers | length > 1 %}{{ recipient.customers[1] | round }}"
+    body += "{% endif %}"  # Ana is reached through two customers, Ben through one
+    query = {"customers": [first, second]}
+    created = api.post(URL, json={"subject": "S", "body": body, "query": query})
+    assert created.status_code == 201, created.text  # both samples render
+    assert api.post(f"{URL}{created.json()['uuid']}/send/").status_code == 200
+    transport = FaultyTransport(_accept)
+    worker = DeliveryWorker(_settings(database_url), db, transport, message_contents)
+    with caplog.at_level(logging.WARNING, logger="herald.delivery"):
+        _run(worker, lambda: outbox_status(db).get("pending", 0) == 0, timeout=20)
+    assert list(transport.accepted) == ["ben@one.example"]
+    with db.transaction(write=False) as session:
+        row = session.execute(
+            text("SELECT status, last_error FROM deliveries WHERE email = 'ana@two.example'")
+        ).one()
+    assert row.status == "failed" and "Line 2: cannot be rendered" in row.last_error
+    assert any("ana@two.example" in r.getMessage() for r in caplog.records)
