@@ -79,6 +79,9 @@ def test_an_unreachable_database_is_one_line() -> None:
 def test_a_bad_setting_names_the_variable(database_url: str) -> None:
     line = _one_line(herald(database_url, "tokens", "list", env={"HERALD_TIME_ZONE": "Mars/Base"}))
     assert "HERALD_TIME_ZONE" in line and "Mars/Base" in line
+    # a head deadline of 0 would close every connection before its first byte
+    line = _one_line(herald(database_url, "tokens", "list", env={"HERALD_HEADER_TIMEOUT": "0"}))
+    assert "HERALD_HEADER_TIMEOUT" in line and "greater than 0" in line
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:

@@ -3,11 +3,11 @@
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     waldur_customer_emails: Literal["none", "contact"] = "none"
     sync_interval: float | None = None
     max_body_bytes: int = 1_048_576  # larger request bodies are refused with 413
-    header_timeout: float = 10.0  # seconds a client has for a request's line and headers
+    # Seconds a client has for a request's line and headers (0 would close every connection).
+    header_timeout: Annotated[float, Field(gt=0)] = 10.0
     log_format: Literal["text", "json"] = "text"
     access_log: bool = False  # log every request (set by `herald serve --access-log`)
     metrics_token: str | None = None  # when set, /metrics wants `Authorization: Bearer <it>`
