@@ -256,7 +256,10 @@ def test_unsaved_work_is_not_lost_without_a_question(
         dialog.dismiss()
 
     page.on("dialog", dismiss)
-    page.get_by_role("link", name="Broadcasts").click()
+    # Wait for the question itself: the dialog event can arrive after the click returns.
+    with page.expect_event("dialog") as asked:
+        page.get_by_role("link", name="Broadcasts").click()
+    assert "not saved" in asked.value.message
     expect(page.get_by_label("Subject", exact=True)).to_have_value("Half written")
     assert questions and "not saved" in questions[0]
 
