@@ -29,45 +29,16 @@ logger = logging.getLogger("herald.http")
 MAX_HEAD_BYTES = 64 * 1024  # a request line and headers; browsers send under 8 kB
 
 
-class _HeadDeadline:
-    """The timer; the protocol says when a head starts and when it is complete."""
-
+class HeadDeadlineProtocol(HttpToolsProtocol):
     header_timeout = 10.0  # seconds; set per server by `with_header_timeout`
     _head_deadline: asyncio.TimerHandle | None = None
-    loop: asyncio.AbstractEventLoop
-    transport: asyncio.Transport
-    client: tuple[str, int] | None
-
-    def _head_pending(self) -> bool:
-        raise NotImplementedError
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._head_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
-
-    def _disarm(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
-
-    def _too_slow(self) -> None:
-        self._head_deadline = None
-        if self._head_pending():
-            self._close(f"no complete request head within {self.header_timeout:g} s "
-                        "(HERALD_HEADER_TIMEOUT)")  # fmt: skip
-
-    def _close(self, why: str) -> None:
-        if self.transport.is_closing():
-            return
-        SLOW_CLIENTS.inc()
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-        logger.warning("closed the connection from %s: %s", client, why)
-        self.transport.close()
-
-
-class HeadDeadlineProtocol(_HeadDeadline, HttpToolsProtocol):
     _awaiting_head = True
     _head_bytes = 0  # received while the current head is not complete
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._awaiting_head = True
+        self._arm()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -77,14 +48,6 @@ class HeadDeadlineProtocol(_HeadDeadline, HttpToolsProtocol):
         self._head_bytes += len(data)
         if self._head_bytes > MAX_HEAD_BYTES:
             self._close(f"a request head over {MAX_HEAD_BYTES // 1024} kB")
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._awaiting_head = True
-        self._arm()
-
-    def _head_pending(self) -> bool:
-        return self._awaiting_head
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -100,6 +63,29 @@ class HeadDeadlineProtocol(_HeadDeadline, HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _too_slow(self) -> None:
+        self._head_deadline = None
+        if self._awaiting_head:
+            self._close(f"no complete request head within {self.header_timeout:g} s "
+                        "(HERALD_HEADER_TIMEOUT)")  # fmt: skip
+
+    def _close(self, why: str) -> None:
+        if self.transport.is_closing():
+            return
+        SLOW_CLIENTS.inc()
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+        logger.warning("closed the connection from %s: %s", client, why)
+        self.transport.close()
 
 
 def with_header_timeout(seconds: float) -> type[HeadDeadlineProtocol]:

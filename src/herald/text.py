@@ -29,11 +29,23 @@ def text_problem(value: str) -> str | None:
     and lone UTF-16 surrogates, which JSON escapes can smuggle in."""
     if "\x00" in value:
         return NULL_CHARACTER
+    if has_lone_surrogate(value):
+        return BAD_UNICODE
+    return None
+
+
+def has_lone_surrogate(value: str) -> bool:
+    """True for text no UTF-8 can carry: a JSON escape like \\ud800 can put one in."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return BAD_UNICODE
-    return None
+        return True
+    return False
+
+
+def printable(value: str) -> str:
+    """The text with any lone surrogate written as \\udXXX, so that it can be echoed."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def looks_like_html(body: str) -> bool:

@@ -16,6 +16,7 @@ from herald.api.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from herald.text import BAD_UNICODE, has_lone_surrogate, printable
 
 _UUID = re.compile(
     r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
@@ -116,43 +117,31 @@ def _may_hold_surrogates(raw: bytes) -> bool:
     return b"\\ud" in raw or b"\\uD" in raw or b"\xed" in raw
 
 
-def _escaped(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _reject_surrogates(data: dict[str, Any]) -> None:
     """No text anywhere in a body may hold a lone surrogate: no database stores it
     and no JSON answer can echo it back. 400 naming where it is, before any
     endpoint looks at the body."""
-    problem = "Not valid Unicode text (a lone surrogate escape)"
+    problem = BAD_UNICODE.removesuffix(".")
     for key, value in data.items():
-        where = _surrogate_in(value, _escaped(key))
-        if _has_surrogate(key):
-            raise APIError({"detail": f"{problem} in the key {_escaped(key)!r}."})
+        if has_lone_surrogate(key):
+            raise APIError({"detail": f"{problem} in the key {printable(key)!r}."})
+        where = _surrogate_in(value, key)
         if where is not None:
-            at = "" if where == _escaped(key) else f" at {where}"
+            at = "" if where == key else f" at {where}"
             raise ValidationError({key: [f"{problem}{at}."]})
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _surrogate_in(value: Any, path: str) -> str | None:
     """The path of the first string (or key) holding a lone surrogate, if any."""
     if isinstance(value, str):
-        return path if _has_surrogate(value) else None
+        return path if has_lone_surrogate(value) else None
     if isinstance(value, list):
         for index, item in enumerate(value):
             if (found := _surrogate_in(item, f"{path}[{index}]")) is not None:
                 return found
     elif isinstance(value, dict):
         for key, item in value.items():
-            if _has_surrogate(key):
+            if has_lone_surrogate(key):
                 return f"{path} (a key)"
             if (found := _surrogate_in(item, f"{path}.{key}")) is not None:
                 return found

@@ -5,6 +5,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from herald.text import printable
+
 
 class JSONResponse(Response):
     media_type = "application/json"
@@ -20,7 +22,7 @@ class JSONResponse(Response):
 
 def _printable(value: Any) -> Any:
     if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return printable(value)
     if isinstance(value, dict):
         return {_printable(k): _printable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

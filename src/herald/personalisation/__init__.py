@@ -30,7 +30,6 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from herald.personalisation.grammar import (
-    FIELDS,
     FILTERS,
     MAX_EMAIL,
     MAX_FULL_NAME,
@@ -45,8 +44,6 @@ from herald.personalisation.grammar import (
 )
 
 __all__ = [
-    "FIELDS",
-    "MAX_OUTPUT",
     "Names",
     "TemplateProblem",
     "bound",

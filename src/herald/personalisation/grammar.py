@@ -62,7 +62,6 @@ class TemplateRefused(ValueError):
 
     def __init__(self, line: int, problem: str) -> None:
         super().__init__(f"Line {line}: {problem}")
-        self.line = line
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,13 @@ class Bound:
     def names(items: int, chars_each: int) -> Bound:
         # printed as "A, B, C"
         return Bound(items * (chars_each + 2), items, is_list=True)
+
+    def either(self, other: Bound) -> Bound:
+        """The bound of a value that is one of two (`a or b`, `a if c else b`, a default)."""
+        return Bound(
+            max(self.chars, other.chars), max(self.items, other.items),
+            self.is_list or other.is_list,
+        )  # fmt: skip
 
 
 NUMBER = Bound(32)
@@ -120,12 +126,7 @@ def _number(value: Bound, args: Sequence[Bound]) -> Bound:
 
 
 def _default(value: Bound, args: Sequence[Bound]) -> Bound:
-    fallback = args[0] if args else Bound.text(0)
-    return Bound(
-        max(value.chars, fallback.chars),
-        max(value.items, fallback.items),
-        value.is_list or fallback.is_list,
-    )
+    return value.either(args[0] if args else Bound.text(0))
 
 
 def _join(value: Bound, args: Sequence[Bound]) -> Bound:
@@ -215,7 +216,6 @@ class Cost:
 
     work: float = 0.0
     output: int = 0
-    nodes: int = 0
 
 
 @dataclass
@@ -229,7 +229,7 @@ class Checker:
 
     def __init__(self, html: bool) -> None:
         self.html = html
-        self.nodes = 0
+        self.parts = 0  # placeholder parts seen, for MAX_NODES
 
     # --- statements ----------------------------------------------------
 
@@ -241,7 +241,6 @@ class Checker:
             cost.output += part.output
             if part.work + part.output / CHARS_PER_UNIT > dearest:
                 dearest, line = part.work + part.output / CHARS_PER_UNIT, node.lineno
-        cost.nodes = self.nodes
         # A bound over the limit names the line of the statement that costs most.
         if cost.work > MAX_WORK:
             raise TemplateRefused(
@@ -354,8 +353,8 @@ class Checker:
 
     def _expression(self, node: nodes.Node, scope: _Scope, depth: int) -> tuple[Bound, float]:
         """The bound of an expression's value and the work to compute it."""
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
+        self.parts += 1
+        if self.parts > MAX_NODES:
             raise TemplateRefused(
                 node.lineno, f"more than {MAX_NODES:,} placeholder parts; split the message"
             )
@@ -391,12 +390,7 @@ class Checker:
         if isinstance(node, nodes.And | nodes.Or):
             left, left_work = self._expression(node.left, scope, depth)
             right, right_work = self._expression(node.right, scope, depth)
-            either = Bound(
-                max(left.chars, right.chars),
-                max(left.items, right.items),
-                left.is_list or right.is_list,
-            )
-            return either, 1 + left_work + right_work
+            return left.either(right), 1 + left_work + right_work
         if isinstance(node, nodes.Not):
             _, work = self._expression(node.node, scope, depth)
             return BOOLEAN, 1 + work
@@ -554,12 +548,7 @@ class Checker:
         _, test_work = self._expression(node.test, scope, depth)
         first, first_work = self._expression(node.expr1, scope, depth)
         second, second_work = self._expression(node.expr2, scope, depth)
-        either = Bound(
-            max(first.chars, second.chars),
-            max(first.items, second.items),
-            first.is_list or second.is_list,
-        )
-        return either, 1 + test_work + max(first_work, second_work)
+        return first.either(second), 1 + test_work + max(first_work, second_work)
 
     def _literal_list(
         self, node: nodes.List | nodes.Tuple, scope: _Scope, depth: int

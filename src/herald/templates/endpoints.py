@@ -22,6 +22,7 @@ from herald.text import SUBJECT_RULE, text_problem
 
 router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
 TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body")
+ORDERINGS = ("name", "-name")
 
 
 class MessageTemplateOut(BaseModel):
@@ -73,13 +74,13 @@ def list_templates(
     o: Annotated[
         str | None,
         # Documented as a choice, checked below for Waldur's own message.
-        Query(description="name or -name", json_schema_extra={"enum": ["name", "-name"]}),
+        Query(description="name or -name", json_schema_extra={"enum": list(ORDERINGS)}),
     ] = None,
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,
 ) -> Response:
-    if o is not None and o not in ("name", "-name"):
+    if o is not None and o not in ORDERINGS:
         raise ValidationError.field(
             "o", f"Select a valid choice. {o} is not one of the available choices."
         )
