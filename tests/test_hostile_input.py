@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from herald.broadcasts.repository import message_contents
+from herald.broadcasts.repository import MESSAGES
 from herald.db import Database
 from herald.delivery.worker import DeliveryWorker
 from tests.conftest import load_directory
@@ -96,9 +96,7 @@ def test_relay_replies_in_any_encoding_are_stored(
         await asyncio.sleep(0)
         return "250 ok\x00 caf\xe9 " + b"\xff".decode("utf-8", "surrogateescape")
 
-    worker = DeliveryWorker(
-        _settings(database_url), db, FaultyTransport(odd_reply), message_contents
-    )
+    worker = DeliveryWorker(_settings(database_url), db, FaultyTransport(odd_reply), MESSAGES)
     _run(worker, lambda: outbox_status(db).get("pending", 0) == 0, timeout=20)
     with db.transaction(write=False) as session:
         reply = session.execute(text("SELECT reply FROM deliveries")).scalar_one()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from herald.broadcasts.repository import message_contents
+from herald.broadcasts.repository import MESSAGES
 from herald.db import Database
 from herald.delivery.worker import DeliveryWorker
 from tests.conftest import load_directory
@@ -143,7 +143,7 @@ def test_a_stored_guarded_bomb_fails_its_own_deliveries_and_others_go_out(
             {"b": HOSTILE["guarded bomb"][0], "u": bad},
         )
     transport = FaultyTransport(_accept)
-    worker = DeliveryWorker(_settings(database_url), db, transport, message_contents)
+    worker = DeliveryWorker(_settings(database_url), db, transport, MESSAGES)
     with caplog.at_level(logging.WARNING, logger="herald.delivery"):
         _run(worker, lambda: outbox_status(db).get("pending", 0) == 0, timeout=20)
     assert sorted(transport.accepted) == ["a@good.example", "b@good.example"]
@@ -177,7 +177,7 @@ def test_a_copy_that_fails_for_one_recipient_fails_that_delivery_alone(
     assert created.status_code == 201, created.text  # both samples render
     assert api.post(f"{URL}{created.json()['uuid']}/send/").status_code == 200
     transport = FaultyTransport(_accept)
-    worker = DeliveryWorker(_settings(database_url), db, transport, message_contents)
+    worker = DeliveryWorker(_settings(database_url), db, transport, MESSAGES)
     with caplog.at_level(logging.WARNING, logger="herald.delivery"):
         _run(worker, lambda: outbox_status(db).get("pending", 0) == 0, timeout=20)
     assert list(transport.accepted) == ["ben@one.example"]

@@ -32,6 +32,7 @@ from herald.directory.repository import counts as directory_counts
 from herald.operations import jobs, metrics
 from herald.operations.endpoints import operations_router, status_router
 from herald.operations.middleware import RequestMetrics
+from herald.recipients import endpoints as recipients
 from herald.templates import endpoints as templates
 
 REQUEST_THREADS = 4
@@ -176,6 +177,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     install_error_handlers(app)
+    # Before the messages' router: its `/{uuid}/` would take `recipients` for a UUID.
+    app.include_router(recipients.router)
     app.include_router(broadcasts.router)
     app.include_router(directory.router)
     app.include_router(templates.router)

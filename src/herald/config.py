@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     retry_max: float = 3600.0  # longest back-off in seconds
     lease_seconds: float = 300.0  # how long a claimed delivery is held before others may take it
     poll_interval: float = 1.0  # seconds between looks at an empty outbox
+    # Addresses queued per transaction while a send is prepared (SPEC 4.1).
+    prepare_batch: Annotated[int, Field(ge=100)] = 20_000
     # The Waldur to sync the directory from (SPEC 5.1), and how often (seconds; None: never).
     waldur_url: str | None = None
     waldur_token: str | None = None

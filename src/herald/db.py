@@ -18,7 +18,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import (
+    JSON,
+    Engine,
+    TableValuedAlias,
+    Text,
+    cast,
+    create_engine,
+    event,
+    func,
+    inspect,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,6 +111,26 @@ def _make_engine(url: str, statement_timeout: float | None) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+# --- JSON in SQL: the two databases spell it differently ---------------------
+
+
+def json_strings(session: Session, array: Any) -> TableValuedAlias:
+    """A table (column `value`) of the strings in a JSON array: a bound list, or a
+    column holding JSON text (then correlated to its row, like a lateral join)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.json_each(array).table_valued("value")
+    return func.json_array_elements_text(cast(array, JSON)).table_valued("value")
+
+
+def json_array(session: Session, value: Any, order_by: Any) -> Any:
+    """SQL: the aggregate JSON array (text) of `value` over the rows, ordered by `order_by`."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite 3.40 has no ORDER BY inside an aggregate; the rows arrive in
+        # the order of the subquery they come from, which callers order.
+        return func.json_group_array(value)
+    return cast(func.json_agg(aggregate_order_by(value, order_by)), Text)
 
 
 class Database:

@@ -23,12 +23,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -48,6 +49,30 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # Never sent: staff stopped the message's delivery before it was handed to the relay.
+    CANCELLED = "cancelled"
+    # Accepted by the relay, then reported back as undeliverable (SPEC 4.2).
+    BOUNCED = "bounced"
+    # Never sent: the address is on the suppression list (SPEC 4.2).
+    SUPPRESSED = "suppressed"
+
+
+class Steering(StrEnum):
+    """What staff did to a sending message (SPEC 4.1); stored on the message, NULL: nothing."""
+
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+class DeliveryProgress(StrEnum):
+    """Where a message's delivery stands (`delivery.status`, SPEC 4.1): derived, never stored."""
+
+    IDLE = "idle"  # DRAFT or SCHEDULED
+    PREPARING = "preparing"  # SENT, its audience still being queued
+    SENDING = "sending"  # pending deliveries remain
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"  # nothing pending
 
 
 class Base(DeclarativeBase):
@@ -179,6 +204,12 @@ class BroadcastMessage(Base):
     state: Mapped[MessageState] = mapped_column(String(16), index=True)
     send_at: Mapped[date | None] = mapped_column(Date, nullable=True)
     sent: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Sending in the background (SPEC 4.1): False from the send until the whole
+    # audience is queued; `prepare_cursor` is the last address key queued, so a
+    # preparation that died resumes after it and queues every address once.
+    prepared: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    prepare_cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    steering: Mapped[Steering | None] = mapped_column(String(16), nullable=True, index=True)
 
     # AUTOINCREMENT on SQLite: an id is never handed out again after a delete,
     # so nothing keyed by it can ever name another message.

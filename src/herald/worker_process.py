@@ -18,7 +18,8 @@ import logging
 import signal
 import sys
 
-from herald.broadcasts.repository import message_contents
+from herald.broadcasts.repository import MESSAGES
+from herald.broadcasts.sending import prepare_unprepared
 from herald.broadcasts.tasks import send_due_messages
 from herald.config import Settings
 from herald.db import Database
@@ -43,6 +44,22 @@ async def _scheduler_loop(settings: Settings, database: Database, worker: Delive
             await asyncio.wait_for(stopping.wait(), timeout=settings.scheduler_interval)
 
 
+async def _preparation_loop(settings: Settings, database: Database, worker: DeliveryWorker) -> None:
+    """Queue the audiences of sent messages still being prepared (the answering
+    process normally does it; this finishes what a dead process left), and
+    cancel what workers gave back of cancelled messages."""
+    stopping = worker.stopping
+    while not stopping.is_set():
+        try:
+            await asyncio.to_thread(
+                prepare_unprepared, database, settings.prepare_batch, worker.wake_threadsafe
+            )
+        except Exception:
+            logger.exception("preparing sends failed; trying again shortly")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=settings.poll_interval)
+
+
 async def _sync_loop(settings: Settings, database: Database, stopping: asyncio.Event) -> None:
     """Every HERALD_SYNC_INTERVAL seconds, the directory from Waldur (one process at a time)."""
     interval = settings.sync_interval or 0.0
@@ -63,7 +80,7 @@ async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None
     transport = transport_from_url(
         settings.smtp_url, timeout=settings.smtp_timeout, size=settings.smtp_concurrency
     )
-    worker = DeliveryWorker(settings, database, transport, message_contents)
+    worker = DeliveryWorker(settings, database, transport, MESSAGES)
     if stopping is None:
         stopping = worker.stopping
         loop = asyncio.get_running_loop()
@@ -72,6 +89,10 @@ async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None
     link = asyncio.create_task(_link(stopping, worker.stopping))
     scheduler = asyncio.create_task(_scheduler_loop(settings, database, worker), name="scheduler")
     scheduler.add_done_callback(lambda task: _stop_if_died(task, worker))
+    preparer = asyncio.create_task(
+        _preparation_loop(settings, database, worker), name="preparation"
+    )
+    preparer.add_done_callback(lambda task: _stop_if_died(task, worker))
     syncing = None
     if settings.sync_interval and settings.waldur_url:
         syncing = asyncio.create_task(_sync_loop(settings, database, worker.stopping), name="sync")
@@ -80,15 +101,20 @@ async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None
     finally:
         worker.stopping.set()
         link.cancel()
-        await asyncio.gather(scheduler, *([syncing] if syncing else []), return_exceptions=True)
+        await asyncio.gather(
+            scheduler, preparer, *([syncing] if syncing else []), return_exceptions=True
+        )
         database.dispose()
-    if scheduler.exception() is not None:
-        raise WorkerCrashed(f"the scheduler died: {scheduler.exception()!r}")
+    for task in (scheduler, preparer):
+        if task.exception() is not None:
+            raise WorkerCrashed(f"the {task.get_name()} task died: {task.exception()!r}")
 
 
 def _stop_if_died(task: asyncio.Task[None], worker: DeliveryWorker) -> None:
     if not task.cancelled() and task.exception() is not None:
-        logger.critical("the scheduler died: %r; stopping the delivery process", task.exception())
+        logger.critical(
+            "the %s task died: %r; stopping the delivery process", task.get_name(), task.exception()
+        )
         worker.stopping.set()
 
 

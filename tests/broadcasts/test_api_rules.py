@@ -36,7 +36,16 @@ def test_message_representation(api: httpx.Client, example: None) -> None:
         "send_at",
         "delivery",
     ]
-    assert message["delivery"] == {"total": 0, "pending": 0, "sent": 0, "failed": 0}
+    assert message["delivery"] == {
+        "status": "idle",
+        "total": 0,
+        "pending": 0,
+        "sent": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "bounced": 0,
+        "suppressed": 0,
+    }
     assert len(message["uuid"]) == 32 and int(message["uuid"], 16) >= 0
     assert message["created"].endswith("Z")
     assert message["query"] == {

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from herald.broadcasts.repository import message_contents
+from herald.broadcasts.repository import MESSAGES
 from herald.clock import utc_now
 from herald.config import Settings
 from herald.db import Database
@@ -115,7 +115,7 @@ def test_an_exception_from_the_transport_is_a_recorded_retry_and_logged(
         return "250 ok"
 
     transport = FaultyTransport(disk_full_once)
-    worker = DeliveryWorker(_settings(database_url), db, transport, message_contents)
+    worker = DeliveryWorker(_settings(database_url), db, transport, MESSAGES)
     with caplog.at_level(logging.WARNING, logger="herald.delivery"):
         _run(worker, _drained(db))
     assert outbox_status(db) == {"sent": len(ADDRESSES)}
@@ -140,7 +140,7 @@ def test_more_exceptions_than_senders_do_not_stop_delivery(
 
     worker = DeliveryWorker(
         _settings(database_url, smtp_concurrency=2), db, FaultyTransport(broken_twice),
-        message_contents,
+        MESSAGES,
     )  # fmt: skip
     _run(worker, _drained(db))
     assert outbox_status(db) == {"sent": len(ADDRESSES)}
@@ -158,7 +158,7 @@ def test_a_transport_that_hangs_is_given_up_on_and_retried(
         return "250 ok"
 
     settings = _settings(database_url, smtp_timeout=0.1)  # the deadline is 5 × 0.1 s
-    worker = DeliveryWorker(settings, db, FaultyTransport(hang_once), message_contents)
+    worker = DeliveryWorker(settings, db, FaultyTransport(hang_once), MESSAGES)
     _run(worker, _drained(db))
     assert outbox_status(db) == {"sent": 2}
     assert all(row.attempts == 2 for row in _rows(db))
@@ -178,7 +178,7 @@ def test_4xx_is_retried_and_5xx_fails_at_once_with_the_reply(
         return "250 ok"
 
     transport = FaultyTransport(relay)
-    worker = DeliveryWorker(_settings(database_url), db, transport, message_contents)
+    worker = DeliveryWorker(_settings(database_url), db, transport, MESSAGES)
     _run(worker, _drained(db))
     rows = {row.email: row for row in _rows(db)}
     assert (rows[refused].status, rows[refused].attempts) == ("failed", 1)
@@ -196,7 +196,7 @@ def test_a_temporary_failure_fails_once_attempts_run_out(
         raise DeliveryError("421 too busy", permanent=False)
 
     worker = DeliveryWorker(
-        _settings(database_url, max_attempts=3), db, FaultyTransport(always_busy), message_contents
+        _settings(database_url, max_attempts=3), db, FaultyTransport(always_busy), MESSAGES
     )
     _run(worker, _drained(db))
     [row] = _rows(db)
@@ -218,7 +218,7 @@ def test_a_message_that_no_longer_renders_fails_alone_and_others_go_out(
             {"b": "Dear {{ recipient.full_name | removed_filter }}", "u": broken},
         )
     transport = FaultyTransport(_accept)
-    worker = DeliveryWorker(_settings(database_url), db, transport, message_contents)
+    worker = DeliveryWorker(_settings(database_url), db, transport, MESSAGES)
     _run(worker, _drained(db))
     rows = {row.email: row for row in _rows(db)}
     for address in ADDRESSES[:3]:
@@ -252,7 +252,7 @@ def test_a_late_outcome_never_overwrites_a_final_one(
         raise DeliveryError("550 late refusal", permanent=True)
 
     worker = DeliveryWorker(
-        _settings(database_url), db, FaultyTransport(taken_over_meanwhile), message_contents
+        _settings(database_url), db, FaultyTransport(taken_over_meanwhile), MESSAGES
     )
     with caplog.at_level(logging.WARNING, logger="herald.delivery"):
         _run(worker, lambda: worker.stale_outcomes > 0)
@@ -270,11 +270,13 @@ def test_outcomes_are_guarded_by_the_lease_owner(db: Database, api: httpx.Client
     _send(api, emails=ADDRESSES[:1])
     now = utc_now()
     with db.transaction() as session:
-        [first] = outbox.claim_due_deliveries(session, now, now, 10, "worker-a")
+        [first] = outbox.claim_due_deliveries(
+            session, now, now, 10, "worker-a", MESSAGES.halted_ids()
+        )
     later = now + timedelta(seconds=1)  # worker-a's lease has expired
     with db.transaction() as session:
         [second] = outbox.claim_due_deliveries(
-            session, later, later + timedelta(minutes=5), 10, "worker-b"
+            session, later, later + timedelta(minutes=5), 10, "worker-b", MESSAGES.halted_ids()
         )
         assert second.id == first.id
     with db.transaction() as session:
@@ -299,7 +301,7 @@ def test_a_dead_sender_stops_the_worker_loudly_and_its_delivery_is_recorded(
     async def explode(recipient: str, attempt: int) -> str:
         raise Boom("a sender task died")
 
-    worker = DeliveryWorker(_settings(database_url), db, FaultyTransport(explode), message_contents)
+    worker = DeliveryWorker(_settings(database_url), db, FaultyTransport(explode), MESSAGES)
     with pytest.raises(WorkerCrashed, match="a sender task died"):
         _run(worker, lambda: False)
     [row] = _rows(db)
@@ -322,14 +324,16 @@ def test_leases_are_renewed_while_a_slow_relay_holds_the_mail(
             def other_worker_claims() -> None:
                 now = utc_now()
                 with db.transaction() as session:
-                    got = outbox.claim_due_deliveries(session, now, now, 10, "intruder")
+                    got = outbox.claim_due_deliveries(
+                        session, now, now, 10, "intruder", MESSAGES.halted_ids()
+                    )
                 stolen.extend(d.id for d in got)
 
             await asyncio.to_thread(other_worker_claims)
         return "250 ok"
 
     settings = _settings(database_url, lease_seconds=0.5)
-    worker = DeliveryWorker(settings, db, FaultyTransport(slow), message_contents)
+    worker = DeliveryWorker(settings, db, FaultyTransport(slow), MESSAGES)
     _run(worker, _drained(db))
     assert stolen == []
     assert outbox_status(db) == {"sent": 2}
@@ -344,7 +348,7 @@ def test_worker_memory_is_bounded_whatever_the_number_of_messages(
         _send(api, subject=f"Message {number}", emails=ADDRESSES[number % 2 : number % 2 + 1])
     transport = FaultyTransport(_accept)
     settings = _settings(database_url, smtp_concurrency=20, lease_seconds=600)
-    worker = DeliveryWorker(settings, db, transport, message_contents)
+    worker = DeliveryWorker(settings, db, transport, MESSAGES)
     _run(worker, _drained(db), timeout=20)
     assert outbox_status(db) == {"sent": count}
     assert len(worker.mail) <= CACHED_MESSAGES

@@ -271,11 +271,11 @@ def test_role_grants_may_expire(db: Database, database_url: str, tmp_path: Path)
     d.doc["customer_roles"][1]["expires"] = "2020-01-01T00:00:00+02:00"
     result = herald(database_url, "directory", "import", str(_write(tmp_path, d.doc)))
     assert result.returncode == 0, result.stderr
-    from herald.recipients.service import resolve_emails
+    from herald.recipients.service import Audience
     from herald.recipients.targeting import Targeting
 
     with db.transaction(write=False) as session:
-        emails = resolve_emails(session, Targeting(customers=(org,)), None)
+        emails = Audience(session, Targeting(customers=(org,)), None).addresses()
     assert emails == ["stays@example.org"]
     d.doc["customer_roles"][0]["expires"] = "next tuesday"
     bad = herald(database_url, "directory", "import", str(_write(tmp_path, d.doc)))

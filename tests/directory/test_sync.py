@@ -19,7 +19,7 @@ from herald.directory.repository import counts
 from herald.directory.sync import MassRemoval, sync
 from herald.directory.waldur import WaldurClient, WaldurError
 from herald.operations import jobs
-from herald.recipients.service import resolve_recipients
+from herald.recipients.service import Audience
 from herald.recipients.targeting import make_targeting
 from tests.cli import herald
 from tests.waldur_replay import RECORDINGS, TOKEN, FakeWaldur
@@ -47,7 +47,7 @@ def _recipients(db: Database, query: list[tuple[str, str]]) -> dict[str, str]:
         elif key == "all_users":
             parts["all_users"] = value == "true"
     with db.transaction(write=False) as session:
-        audience = resolve_recipients(session, make_targeting(parts), None)
+        audience = Audience(session, make_targeting(parts), None).recipients()
     return {r.full_name: r.email for r in audience}
 
 

@@ -83,6 +83,10 @@ class Conflict(APIError):
         names = ", ".join(state.capitalize() for state in states)
         return cls(f"Valid states for operation: {names}.")
 
+    @classmethod
+    def valid_delivery_statuses(cls, *statuses: str) -> Conflict:
+        return cls(f"Valid delivery statuses for operation: {', '.join(statuses)}.")
+
 
 class UnsupportedMediaType(APIError):
     status_code = 415

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from herald.addresses import email_error
@@ -14,16 +17,15 @@ from herald.api.errors import ValidationError
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.api.params import parse_bool, path_uuid, split_values
+from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
-from herald.broadcasts import repository, service
+from herald.broadcasts import repository, sending, service
 from herald.broadcasts.schemas import (
     BODY_MAX,
     DELIVERY_FIELDS,
     MESSAGE_FIELDS,
     ORDERINGS,
-    RECIPIENT_FIELDS,
     STATES,
     BroadcastMessageOut,
     BroadcastMessageRequest,
@@ -32,23 +34,27 @@ from herald.broadcasts.schemas import (
     PatchedBroadcastMessageRequest,
     PreviewOut,
     PreviewRequest,
-    RecipientOut,
     RenderRequest,
     RetriedOut,
+    SteeredOut,
     TestSendOut,
     TestSendRequest,
+    delivery_json,
     delivery_row_json,
     message_json,
     parse_message_input,
 )
 from herald.config import Settings
+from herald.db import Database
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
 from herald.idempotency.service import Idempotency
 from herald.models import DeliveryStatus
-from herald.recipients.service import resolve_emails, resolve_recipients
-from herald.recipients.targeting import targeting_from_json, targeting_from_params
+from herald.recipients.service import check_targeting
+from herald.recipients.targeting import targeting_from_json
 from herald.text import SUBJECT_MAX, check_placeholders, text_problem
+
+logger = logging.getLogger("herald.sending")
 
 router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
 
@@ -161,57 +167,6 @@ def create_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> Re
         return once.remember(session, user.uuid, _message_response(message, counts, None, 201))
 
 
-@router.head(
-    "/recipients/",
-    operation_id="broadcast_messages_recipients_count",
-    responses={200: {"description": "The count in X-Result-Count; no body"}, **_ERRORS},
-)
-@router.get(
-    "/recipients/",
-    operation_id="broadcast_messages_recipients_retrieve",
-    responses={200: {"model": list[RecipientOut]}, **_ERRORS},
-)
-def recipients(
-    request: Request,
-    key: ApiKey,
-    customers: Annotated[
-        list[str] | None, Query(description="UUIDs, repeated or comma-separated")
-    ] = None,
-    offerings: Annotated[
-        list[str] | None, Query(description="UUIDs, repeated or comma-separated")
-    ] = None,
-    all_users: Annotated[str | None, Query(description="true/false/1/0")] = None,
-    additional_recipients: list[str] | None = Query(None),
-    excluded_recipients: list[str] | None = Query(None),
-    send_to_me: Annotated[str | None, Query(description="true/false/1/0")] = None,
-    page: str | None = None,
-    page_size: str | None = None,
-    field: Fields = None,
-) -> Response:
-    """Who a query would reach, without saving anything."""
-    with staff_session(request, key) as (session, user):
-        targeting = targeting_from_params(
-            customers=split_values(customers),
-            offerings=split_values(offerings),
-            all_users=parse_bool("all_users", all_users),
-            additional_recipients=split_values(additional_recipients),
-            excluded_recipients=split_values(excluded_recipients),
-            send_to_me=parse_bool("send_to_me", send_to_me),
-        )
-        pages = PageRequest.from_params(page, page_size)
-        service.check_targeting(session, targeting, field=None)
-        if request.method == "HEAD":
-            # The count needs addresses only, not who reached them: much cheaper.
-            return count_response(len(resolve_emails(session, targeting, user)))
-        audience = resolve_recipients(session, targeting, user)
-    pages.check(len(audience))
-    chosen = wanted_fields(field, RECIPIENT_FIELDS)
-    rows = [
-        select(r.as_json(), chosen) for r in audience[pages.offset : pages.offset + pages.page_size]
-    ]
-    return list_response(request, rows, len(audience), pages)
-
-
 @router.get(
     "/{uuid}/",
     operation_id="broadcast_messages_retrieve",
@@ -296,12 +251,81 @@ def schedule_message(uuid: str, request: Request, key: ApiKey) -> Response:
     responses={200: {"description": "Sent; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
 )
 def send_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    """Answers at once: the first addresses are queued now, the rest right after the
+    answer (`delivery.status` is `preparing` meanwhile)."""
     once = Idempotency.of(request)
+    settings = _settings(request)
     with staff_session(request, key) as (session, user):
         if replayed := once.replay(session, user.uuid):
             return replayed
-        service.send_message(session, path_uuid(uuid), _settings(request).today())
-        return once.remember(session, user.uuid, Response(status_code=200))
+        message_uuid = path_uuid(uuid)
+        prepared = sending.send_message(
+            session, message_uuid, settings.today(), settings.prepare_batch
+        )
+        response = once.remember(session, user.uuid, Response(status_code=200))
+    if not prepared:
+        # Carried on by this process after the answer; a delivery process
+        # finishes it too, should this one die first.
+        response.background = BackgroundTask(
+            _prepare_in_background, request.app.state.database, message_uuid, settings.prepare_batch
+        )
+    return response
+
+
+def _prepare_in_background(database: Database, message_uuid: str, batch: int) -> None:
+    try:
+        sending.prepare_by_uuid(database, message_uuid, batch)
+    except Exception:
+        logger.exception(
+            "preparing message %s failed here; a delivery process carries it on", message_uuid
+        )
+
+
+def _steering(
+    uuid: str, request: Request, key: ApiKey, act: Callable[[Session, str], int], cancelled: bool
+) -> Response:
+    once = Idempotency.of(request)
+    database = request.app.state.database
+    with staff_session(request, key) as (session, user):
+        if replayed := once.replay(session, user.uuid):
+            return replayed
+        message_uuid = path_uuid(uuid)
+        message_id = act(session, message_uuid)
+    # Committed: now wait until no worker holds a delivery of it, so that none
+    # starts after this answer (SPEC 4.1), then answer with what it has become.
+    sending.settle(database, message_id, cancelled)
+    with staff_session(request, key) as (session, user):
+        message = service.get_message(session, message_uuid)
+        counts = service.delivery_counts(session, [message])
+        body = {"delivery": delivery_json(message, counts.get(message.id))}
+        return once.remember(session, user.uuid, JSONResponse(body))
+
+
+_STEERING: dict[int | str, dict[str, Any]] = {
+    200: {"model": SteeredOut},
+    409: {"model": ErrorOut},
+    **_ERRORS,
+}
+
+
+@router.post("/{uuid}/pause/", operation_id="broadcast_messages_pause", responses=_STEERING)
+def pause_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    """From `preparing` or `sending`: no delivery of it starts after the answer; mail
+    already handed to the relay may finish."""
+    return _steering(uuid, request, key, sending.pause, cancelled=False)
+
+
+@router.post("/{uuid}/resume/", operation_id="broadcast_messages_resume", responses=_STEERING)
+def resume_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    """From `paused`: delivery goes on."""
+    return _steering(uuid, request, key, sending.resume, cancelled=False)
+
+
+@router.post("/{uuid}/cancel/", operation_id="broadcast_messages_cancel", responses=_STEERING)
+def cancel_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    """From `preparing`, `sending` or `paused`: every delivery not yet handed to the
+    relay becomes `cancelled` and is never sent. It cannot be resumed."""
+    return _steering(uuid, request, key, sending.cancel, cancelled=True)
 
 
 @router.head(
@@ -392,7 +416,7 @@ def render_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> JS
             errors["email"] = [email_problem]
         if errors:
             raise ValidationError(errors)
-        service.check_targeting(session, targeting, "query")
+        check_targeting(session, targeting, "query")
         draft = service.Draft(texts["subject"].strip(), texts["body"])
         rendered = service.render_draft(
             session, draft, targeting, email, user, _settings(request).from_email

@@ -11,12 +11,12 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, not_, select, update
+from sqlalchemy import Select, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from herald.delivery import outbox
 from herald.delivery.worker import MessageContent
-from herald.models import BroadcastMessage, MessageState
+from herald.models import BroadcastMessage, MessageState, Steering
 
 _COLUMNS = (
     BroadcastMessage.id,
@@ -30,6 +30,8 @@ _COLUMNS = (
     BroadcastMessage.emails,
     BroadcastMessage.state,
     BroadcastMessage.send_at,
+    BroadcastMessage.prepared,
+    BroadcastMessage.steering,
 )
 _ORDER_COLUMNS = {
     "created": BroadcastMessage.created,
@@ -100,12 +102,23 @@ def update_in_states(
 
 
 def delete_unless_delivering(session: Session, message_id: int) -> bool:
-    """Delete the message unless it is SENT and some of its mail is still pending."""
+    """Delete the message unless it is SENT and its delivery still runs or is paused:
+    some mail pending, or its audience still being queued. A cancelled one may go."""
+    running = or_(BroadcastMessage.prepared.is_(False), outbox.delivering(message_id))
     statement = (
         delete(BroadcastMessage)
         .where(
             BroadcastMessage.id == message_id,
-            not_(and_(BroadcastMessage.state == MessageState.SENT, outbox.delivering(message_id))),
+            not_(
+                and_(
+                    BroadcastMessage.state == MessageState.SENT,
+                    or_(
+                        BroadcastMessage.steering.is_(None),
+                        BroadcastMessage.steering != Steering.CANCELLED,
+                    ),
+                    running,
+                )
+            ),
         )
         .execution_options(synchronize_session=False)
     )
@@ -121,15 +134,118 @@ def due_scheduled_messages(session: Session, today: date) -> list[str]:
     return list(session.scalars(statement))
 
 
-def message_contents(session: Session, uuids: Collection[str]) -> dict[str, MessageContent]:
-    """What the delivery worker needs to build the mail of these messages, by UUID."""
-    statement = select(
-        BroadcastMessage.uuid,
-        BroadcastMessage.subject,
-        BroadcastMessage.body,
-        BroadcastMessage.send_at,
-    ).where(BroadcastMessage.uuid.in_(list(uuids)))
-    return {row.uuid: MessageContent(*row) for row in session.execute(statement)}
+class Messages:
+    """What the delivery worker may know of messages (delivery/worker.py MessageSource):
+    given to it by whoever composes the delivery process, so that the outbox
+    layer never reaches into the messages' own table."""
+
+    def contents(self, session: Session, uuids: Collection[str]) -> dict[str, MessageContent]:
+        """What the worker needs to build the mail of these messages, by UUID."""
+        statement = select(
+            BroadcastMessage.uuid,
+            BroadcastMessage.subject,
+            BroadcastMessage.body,
+            BroadcastMessage.send_at,
+        ).where(BroadcastMessage.uuid.in_(list(uuids)))
+        return {row.uuid: MessageContent(*row) for row in session.execute(statement)}
+
+    def halted(self, session: Session, uuids: Collection[str]) -> set[str]:
+        """Which of these messages staff paused or cancelled."""
+        statement = select(BroadcastMessage.uuid).where(
+            BroadcastMessage.uuid.in_(list(uuids)), BroadcastMessage.steering.is_not(None)
+        )
+        return set(session.execute(statement).scalars())
+
+    def halted_ids(self) -> Select[Any]:
+        """SQL: the ids of the messages staff paused or cancelled (few: an indexed column)."""
+        return select(BroadcastMessage.id).where(BroadcastMessage.steering.is_not(None))
+
+
+MESSAGES = Messages()
+
+
+def steer(
+    session: Session, message_id: int, allowed: Sequence[Steering | None], to: Steering | None
+) -> bool:
+    """Set a SENT message's steering, only from one of `allowed` (compare-and-set)."""
+    conditions = [BroadcastMessage.steering.in_([a for a in allowed if a is not None])]
+    if None in allowed:
+        conditions.append(BroadcastMessage.steering.is_(None))
+    statement = (
+        update(BroadcastMessage)
+        .where(
+            BroadcastMessage.id == message_id,
+            BroadcastMessage.state == MessageState.SENT,
+            or_(*conditions),
+        )
+        .values(steering=to)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
+
+def lock_unless_cancelled(session: Session, message_id: int) -> bool:
+    """Lock the message's row if it is not cancelled: a change to its deliveries that
+    a cancellation must not cross (retry-failed) waits for, or sees, the cancel."""
+    statement = (
+        update(BroadcastMessage)
+        .where(
+            BroadcastMessage.id == message_id,
+            or_(
+                BroadcastMessage.steering.is_(None),
+                BroadcastMessage.steering != Steering.CANCELLED,
+            ),
+        )
+        .values(steering=BroadcastMessage.steering)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
+
+def lock_for_preparation(session: Session, message_id: int) -> Any:
+    """The message's preparation state, its row locked until the transaction ends, so
+    that two processes preparing it take turns and each batch is queued once."""
+    statement = (
+        select(
+            BroadcastMessage.id,
+            BroadcastMessage.uuid,
+            BroadcastMessage.subject,
+            BroadcastMessage.body,
+            BroadcastMessage.query,
+            BroadcastMessage.author_uuid,
+            BroadcastMessage.prepared,
+            BroadcastMessage.prepare_cursor,
+            BroadcastMessage.steering,
+        )
+        .where(BroadcastMessage.id == message_id, BroadcastMessage.state == MessageState.SENT)
+        .with_for_update()
+    )
+    return session.execute(statement).first()
+
+
+def update_preparation(session: Session, message_id: int, values: dict[str, Any]) -> None:
+    """Advance a preparation (its row is locked by lock_for_preparation)."""
+    session.execute(
+        update(BroadcastMessage)
+        .where(BroadcastMessage.id == message_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def unprepared_messages(session: Session) -> list[int]:
+    """Ids of the sent messages whose audience is still being queued, oldest first."""
+    statement = (
+        select(BroadcastMessage.id)
+        .where(BroadcastMessage.state == MessageState.SENT, BroadcastMessage.prepared.is_(False))
+        .order_by(BroadcastMessage.id)
+    )
+    return list(session.scalars(statement))
+
+
+def cancelled_messages(session: Session) -> list[int]:
+    statement = select(BroadcastMessage.id).where(BroadcastMessage.steering == Steering.CANCELLED)
+    return list(session.scalars(statement))
 
 
 def sent_before(when: datetime) -> Any:

@@ -19,7 +19,9 @@ from pydantic.json_schema import SkipJsonSchema
 
 from herald.api.errors import ValidationError
 from herald.api.params import parse_uuid
+from herald.broadcasts.sending import progress
 from herald.models import DeliveryStatus, MessageState
+from herald.recipients.schemas import NamedRef
 from herald.recipients.targeting import Targeting, targeting_from_json
 from herald.text import SUBJECT_MAX, SUBJECT_RULE, check_placeholders, text_problem
 
@@ -39,7 +41,6 @@ MESSAGE_FIELDS = (
 )
 DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at")
 ORDERINGS = ("created", "subject", "author_full_name")
-RECIPIENT_FIELDS = ("full_name", "email", "offerings", "customers")
 
 _REQUIRED = "This field is required."
 _NULL = "This field may not be null."
@@ -133,10 +134,16 @@ def _datetime(value: datetime) -> str:
     return value.isoformat(timespec="microseconds") + "Z"
 
 
-def delivery_json(counts: Mapping[DeliveryStatus, int] | None) -> dict[str, int]:
+def delivery_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict[str, Any]:
+    """`delivery`: where the send stands and its deliveries by status (SPEC 4.1)."""
     counts = counts or {}
-    pending, sent, failed = (counts.get(status, 0) for status in DeliveryStatus)
-    return {"total": pending + sent + failed, "pending": pending, "sent": sent, "failed": failed}
+    result: dict[str, Any] = {
+        "status": progress(row, counts).value,
+        "total": sum(counts.values()),
+    }
+    for status in DeliveryStatus:
+        result[status.value] = counts.get(status, 0)
+    return result
 
 
 def message_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict[str, Any]:
@@ -153,7 +160,7 @@ def message_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict[
         "emails": orjson.Fragment(row.emails),
         "state": row.state,
         "send_at": row.send_at.isoformat() if row.send_at else None,
-        "delivery": delivery_json(counts),
+        "delivery": delivery_json(row, counts),
     }
 
 
@@ -168,11 +175,6 @@ def delivery_row_json(row: Any) -> dict[str, Any]:
 
 
 # --- the OpenAPI description ------------------------------------------------
-
-
-class NamedRef(BaseModel):
-    uuid: str = Field(description="32 hex digits")
-    name: str
 
 
 class QueryOut(BaseModel):
@@ -215,15 +217,26 @@ class QueryIn(BaseModel):
 
 
 class DeliveryCounts(BaseModel):
-    total: int
+    status: Literal["idle", "preparing", "sending", "paused", "cancelled", "done"] = Field(
+        description="idle (DRAFT, SCHEDULED); preparing (the audience is being queued); "
+        "sending (deliveries pending); paused; cancelled; done (nothing pending)"
+    )
+    total: int = Field(description="deliveries queued (while preparing: so far)")
     pending: int
     sent: int
     failed: int
+    cancelled: int
+    bounced: int
+    suppressed: int
+
+
+class SteeredOut(BaseModel):
+    delivery: DeliveryCounts
 
 
 class DeliveryOut(BaseModel):
     email: str
-    status: Literal["pending", "sent", "failed"]
+    status: Literal["pending", "sent", "failed", "cancelled", "bounced", "suppressed"]
     attempts: int
     last_error: str | None
     sent_at: datetime | None
@@ -309,13 +322,6 @@ class PatchedBroadcastMessageRequest(BaseModel):
     )
     query: QueryIn | None | Literal["null"] = Field(None, description="left out: unchanged")
     send_at: date | None = Field(None, description="left out: unchanged; null: no day")
-
-
-class RecipientOut(BaseModel):
-    full_name: str
-    email: str
-    offerings: list[NamedRef]
-    customers: list[NamedRef]
 
 
 class ErrorOut(BaseModel):

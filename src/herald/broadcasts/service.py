@@ -19,6 +19,7 @@ from herald.api.errors import Conflict, NotFound, ValidationError
 from herald.api.pagination import PageRequest
 from herald.broadcasts import repository
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
+from herald.broadcasts.sending import NO_RECIPIENTS, person_of
 from herald.clock import utc_now
 from herald.delivery import outbox
 from herald.delivery.mail import (
@@ -29,42 +30,25 @@ from herald.delivery.mail import (
     render_message,
 )
 from herald.directory.repository import find_user_by_email
-from herald.models import DeliveryStatus, MessageState, User
-from herald.personalisation import TemplateProblem, is_template
-from herald.recipients import repository as directory_lookup
-from herald.recipients.service import Recipient, resolve_emails, resolve_recipients
-from herald.recipients.targeting import Targeting, stored_form, targeting_from_stored
+from herald.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
+from herald.personalisation import TemplateProblem
+from herald.recipients.service import Audience, check_targeting
+from herald.recipients.targeting import Targeting, targeting_from_stored
 from herald.templates import repository as template_repository
 from herald.text import looks_like_html
 
 DRAFT, SCHEDULED, SENT = MessageState.DRAFT, MessageState.SCHEDULED, MessageState.SENT
 EDITABLE = (DRAFT, SCHEDULED)
-
-
-def check_targeting(session: Session, targeting: Targeting, field: str | None) -> dict[str, Any]:
-    """Every customer and offering a query names must exist; returns the stored form."""
-    customers = directory_lookup.customer_names(session, targeting.customers)
-    offerings = directory_lookup.offering_names(session, targeting.offerings)
-    errors: dict[str, Any] = {}
-    for key, names, known in (
-        ("customers", targeting.customers, customers),
-        ("offerings", targeting.offerings, offerings),
-    ):
-        unknown = [uuid for uuid in names if uuid not in known]
-        if unknown:
-            kind = key[:-1]
-            errors[key] = [f"Unknown {kind}: {uuid}." for uuid in unknown]
-    if errors:
-        raise ValidationError({field: errors} if field else errors)
-    return stored_form(targeting, customers, offerings)
+RETRYABLE = (
+    DeliveryProgress.PREPARING,
+    DeliveryProgress.SENDING,
+    DeliveryProgress.PAUSED,
+    DeliveryProgress.DONE,
+)
 
 
 def _author(session: Session, row: Row[Any]) -> User | None:
     return session.get(User, row.author_uuid) if row.author_uuid else None
-
-
-def _emails_json(emails: list[str]) -> str:
-    return orjson.dumps(emails).decode()
 
 
 def delivery_counts(session: Session, rows: Sequence[Any]) -> dict[int, dict[DeliveryStatus, int]]:
@@ -98,7 +82,7 @@ def create_message(session: Session, author: User, data: MessageInput) -> Row[An
     targeting = data.targeting if data.targeting is not UNSET else Targeting()
     stored = check_targeting(session, targeting, "query")
     # `send_to_me` means the author: the one person a scheduled send can name.
-    emails = resolve_emails(session, targeting, author)
+    emails = Audience(session, targeting, author).addresses_json()
     uuid = uuid_lib.uuid4().hex
     repository.insert_message(
         session,
@@ -108,7 +92,7 @@ def create_message(session: Session, author: User, data: MessageInput) -> Row[An
             "subject": data.subject,
             "body": data.body,
             "query": orjson.dumps(stored).decode(),
-            "emails": _emails_json(emails),
+            "emails": emails,
             "author_uuid": author.uuid,
             "author_full_name": author.full_name,
             "state": DRAFT,
@@ -136,9 +120,7 @@ def update_message(session: Session, uuid: str, data: MessageInput) -> Row[Any]:
     if data.targeting is not UNSET:
         stored = check_targeting(session, data.targeting, "query")
         values["query"] = orjson.dumps(stored).decode()
-        values["emails"] = _emails_json(
-            resolve_emails(session, data.targeting, _author(session, row))
-        )
+        values["emails"] = Audience(session, data.targeting, _author(session, row)).addresses_json()
     if data.send_at is not UNSET:
         values["send_at"] = data.send_at
         if data.send_at is None:
@@ -175,11 +157,18 @@ def schedule_message(session: Session, uuid: str, today: date) -> None:
 
 
 def retry_failed(session: Session, uuid: str) -> int:
-    """Put a sent message's failed deliveries back in the queue; returns how many."""
+    """Put a sent message's failed deliveries back in the queue; returns how many.
+    Not for a cancelled message: nothing of it is to be sent any more."""
     row = get_message(session, uuid)
     if row.state != SENT:
         raise Conflict.valid_states(SENT)
-    return outbox.retry_failed(session, row.id, utc_now())
+    if row.steering == Steering.CANCELLED:
+        raise Conflict.valid_delivery_statuses(*RETRYABLE)
+    retried = outbox.retry_failed(session, row.id, utc_now())
+    if retried and not repository.lock_unless_cancelled(session, row.id):
+        # Cancelled meanwhile (cancel won the row): this transaction rolls back.
+        raise Conflict.valid_delivery_statuses(*RETRYABLE)
+    return retried
 
 
 def prune_deliveries(session: Session, sent_before: datetime) -> int:
@@ -201,61 +190,21 @@ def count_deliveries(session: Session, uuid: str, statuses: list[DeliveryStatus]
     return outbox.count_deliveries(session, get_message(session, uuid).id, statuses)
 
 
-def send_message(session: Session, uuid: str, today: date) -> int:
-    """Freeze the audience, queue one delivery per address and mark the message SENT.
-
-    All of it happens in the caller's transaction: the state flip comes first
-    and is compare-and-set, so of concurrent sends exactly one gets past it
-    (the others wait for its row lock, then find the state changed).
-    Returns the number of deliveries queued.
-    """
-    row = get_message(session, uuid)
-    now = utc_now()
-    flipped = repository.update_in_states(
-        session,
-        row.id,
-        EDITABLE,
-        {"state": SENT, "sent": now, "send_at": row.send_at or today},
-    )
-    if not flipped:
-        raise _conflict_or_missing(session, uuid, EDITABLE)
-    targeting = targeting_from_stored(orjson.loads(row.query))
-    people = None
-    if is_template(row.subject) or is_template(row.body):
-        # Placeholders need each recipient's name and organisations: freeze
-        # them with the address, so the mail says what the preview said.
-        audience = resolve_recipients(session, targeting, _author(session, row))
-        people = {r.email: person_of(r) for r in audience}
-        emails = sorted(people, key=str.lower)
-    else:
-        emails = resolve_emails(session, targeting, _author(session, row))
-    if not emails:
-        # Raising rolls the state flip back with everything else.
-        raise ValidationError({"detail": "The message has no recipients."})
-    repository.update_in_states(session, row.id, (SENT,), {"emails": _emails_json(emails)})
-    outbox.queue_deliveries(session, row.id, row.uuid, emails, now, people)
-    return len(emails)
-
-
-def person_of(recipient: Recipient) -> Person:
-    """Who a resolved recipient is, for placeholders: the names they were reached through."""
-    customers = sorted((recipient.customers or {}).values(), key=str.casefold)
-    offerings = sorted((recipient.offerings or {}).values(), key=str.casefold)
-    return Person(recipient.full_name, tuple(customers), tuple(offerings))
-
-
 # --- previews and test sends -------------------------------------------------
 
 MAX_TEST_ADDRESSES = 10
 
 
-def _people(session: Session, row: Row[Any]) -> list[tuple[str, Person]]:
-    """Who the message reaches now (or reached, once sent), in preview order."""
-    if row.state == SENT:
-        return outbox.people_of(session, row.id)
-    targeting = targeting_from_stored(orjson.loads(row.query))
-    audience = resolve_recipients(session, targeting, _author(session, row))
-    return [(recipient.email, person_of(recipient)) for recipient in audience]
+def _recipient(session: Session, row: Row[Any], email: str | None) -> tuple[str, Person] | None:
+    """The message's recipient with this address (or its first, by name), as it
+    reaches them now or, once its audience is queued, as it was queued."""
+    if row.state == SENT and row.prepared:
+        return outbox.person_of(session, row.id, email)
+    audience = Audience(
+        session, targeting_from_stored(orjson.loads(row.query)), _author(session, row)
+    )
+    found = audience.first() if email is None else audience.recipient(email)
+    return (found.email, person_of(found)) if found else None
 
 
 def _stranger(session: Session, address: str) -> Person:
@@ -299,13 +248,12 @@ def render_draft(
     The recipient is `email` (with the name and organisations the query
     reaches them through, if it does), else the query's first recipient, else
     the requesting staff member."""
-    audience = resolve_recipients(session, targeting, me)
-    if email is not None:
-        matches = [r for r in audience if r.email.lower() == email.lower()]
-        address = matches[0].email if matches else email
-        person = person_of(matches[0]) if matches else _stranger(session, email)
-    elif audience:
-        address, person = audience[0].email, person_of(audience[0])
+    audience = Audience(session, targeting, me)
+    found = audience.first() if email is None else audience.recipient(email)
+    if found is not None:
+        address, person = found.email, person_of(found)
+    elif email is not None:
+        address, person = email, _stranger(session, email)
     else:
         address, person = me.email, Person(me.full_name)
     subject, text, html = _render(draft, address, person, sender)
@@ -314,16 +262,12 @@ def render_draft(
 
 def preview_message(session: Session, uuid: str, email: str | None, sender: str) -> dict[str, Any]:
     row = get_message(session, uuid)
-    people = _people(session, row)
-    if email is None:
-        if not people:
-            raise ValidationError({"detail": "The message has no recipients."})
-        address, person = people[0]
-    else:
-        matches = [(a, p) for a, p in people if a.lower() == email.lower()]
-        if not matches:
-            raise ValidationError.field("email", f"{email} is not among this message's recipients.")
-        address, person = matches[0]
+    found = _recipient(session, row, email)
+    if found is None:
+        if email is None:
+            raise ValidationError({"detail": NO_RECIPIENTS})
+        raise ValidationError.field("email", f"{email} is not among this message's recipients.")
+    address, person = found
     subject, text, html = _render(row, address, person, sender)
     return {"email": address, "subject": subject, "text": text, "html": html}
 
@@ -334,10 +278,10 @@ def test_mails(
     """The message rendered for each test address, marked as a test in the subject.
     Nothing about the message, its state or its deliveries changes."""
     row = get_message(session, uuid)
-    known = {a.lower(): p for a, p in _people(session, row)}
     mails = []
     for address in addresses:
-        person = known.get(address.lower()) or _stranger(session, address)
+        found = _recipient(session, row, address)
+        person = found[1] if found else _stranger(session, address)
         subject, text, html = _render(row, address, person, sender)
         rendered = render_message(f"[TEST] {subject}", html or text, sender, html=html is not None)
         mails.append((address, rendered.for_recipient(address, 0, row.uuid)))

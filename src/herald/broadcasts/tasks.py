@@ -11,7 +11,7 @@ import logging
 from datetime import date
 
 from herald.api.errors import Conflict, NotFound, ValidationError
-from herald.broadcasts import repository, service
+from herald.broadcasts import repository, sending
 from herald.clock import utc_now
 from herald.db import Database
 from herald.idempotency.service import forget_expired
@@ -28,13 +28,17 @@ def send_due_messages(database: Database, today: date) -> list[str]:
     for uuid in due:
         try:
             with database.transaction() as session:
-                count = service.send_message(session, uuid, today)
+                prepared = sending.send_message(session, uuid, today)
         except (Conflict, NotFound):
             continue  # another scheduler or a person got there first
         except ValidationError:
             logger.warning("scheduled message %s reaches nobody; it stays scheduled", uuid)
             continue
-        logger.info("sent scheduled message %s to %d addresses", uuid, count)
+        logger.info(
+            "sent scheduled message %s%s",
+            uuid,
+            "" if prepared else "; its audience is being queued",
+        )
         sent.append(uuid)
     # The tick's heartbeat: /metrics shows its age, so a stalled scheduler is seen.
     with database.transaction() as session:

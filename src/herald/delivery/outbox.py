@@ -22,6 +22,8 @@ from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
+    DateTime,
+    Select,
     Table,
     and_,
     bindparam,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -36,10 +39,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from herald.addresses import email_key
+from herald.db import json_array
 from herald.delivery.mail import Person
 from herald.models import Delivery, DeliveryStatus
 
 PENDING, SENT, FAILED = DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED
+CANCELLED = DeliveryStatus.CANCELLED
 STATUSES = tuple(DeliveryStatus)
 _TABLE = cast(Table, Delivery.__table__)
 # Rows are written in batches so a 100,000-address send does not build one giant statement.
@@ -106,29 +112,97 @@ def queue_deliveries(
     session: Session,
     message_id: int,
     message_uuid: str,
-    emails: Sequence[str],
+    people: Sequence[tuple[str, Person]],
     now: datetime,
-    people: dict[str, Person] | None = None,
-) -> None:
-    """The transactional outbox: one pending row per address, in the sender's transaction.
-
-    `people` (address -> who they are) is frozen on each row when the message
-    has placeholders to fill."""
-    for start in range(0, len(emails), _BATCH):
+    status: DeliveryStatus = PENDING,
+) -> int:
+    """One row per (address, who they are) of a personalised message, the person
+    frozen on the row, in the caller's transaction. Returns how many."""
+    for start in range(0, len(people), _BATCH):
         rows = []
-        for email in emails[start : start + _BATCH]:
+        for email, person in people[start : start + _BATCH]:
             row: dict[str, Any] = {
                 "message_id": message_id,
                 "message_uuid": message_uuid,
                 "email": email,
-                "status": PENDING,
+                "status": status,
                 "attempts": 0,
                 "next_attempt_at": now,
             }
-            if people is not None:
-                row.update(person_columns(people[email]))
+            row.update(person_columns(person))
             rows.append(row)
         session.execute(insert(_TABLE), rows)
+    return len(people)
+
+
+def queue_selected(
+    session: Session,
+    message_id: int,
+    message_uuid: str,
+    addresses: Select[Any],
+    now: datetime,
+    status: DeliveryStatus = PENDING,
+) -> int:
+    """One row per address that `addresses` (a query with an `email` column) yields,
+    inserted by the database itself: no address passes through Python."""
+    rows = addresses.subquery("addresses")
+    source = select(
+        literal(message_id),
+        literal(message_uuid),
+        rows.c.email,
+        literal(status.value),
+        literal(0),
+        literal(now, DateTime),
+    )
+    statement = insert(_TABLE).from_select(
+        ["message_id", "message_uuid", "email", "status", "attempts", "next_attempt_at"], source
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def addresses_json(session: Session, message_id: int) -> Any:
+    """SQL: the message's delivery addresses, ordered by key, as a JSON array (text)."""
+    key = func.lower(Delivery.email)
+    ordered = (
+        select(key.label("key"), Delivery.email)
+        .where(Delivery.message_id == message_id)
+        .order_by(key)
+        .subquery("ordered")
+    )
+    return select(json_array(session, ordered.c.email, ordered.c.key)).scalar_subquery()
+
+
+def cancel_unleased(session: Session, message_ids: Sequence[int], now: datetime) -> int:
+    """Cancel the pending deliveries of these messages that no worker holds: never sent.
+    A held one is queued in a worker (which gives it back when it sees the
+    cancellation) or on the wire (which keeps the relay's answer)."""
+    if not message_ids:
+        return 0
+    statement = (
+        update(Delivery)
+        .where(
+            Delivery.message_id.in_(list(message_ids)),
+            Delivery.status == PENDING,
+            or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now),
+        )
+        .values(status=CANCELLED, lease_expires_at=None, lease_owner=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def held_deliveries(session: Session, message_id: int, now: datetime) -> int:
+    """How many of the message's pending deliveries a live worker holds right now."""
+    statement = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.message_id == message_id,
+            Delivery.status == PENDING,
+            Delivery.lease_expires_at >= now,
+        )
+    )
+    return int(session.connection().execute(statement).scalar() or 0)
 
 
 def delivering(message_id: Any) -> Any:
@@ -148,11 +222,18 @@ def _due(now: datetime) -> Any:
 
 
 def claim_due_deliveries(
-    session: Session, now: datetime, lease_until: datetime, limit: int, owner: str
+    session: Session,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    owner: str,
+    halted_messages: Select[Any],
 ) -> list[ClaimedDelivery]:
+    """Lease up to `limit` due deliveries, none of a message in `halted_messages`
+    (SQL: ids of the messages staff paused or cancelled)."""
     picked = (
         select(Delivery.id)
-        .where(_due(now))
+        .where(_due(now), Delivery.message_id.not_in(halted_messages))
         # No ORDER BY: any due rows will do, and the scan stops at the limit.
         # Ordered, every claim read and sorted all pending rows (8 ms per claim
         # of a 20,000-row send on PostgreSQL, hundreds of claims per send).
@@ -398,13 +479,17 @@ def prune_finished(session: Session, message_ids: Any) -> int:
     return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
-def people_of(session: Session, message_id: int) -> list[tuple[str, Person]]:
-    """(address, who they are) of a sent message's deliveries, by name."""
-    statement = (
-        select(Delivery.email, Delivery.full_name, Delivery.customers, Delivery.offerings)
-        .where(Delivery.message_id == message_id)
-        .order_by(func.lower(func.coalesce(Delivery.full_name, "")), func.lower(Delivery.email))
-    )
-    return [
-        (row.email, person_from_columns(*row[1:]) or Person()) for row in session.execute(statement)
-    ]
+def person_of(session: Session, message_id: int, email: str | None) -> tuple[str, Person] | None:
+    """(address, who they are) of one of a message's deliveries: the one to `email`,
+    or the first by name."""
+    statement = select(Delivery.email, Delivery.full_name, Delivery.customers, Delivery.offerings)
+    statement = statement.where(Delivery.message_id == message_id)
+    if email is not None:
+        statement = statement.where(func.lower(Delivery.email) == email_key(email))
+    statement = statement.order_by(
+        func.lower(func.coalesce(Delivery.full_name, "")), func.lower(Delivery.email)
+    ).limit(1)
+    row = session.execute(statement).first()
+    if row is None:
+        return None
+    return row.email, person_from_columns(*row[1:]) or Person()

@@ -32,11 +32,13 @@ import logging
 import random
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, Protocol
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from herald.clock import utc_now
@@ -71,10 +73,21 @@ class MessageContent:
     send_at: date | None
 
 
-# Reads the contents of messages by UUID, in the worker's transaction. It is
-# given to the worker by whoever composes the delivery process, so that the
-# outbox layer does not reach into the messages' own tables.
-ContentLoader = Callable[[Session, Collection[str]], dict[str, MessageContent]]
+class MessageSource(Protocol):
+    """What the worker may know of messages, given to it by whoever composes the
+    delivery process, so that the outbox layer never reaches into the messages'
+    own table (broadcasts/repository.py Messages)."""
+
+    def contents(self, session: Session, uuids: Collection[str]) -> dict[str, MessageContent]:
+        """Subject, body and day of these messages, by UUID."""
+
+    def halted(self, session: Session, uuids: Collection[str]) -> set[str]:
+        """Which of these messages staff paused or cancelled."""
+
+    def halted_ids(self) -> Select[Any]:
+        """SQL: the ids of the messages staff paused or cancelled."""
+
+
 Mail = RenderedMessage | PersonalisedMessage
 
 
@@ -192,12 +205,12 @@ class DeliveryWorker:
         settings: Settings,
         database: Database,
         transport: Transport,
-        load_contents: ContentLoader,
+        messages: MessageSource,
     ) -> None:
         self.settings = settings
         self.database = database
         self.transport = transport
-        self.load_contents = load_contents
+        self.messages = messages
         self.concurrency = max(1, settings.smtp_concurrency)
         # Who holds the leases this run takes: only this run may record their outcomes.
         self.owner = uuid.uuid4().hex
@@ -220,19 +233,27 @@ class DeliveryWorker:
         self._on_the_wire = 0
         self._hungry = asyncio.Event()
         self._wake = asyncio.Event()
+        # How many deliveries of each message wait in the queue for a sender.
+        self._waiting: Counter[str] = Counter()
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll (new mail was queued)."""
         self._wake.set()
 
+    def wake_threadsafe(self) -> None:
+        """`wake`, from another thread (a preparation queued a batch)."""
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
+            self._loop.call_soon_threadsafe(self._wake.set)
+
     # --- database work: one transaction a round, in a thread -------------
 
     def _record_and_claim(
-        self, outcomes: list[Outcome], wanted: int, renew: bool
-    ) -> list[tuple[ClaimedDelivery, RenderedMessage | Ready | Unrenderable]]:
+        self, outcomes: list[Outcome], wanted: int, renew: bool, queued: set[str]
+    ) -> tuple[list[tuple[ClaimedDelivery, RenderedMessage | Ready | Unrenderable]], set[str]]:
         """Record the outcomes so far, renew the leases still held and claim up
         to `wanted` more, together: fewer transactions and thread hand-offs.
-        Personalised copies of what was claimed are rendered here too."""
+        Personalised copies of what was claimed are rendered here too. Also
+        returns which of the `queued` messages staff paused or cancelled."""
         now = utc_now()
         lease = now + timedelta(seconds=self.settings.lease_seconds)
         with self.database.transaction() as session:
@@ -240,13 +261,16 @@ class DeliveryWorker:
             if renew:
                 outbox.renew_leases(session, self.held - {o.delivery_id for o in outcomes},
                                     self.owner, lease)  # fmt: skip
+            halted = self.messages.halted(session, queued) if queued else set()
             claimed = (
-                outbox.claim_due_deliveries(session, now, lease, wanted, self.owner)
+                outbox.claim_due_deliveries(
+                    session, now, lease, wanted, self.owner, self.messages.halted_ids()
+                )
                 if wanted
                 else []
             )
             unknown = {d.message_uuid for d in claimed if d.message_uuid not in self.mail}
-            contents = self.load_contents(session, unknown) if unknown else {}
+            contents = self.messages.contents(session, unknown) if unknown else {}
         self._note_recorded(outcomes, applied)
         # Compiled after the commit: a message that cannot be compiled affects
         # its own deliveries only, never the transaction that claimed others.
@@ -268,7 +292,7 @@ class DeliveryWorker:
             self.mail.put(message_uuid, mail)
         if made:
             release_freed_memory()
-        return result
+        return result, halted
 
     def _note_recorded(self, outcomes: list[Outcome], applied: int) -> None:
         for outcome in outcomes:
@@ -287,6 +311,40 @@ class DeliveryWorker:
     def _release(self, ids: list[int]) -> None:
         with self.database.transaction() as session:
             outbox.release(session, ids, self.owner)
+        self.held.difference_update(ids)
+
+    def _enqueue(self, delivery: ClaimedDelivery, mail: RenderedMessage | Ready) -> None:
+        self.queue.put_nowait((delivery, mail))
+        self._waiting[delivery.message_uuid] += 1
+
+    def _started(self, delivery: ClaimedDelivery) -> None:
+        self._waiting[delivery.message_uuid] -= 1
+        if self._waiting[delivery.message_uuid] <= 0:
+            del self._waiting[delivery.message_uuid]
+
+    async def _drop_halted(self, halted: set[str]) -> None:
+        """Take the queued deliveries of paused or cancelled messages out of the
+        senders' queue and give their leases back: none of them starts from now
+        on. Runs on the event loop, so no sender can take one meanwhile."""
+        kept: list[tuple[ClaimedDelivery, RenderedMessage | Ready] | None] = []
+        dropped: list[int] = []
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if item is not None and item[0].message_uuid in halted:
+                dropped.append(item[0].id)
+            else:
+                kept.append(item)
+        for item in kept:
+            self.queue.put_nowait(item)
+        for message_uuid in halted:
+            self._waiting.pop(message_uuid, None)
+        if dropped:
+            logger.info("paused or cancelled: %d queued deliveries given back", len(dropped))
+            try:
+                await asyncio.to_thread(self._release, dropped)
+            except Exception:
+                # Their leases expire on their own; the claim skips halted messages.
+                logger.exception("giving back %d deliveries failed", len(dropped))
 
     # --- the loops --------------------------------------------------------
 
@@ -303,11 +361,15 @@ class DeliveryWorker:
             outcomes, self.outcomes = self.outcomes, []
             wanted = self._wanted()
             renew = bool(self.held) and time.monotonic() - self._renewed_at >= self._renew_every
+            # Every round while anything is queued asks whether staff paused its
+            # message: the senders' queue is the only place a mail waits to start.
+            queued = set(self._waiting)
             claimed: list[tuple[ClaimedDelivery, RenderedMessage | Ready | Unrenderable]] = []
-            if outcomes or wanted or renew:
+            halted: set[str] = set()
+            if outcomes or wanted or renew or queued:
                 try:
-                    claimed = await asyncio.to_thread(
-                        self._record_and_claim, outcomes, wanted, renew
+                    claimed, halted = await asyncio.to_thread(
+                        self._record_and_claim, outcomes, wanted, renew, queued
                     )
                 except Exception:
                     # Rolled back: nothing was recorded or claimed. Keep the outcomes.
@@ -317,13 +379,15 @@ class DeliveryWorker:
                     continue
                 if renew:
                     self._renewed_at = time.monotonic()
+            if halted:
+                await self._drop_halted(halted)
             for delivery, mail in claimed:
                 if isinstance(mail, Unrenderable) and mail.temporary:
                     self.outcomes.append(self._deferred(delivery, mail.reason))
                 elif isinstance(mail, Unrenderable):
                     self.outcomes.append(self._failed(delivery, mail.reason))
                 else:
-                    self.queue.put_nowait((delivery, mail))
+                    self._enqueue(delivery, mail)
             if self.stopping.is_set():
                 return
             if wanted and not claimed and not self._on_the_wire and not self.outcomes:
@@ -349,6 +413,7 @@ class DeliveryWorker:
             item = await self.queue.get()
             if item is None:  # the stop signal, one per sender
                 return
+            self._started(item[0])
             if self.queue.qsize() < QUEUE_LOW * self.concurrency:
                 self._hungry.set()
             await self._attempt(*item)
@@ -435,6 +500,7 @@ class DeliveryWorker:
 
         Raises WorkerCrashed when one of its tasks dies: a worker that keeps
         running without its keeper or its senders would send nothing, silently."""
+        self._loop = asyncio.get_running_loop()
         keeper = asyncio.create_task(self._keeper(), name="keeper")
         senders = [
             asyncio.create_task(self._sender(), name=f"sender-{n}") for n in range(self.concurrency)
@@ -474,7 +540,7 @@ class DeliveryWorker:
         await asyncio.gather(*senders, return_exceptions=True)
         if self.outcomes:
             outcomes, self.outcomes = self.outcomes, []
-            await asyncio.to_thread(self._record_and_claim, outcomes, 0, False)
+            await asyncio.to_thread(self._record_and_claim, outcomes, 0, False, set())
         if untried:
             await asyncio.to_thread(self._release, untried)
         await self.transport.close()

@@ -1,23 +1,51 @@
-"""The SQL behind audience resolution: set-based queries, a handful per request.
+"""The SQL behind audience resolution (SPEC 2.2): one statement, set-based.
 
-However large the directory, resolving a query costs at most one query per
-source (all users, members of the targeted customers, their notification
-e-mails, the offerings of their resources, named addresses), never a query
-per customer or per user.
+`candidates` lists every (address, name) a query's sources give: all users,
+the members of the targeted customers, their notification e-mails, and the
+addresses named by hand (additional recipients, `send_to_me`). `audience`
+keeps one row per address key (the lower-cased address) after the
+exclusions: the best-named row, by rank (a user's own name beats a
+notification label, which beats a bare address), then by source order. The
+count, the addresses, a page of the preview and the deliveries queued at
+send all read that one statement, so they cannot disagree; the database does
+the work, whatever the size of the directory, never a loop per user.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Subquery
 
 from herald.clock import utc_now
+from herald.db import json_array, json_strings
 from herald.models import Customer, CustomerRole, Offering, Project, ProjectRole, Resource, User
 
 TERMINATED = "Terminated"
+NOTIFICATION_NAME = "Notification email for "
+
+# How well a source names an address: a user's own name beats a label, which beats nothing.
+RANK_USER, RANK_LABEL, RANK_BARE = 0, 1, 2
 
 
 def _reachable_user() -> ColumnElement[bool]:
@@ -77,62 +105,6 @@ def target_customers(customers: Sequence[str], offerings: Sequence[str]) -> Sele
     )
 
 
-def all_user_addresses(session: Session) -> Sequence[Any]:
-    """(email, full_name) of every active user with an address."""
-    return (
-        session.connection()
-        .execute(select(User.email, User.full_name).where(_reachable_user()))
-        .all()
-    )
-
-
-def member_addresses(
-    session: Session, customers: Select[Any], with_customer: bool
-) -> Sequence[Any]:
-    """Users holding a role in the customers or in any of their projects.
-
-    Rows are (email, full_name) or, with_customer, (email, full_name,
-    customer uuid, customer name): one row per customer the user was reached through.
-    """
-    now = utc_now()
-    grants = union(
-        select(
-            CustomerRole.user_uuid.label("user_uuid"),
-            CustomerRole.customer_uuid.label("customer_uuid"),
-        ).where(CustomerRole.customer_uuid.in_(customers), _in_force(CustomerRole.expires, now)),
-        select(
-            ProjectRole.user_uuid.label("user_uuid"),
-            Project.customer_uuid.label("customer_uuid"),
-        )
-        .join(Project, Project.uuid == ProjectRole.project_uuid)
-        .where(Project.customer_uuid.in_(customers), _in_force(ProjectRole.expires, now)),
-    ).subquery()
-    statement: Any
-    if with_customer:
-        statement = (
-            select(User.email, User.full_name, Customer.uuid, Customer.name)
-            .join(grants, grants.c.user_uuid == User.uuid)
-            .join(Customer, Customer.uuid == grants.c.customer_uuid)
-        )
-    else:
-        statement = (
-            select(User.email, User.full_name)
-            .join(grants, grants.c.user_uuid == User.uuid)
-            .distinct()
-        )
-    return session.connection().execute(statement.where(_reachable_user())).all()
-
-
-def notification_addresses(session: Session, customers: Select[Any] | None) -> Sequence[Any]:
-    """(uuid, name, notification_emails JSON) of the customers, or of all when None."""
-    statement = select(Customer.uuid, Customer.name, Customer.notification_emails).where(
-        Customer.notification_emails != "[]"
-    )
-    if customers is not None:
-        statement = statement.where(Customer.uuid.in_(customers))
-    return session.connection().execute(statement).all()
-
-
 def offerings_by_customer(
     session: Session, customers: Select[Any], offerings: Sequence[str]
 ) -> Sequence[Any]:
@@ -147,11 +119,280 @@ def offerings_by_customer(
     return session.connection().execute(statement).all()
 
 
-def users_with_addresses(session: Session, keys: Sequence[str]) -> Sequence[Any]:
-    """(email, full_name, is_active) of users whose address matches one of the lower-cased keys."""
-    if not keys:
-        return []
-    statement = select(User.email, User.full_name, User.is_active).where(
-        func.lower(User.email).in_(list(keys))
+# --- the audience ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AudienceQuery:
+    """What the SQL needs of a query: the targeting, resolved to plain values."""
+
+    all_users: bool
+    customers: tuple[str, ...]
+    offerings: tuple[str, ...]
+    named: tuple[str, ...]  # additional recipients and the requester's own address
+    excluded: tuple[str, ...]
+
+    @property
+    def targets_customers(self) -> bool:
+        return bool(self.customers or self.offerings)
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Address keys above `after` and up to `until` (None: no bound)."""
+
+    after: str | None = None
+    until: str | None = None
+
+    def applied(self, key: ColumnElement[str]) -> list[ColumnElement[bool]]:
+        conditions = []
+        if self.after is not None:
+            conditions.append(key > self.after)
+        if self.until is not None:
+            conditions.append(key <= self.until)
+        return conditions
+
+
+EVERYTHING = KeyRange()
+
+
+def _source(
+    key: ColumnElement[str], email: Any, name: Any, rank: Any, order: int, keys: KeyRange
+) -> Select[Any]:
+    return select(
+        key.label("key"),
+        email.label("email"),
+        cast(name, String).label("name"),
+        rank.label("rank"),
+        literal(order).label("src"),
+    ).where(*keys.applied(key))
+
+
+def _member_grants(customers: Select[Any]) -> CompoundSelect[Any]:
+    """(user uuid, customer uuid) of the role grants in force in the customers or their projects."""
+    now = utc_now()
+    return union(
+        select(
+            CustomerRole.user_uuid.label("user_uuid"),
+            CustomerRole.customer_uuid.label("customer_uuid"),
+        ).where(CustomerRole.customer_uuid.in_(customers), _in_force(CustomerRole.expires, now)),
+        select(
+            ProjectRole.user_uuid.label("user_uuid"),
+            Project.customer_uuid.label("customer_uuid"),
+        )
+        .join(Project, Project.uuid == ProjectRole.project_uuid)
+        .where(Project.customer_uuid.in_(customers), _in_force(ProjectRole.expires, now)),
     )
+
+
+def _notifications(session: Session, query: AudienceQuery) -> tuple[Any, Subquery] | None:
+    """The customers whose notification e-mails a query reaches, each address as a row."""
+    if not (query.all_users or query.targets_customers):
+        return None
+    addresses = json_strings(session, Customer.notification_emails)
+    statement = (
+        select(Customer.uuid, Customer.name, addresses.c.value)
+        .select_from(Customer)
+        .join(addresses, literal(True))
+        .where(Customer.notification_emails != "[]")
+    )
+    if not query.all_users:
+        statement = statement.where(
+            Customer.uuid.in_(target_customers(query.customers, query.offerings))
+        )
+    rows = statement.subquery()
+    return rows.c.value, rows
+
+
+def candidates(session: Session, query: AudienceQuery, keys: KeyRange) -> Subquery:
+    """Every address a query's sources give, with its key, name, rank and source, before
+    duplicates and exclusions are removed."""
+    user_key = func.lower(User.email)
+    sources: list[Select[Any]] = []
+    if query.all_users:
+        sources.append(
+            _source(user_key, User.email, User.full_name, literal(RANK_USER), 0, keys).where(
+                _reachable_user()
+            )
+        )
+    if query.targets_customers:
+        members = _member_grants(target_customers(query.customers, query.offerings)).subquery()
+        sources.append(
+            _source(user_key, User.email, User.full_name, literal(RANK_USER), 1, keys).where(
+                _reachable_user(), User.uuid.in_(select(members.c.user_uuid))
+            )
+        )
+    notifications = _notifications(session, query)
+    if notifications is not None:
+        value, rows = notifications
+        sources.append(
+            _source(
+                func.lower(value),
+                value,
+                literal(NOTIFICATION_NAME) + rows.c.name,
+                literal(RANK_LABEL),
+                2,
+                keys,
+            ).select_from(rows)
+        )
+    if query.named:
+        named = json_strings(session, _json_list(query.named))
+        # A user with the address names it; an active user before an inactive one.
+        owner = (
+            select(User.full_name)
+            .where(func.lower(User.email) == func.lower(named.c.value))
+            .order_by(User.is_active.desc(), User.uuid)
+            .limit(1)
+            .scalar_subquery()
+        )
+        sources.append(
+            _source(
+                func.lower(named.c.value),
+                named.c.value,
+                func.coalesce(owner, ""),
+                case((owner.is_(None), RANK_BARE), else_=RANK_USER),
+                3,
+                keys,
+            ).select_from(named)
+        )
+    if not sources:
+        sources.append(
+            _source(literal(""), literal(""), literal(""), literal(0), 0, keys).where(
+                literal(False)
+            )
+        )
+    rows = union_all(*sources).subquery("candidates")
+    if not query.excluded:
+        return rows
+    excluded = json_strings(session, _json_list(query.excluded))
+    return (
+        select(rows)
+        .where(rows.c.key.not_in(select(func.lower(excluded.c.value))))
+        .subquery("included")
+    )
+
+
+def _json_list(values: Sequence[str]) -> Any:
+    return literal(orjson.dumps(list(values)).decode(), String)
+
+
+def audience(session: Session, query: AudienceQuery, keys: KeyRange = EVERYTHING) -> Subquery:
+    """One row per address key: (key, email, full_name, rank), the best-named spelling."""
+    rows = candidates(session, query, keys)
+    best = (
+        func.row_number()
+        .over(
+            partition_by=rows.c.key, order_by=(rows.c.rank, rows.c.src, rows.c.email, rows.c.name)
+        )
+        .label("n")
+    )
+    ranked = select(rows.c.key, rows.c.email, rows.c.name, rows.c.rank, best).subquery("ranked")
+    return (
+        select(
+            ranked.c.key,
+            ranked.c.email,
+            ranked.c.name.label("full_name"),
+            ranked.c.rank,
+        )
+        .where(ranked.c.n == 1)
+        .subquery("audience")
+    )
+
+
+def count(session: Session, query: AudienceQuery) -> int:
+    rows = candidates(session, query, EVERYTHING)
+    return int(session.connection().execute(select(func.count(distinct(rows.c.key)))).scalar() or 0)
+
+
+def reaches_anyone(session: Session, query: AudienceQuery) -> bool:
+    rows = candidates(session, query, EVERYTHING)
+    return session.connection().execute(select(rows.c.key).limit(1)).first() is not None
+
+
+def addresses_json(session: Session, query: AudienceQuery) -> str:
+    """The addresses, ordered by key, as a JSON array built by the database."""
+    rows = audience(session, query)
+    ordered = select(rows.c.key, rows.c.email).order_by(rows.c.key).subquery("ordered")
+    text = (
+        session.connection()
+        .execute(select(json_array(session, ordered.c.email, ordered.c.key)))
+        .scalar()
+    )
+    return str(text) if text else "[]"
+
+
+def addresses(session: Session, query: AudienceQuery) -> list[str]:
+    rows = audience(session, query)
+    return list(session.connection().execute(select(rows.c.email).order_by(rows.c.key)).scalars())
+
+
+def page(
+    session: Session, query: AudienceQuery, offset: int, limit: int | None, email_key: str | None
+) -> Sequence[Any]:
+    """(key, email, full_name, rank) by name, then address; with `email_key`, that one row."""
+    rows = audience(session, query)
+    statement = select(rows.c.key, rows.c.email, rows.c.full_name, rows.c.rank)
+    if email_key is not None:
+        statement = statement.where(rows.c.key == email_key)
+    statement = statement.order_by(
+        func.lower(rows.c.full_name), func.lower(rows.c.email), rows.c.key
+    ).offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
     return session.connection().execute(statement).all()
+
+
+def in_range(session: Session, query: AudienceQuery, keys: KeyRange) -> Select[Any]:
+    """SQL: (key, email, full_name) of the audience within a key range, for queueing."""
+    rows = audience(session, query, keys)
+    return select(rows.c.key, rows.c.email, rows.c.full_name)
+
+
+def rows_in_range(session: Session, query: AudienceQuery, keys: KeyRange) -> Sequence[Any]:
+    return session.connection().execute(in_range(session, query, keys)).all()
+
+
+def key_bound(session: Session, after: str | None, size: int) -> str | None:
+    """The `size`-th user address key above `after`: where a batch of about `size`
+    addresses ends. None when fewer are left (the last batch takes the rest)."""
+    key = func.lower(User.email)
+    statement = select(key).where(User.email != "").order_by(key).offset(size - 1).limit(1)
+    if after is not None:
+        statement = statement.where(key > after)
+    found = session.connection().execute(statement).scalar()
+    return str(found) if found is not None else None
+
+
+def reached_through(
+    session: Session, query: AudienceQuery, keys: Sequence[str] | KeyRange
+) -> Sequence[Any]:
+    """(key, customer uuid, customer name) through which the audience's addresses were
+    reached: memberships of targeted customers, and notification e-mails."""
+    statements: list[Select[Any]] = []
+    if query.targets_customers:
+        members = _member_grants(target_customers(query.customers, query.offerings)).subquery()
+        user_key = func.lower(User.email)
+        statements.append(
+            select(user_key.label("key"), Customer.uuid, Customer.name)
+            .join(members, members.c.user_uuid == User.uuid)
+            .join(Customer, Customer.uuid == members.c.customer_uuid)
+            .where(_reachable_user(), *_keys_filter(user_key, keys))
+        )
+    notifications = _notifications(session, query)
+    if notifications is not None:
+        value, rows = notifications
+        notified_key = func.lower(value)
+        statements.append(
+            select(notified_key.label("key"), rows.c.uuid, rows.c.name)
+            .select_from(rows)
+            .where(*_keys_filter(notified_key, keys))
+        )
+    if not statements:
+        return []
+    return session.connection().execute(union(*statements)).all()
+
+
+def _keys_filter(key: ColumnElement[str], keys: Sequence[str] | KeyRange) -> list[Any]:
+    if isinstance(keys, KeyRange):
+        return keys.applied(key)
+    return [key.in_(list(keys))]

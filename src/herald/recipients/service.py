@@ -1,9 +1,12 @@
-"""Who a query reaches (SPEC 2.2): the rules, on top of the set-based SQL.
+"""Who a query reaches (SPEC 2.2): the one resolver.
 
-Sources are read in order of how well they name an address: users first,
-then customers' notification e-mails, then addresses given by hand. The
-first spelling of an address is kept and later ones merge into it, compared
-case-insensitively; excluded addresses go last, whatever added them.
+The rules live in one SQL statement (`repository.audience`); this module
+gives it the views its callers need, each as cheap as it can be: a count
+(the HEAD of the preview), whether anybody at all is reached (send), the
+addresses as JSON (a message's `emails`), a page of named recipients with
+the organisations and offerings they were reached through (the preview,
+renders), and the rows of one range of address keys (queueing at send).
+Addresses are compared one way everywhere: by their lower-cased form, the key.
 """
 
 from __future__ import annotations
@@ -11,18 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from herald.addresses import email_key
+from herald.api.errors import ValidationError
 from herald.models import User
 from herald.recipients import repository
-from herald.recipients.targeting import Targeting
-
-NOTIFICATION_NAME = "Notification email for {}"
-
-# How well a source names an address: a user's own name beats a label.
-_USER, _LABEL, _BARE = 0, 1, 2
+from herald.recipients.repository import EVERYTHING, AudienceQuery, KeyRange
+from herald.recipients.targeting import Targeting, stored_form
 
 
 def _by_name(items: dict[str, str] | None) -> list[dict[str, str]]:
@@ -31,16 +31,14 @@ def _by_name(items: dict[str, str] | None) -> list[dict[str, str]]:
 
 
 class Recipient:
-    """One address and how it was reached. A plain slotted class: an all-users
-    preview makes one per user, and a dataclass with two dict factories cost
-    five times as much (bench/api_bench.py)."""
+    """One address and how it was reached. A plain slotted class: a preview page or
+    a batch of queued deliveries makes one per address."""
 
-    __slots__ = ("email", "full_name", "rank", "customers", "offerings")
+    __slots__ = ("email", "full_name", "customers", "offerings")
 
-    def __init__(self, email: str, full_name: str, rank: int) -> None:
+    def __init__(self, email: str, full_name: str) -> None:
         self.email = email
         self.full_name = full_name
-        self.rank = rank
         self.customers: dict[str, str] | None = None
         self.offerings: dict[str, str] | None = None
 
@@ -64,108 +62,111 @@ class Recipient:
         }
 
 
-def _notification_rows(rows: Sequence[Any]) -> list[tuple[str, str, str]]:
-    """(email, customer uuid, customer name) for each notification address."""
-    result = []
-    for uuid, name, emails_json in rows:
-        for email in orjson.loads(emails_json):
-            result.append((email, uuid, name))
-    return result
+class Audience:
+    """Who one query reaches, asked of the database in the way each caller needs."""
 
+    def __init__(self, session: Session, targeting: Targeting, me: User | None) -> None:
+        named = list(targeting.additional_recipients)
+        if targeting.send_to_me and me is not None and me.email:
+            named.append(me.email)
+        self.session = session
+        self.query = AudienceQuery(
+            all_users=targeting.all_users,
+            customers=targeting.customers,
+            offerings=targeting.offerings,
+            named=tuple(named),
+            excluded=targeting.excluded_recipients,
+        )
 
-def _named_addresses(
-    session: Session, targeting: Targeting, me: User | None
-) -> list[tuple[str, str, int]]:
-    """Additional recipients and `send_to_me`, named after a user who has the address."""
-    addresses = list(targeting.additional_recipients)
-    if targeting.send_to_me and me is not None and me.email:
-        addresses.append(me.email)
-    if not addresses:
-        return []
-    names: dict[str, tuple[bool, str]] = {}
-    for email, full_name, is_active in repository.users_with_addresses(
-        session, [email_key(a) for a in addresses]
-    ):
+    def count(self) -> int:
+        return repository.count(self.session, self.query)
+
+    def reaches_anyone(self) -> bool:
+        return repository.reaches_anyone(self.session, self.query)
+
+    def addresses(self) -> list[str]:
+        """Every address, once, ordered by key."""
+        return repository.addresses(self.session, self.query)
+
+    def addresses_json(self) -> str:
+        """`addresses()` as a JSON array, built by the database (a million addresses
+        never become a million Python strings)."""
+        return repository.addresses_json(self.session, self.query)
+
+    def recipients(self, offset: int = 0, limit: int | None = None) -> list[Recipient]:
+        """Named recipients sorted by full name, then address: the preview's order."""
+        rows = repository.page(self.session, self.query, offset, limit, None)
+        return self._named(rows, [row.key for row in rows])
+
+    def recipient(self, email: str) -> Recipient | None:
+        """The recipient with this address, if the query reaches it."""
         key = email_key(email)
-        # An active user's name wins over an inactive one's for a shared address.
-        if key not in names or (is_active and not names[key][0]):
-            names[key] = (bool(is_active), full_name)
-    result = []
-    for address in addresses:
-        known = names.get(email_key(address))
-        result.append((address, known[1] if known else "", _USER if known else _BARE))
-    return result
+        rows = repository.page(self.session, self.query, 0, 1, key)
+        found = self._named(rows, [key])
+        return found[0] if found else None
 
+    def first(self) -> Recipient | None:
+        found = self.recipients(0, 1)
+        return found[0] if found else None
 
-def resolve_emails(session: Session, targeting: Targeting, me: User | None) -> list[str]:
-    """The addresses a query reaches, once each, ordered by address."""
-    by_key: dict[str, str] = {}
-    customers = None
-    if targeting.customers or targeting.offerings:
-        customers = repository.target_customers(targeting.customers, targeting.offerings)
-    if targeting.all_users:
-        for email, _name in repository.all_user_addresses(session):
-            by_key.setdefault(email.lower(), email)
-    if customers is not None:
-        for email, _name in repository.member_addresses(session, customers, with_customer=False):
-            by_key.setdefault(email.lower(), email)
-    if targeting.all_users or customers is not None:
-        scope = None if targeting.all_users else customers
-        for email, _uuid, _name in _notification_rows(
-            repository.notification_addresses(session, scope)
-        ):
-            by_key.setdefault(email.lower(), email)
-    for email, _name, _rank in _named_addresses(session, targeting, me):
-        by_key.setdefault(email.lower(), email)
-    for excluded in targeting.excluded_recipients:
-        by_key.pop(email_key(excluded), None)
-    return [by_key[key] for key in sorted(by_key)]
+    def batch_end(self, after: str | None, size: int) -> str | None:
+        """Where a batch of about `size` addresses after key `after` ends (None: the rest)."""
+        return repository.key_bound(self.session, after, size)
 
+    def in_range(self, keys: KeyRange) -> Select[Any]:
+        """SQL: (key, email, full_name) of the addresses in a key range, to queue them."""
+        return repository.in_range(self.session, self.query, keys)
 
-def resolve_recipients(session: Session, targeting: Targeting, me: User | None) -> list[Recipient]:
-    """Who a query reaches and through what, sorted by full name, then address."""
-    by_key: dict[str, Recipient] = {}
+    def recipients_in_range(self, keys: KeyRange) -> list[Recipient]:
+        """Named recipients in a key range, ordered by key (queueing personalised mail)."""
+        rows = sorted(repository.rows_in_range(self.session, self.query, keys), key=_key)
+        return self._named(rows, keys)
 
-    def add(email: str, full_name: str, rank: int) -> Recipient:
-        key = email.lower()
-        recipient = by_key.get(key)
-        if recipient is None:
-            recipient = by_key[key] = Recipient(email, full_name, rank)
-        elif rank < recipient.rank:
-            recipient.full_name, recipient.rank = full_name, rank
-        return recipient
-
-    if targeting.all_users:
-        for email, full_name in repository.all_user_addresses(session):
-            add(email, full_name, _USER)
-
-    customers = None
-    customer_offerings: dict[str, dict[str, str]] = {}
-    if targeting.customers or targeting.offerings:
-        customers = repository.target_customers(targeting.customers, targeting.offerings)
-        if targeting.offerings:
-            for customer_uuid, offering_uuid, offering_name in repository.offerings_by_customer(
-                session, customers, targeting.offerings
+    def _named(self, rows: Sequence[Any], keys: Sequence[str] | KeyRange) -> list[Recipient]:
+        if not rows:
+            return []
+        people = {row.key: Recipient(row.email, row.full_name) for row in rows}
+        query = self.query
+        if query.targets_customers or query.all_users:
+            offerings_of: dict[str, dict[str, str]] = {}
+            if query.offerings:
+                customers = repository.target_customers(query.customers, query.offerings)
+                for customer_uuid, offering_uuid, name in repository.offerings_by_customer(
+                    self.session, customers, query.offerings
+                ):
+                    offerings_of.setdefault(customer_uuid, {})[offering_uuid] = name
+            for key, customer_uuid, customer_name in repository.reached_through(
+                self.session, query, keys
             ):
-                customer_offerings.setdefault(customer_uuid, {})[offering_uuid] = offering_name
-        for email, full_name, customer_uuid, customer_name in repository.member_addresses(
-            session, customers, with_customer=True
-        ):
-            add(email, full_name, _USER).reached_through(
-                customer_uuid, customer_name, customer_offerings.get(customer_uuid)
-            )
+                person = people.get(key)
+                if person is not None:
+                    person.reached_through(
+                        customer_uuid, customer_name, offerings_of.get(customer_uuid)
+                    )
+        return [people[row.key] for row in rows]
 
-    if targeting.all_users or customers is not None:
-        scope = None if targeting.all_users else customers
-        for email, customer_uuid, customer_name in _notification_rows(
-            repository.notification_addresses(session, scope)
-        ):
-            add(email, NOTIFICATION_NAME.format(customer_name), _LABEL).reached_through(
-                customer_uuid, customer_name, customer_offerings.get(customer_uuid)
-            )
 
-    for email, full_name, rank in _named_addresses(session, targeting, me):
-        add(email, full_name, rank)
-    for excluded in targeting.excluded_recipients:
-        by_key.pop(email_key(excluded), None)
-    return sorted(by_key.values(), key=lambda r: (r.full_name.casefold(), r.email.casefold()))
+def check_targeting(session: Session, targeting: Targeting, field: str | None) -> dict[str, Any]:
+    """Every customer and offering a query names must exist; returns the stored form
+    (names beside the UUIDs). Errors go under `field` (`query` in a message body)."""
+    customers = repository.customer_names(session, targeting.customers)
+    offerings = repository.offering_names(session, targeting.offerings)
+    errors: dict[str, Any] = {}
+    for key, names, known in (
+        ("customers", targeting.customers, customers),
+        ("offerings", targeting.offerings, offerings),
+    ):
+        unknown = [uuid for uuid in names if uuid not in known]
+        if unknown:
+            kind = key[:-1]
+            errors[key] = [f"Unknown {kind}: {uuid}." for uuid in unknown]
+    if errors:
+        raise ValidationError({field: errors} if field else errors)
+    return stored_form(targeting, customers, offerings)
+
+
+def _key(row: Any) -> str:
+    return str(row.key)
+
+
+__all__ = ["EVERYTHING", "Audience", "KeyRange", "Recipient", "check_targeting"]

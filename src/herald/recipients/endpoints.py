@@ -1,0 +1,74 @@
+"""GET/HEAD /api/broadcast-messages/recipients/: who a query reaches, without saving.
+
+Included before the messages' router, whose `/{uuid}/` would otherwise take
+`recipients` for a message UUID."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from herald.api.fields import Fields, select, wanted_fields
+from herald.api.pagination import PageRequest, count_response, list_response
+from herald.api.params import parse_bool, split_values
+from herald.auth.dependencies import ApiKey, staff_session
+from herald.recipients.schemas import RECIPIENT_FIELDS, RecipientOut
+from herald.recipients.service import Audience, check_targeting
+from herald.recipients.targeting import targeting_from_params
+
+router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid input: a map of parameter names to messages"},
+}
+
+
+@router.head(
+    "/recipients/",
+    operation_id="broadcast_messages_recipients_count",
+    responses={200: {"description": "The count in X-Result-Count; no body"}, **_ERRORS},
+)
+@router.get(
+    "/recipients/",
+    operation_id="broadcast_messages_recipients_retrieve",
+    responses={200: {"model": list[RecipientOut]}, **_ERRORS},
+)
+def recipients(
+    request: Request,
+    key: ApiKey,
+    customers: Annotated[
+        list[str] | None, Query(description="UUIDs, repeated or comma-separated")
+    ] = None,
+    offerings: Annotated[
+        list[str] | None, Query(description="UUIDs, repeated or comma-separated")
+    ] = None,
+    all_users: Annotated[str | None, Query(description="true/false/1/0")] = None,
+    additional_recipients: list[str] | None = Query(None),
+    excluded_recipients: list[str] | None = Query(None),
+    send_to_me: Annotated[str | None, Query(description="true/false/1/0")] = None,
+    page: str | None = None,
+    page_size: str | None = None,
+    field: Fields = None,
+) -> Response:
+    """Who a query would reach, without saving anything: a page sorted by name."""
+    with staff_session(request, key) as (session, user):
+        targeting = targeting_from_params(
+            customers=split_values(customers),
+            offerings=split_values(offerings),
+            all_users=parse_bool("all_users", all_users),
+            additional_recipients=split_values(additional_recipients),
+            excluded_recipients=split_values(excluded_recipients),
+            send_to_me=parse_bool("send_to_me", send_to_me),
+        )
+        pages = PageRequest.from_params(page, page_size)
+        check_targeting(session, targeting, field=None)
+        audience = Audience(session, targeting, user)
+        total = audience.count()
+        if request.method == "HEAD":
+            return count_response(total)
+        pages.check(total)
+        page_of = audience.recipients(pages.offset, pages.page_size)
+    chosen = wanted_fields(field, RECIPIENT_FIELDS)
+    return list_response(request, [select(r.as_json(), chosen) for r in page_of], total, pages)
