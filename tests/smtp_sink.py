@@ -6,9 +6,11 @@ RCPT commands for that address; `permanent` addresses get 550.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from email.message import Message
@@ -47,13 +49,21 @@ class _Handler:
             if self.sink.temporary.get(address.lower(), 0) > 0:
                 self.sink.temporary[address.lower()] -= 1
                 return "451 4.7.1 greylisted, try again later"
+            self.sink.rcpt_times.append(time.monotonic())
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self.sink.lock:
-            self.sink.received.append(Received(list(envelope.rcpt_tos), envelope.content))
-            number = len(self.sink.received)
+            self.sink.on_the_wire += 1
+        try:
+            if self.sink.data_delay:
+                await asyncio.sleep(self.sink.data_delay)  # a slow relay: mail stays on the wire
+        finally:
+            with self.sink.lock:
+                self.sink.on_the_wire -= 1
+                self.sink.received.append(Received(list(envelope.rcpt_tos), envelope.content))
+                number = len(self.sink.received)
         return f"250 2.0.0 Ok: queued as M{number}"
 
 
@@ -64,6 +74,11 @@ class SmtpSink:
         self.rcpt_attempts: Counter[str] = Counter()
         self.temporary: dict[str, int] = {}
         self.permanent: set[str] = set()
+        # When each mail started (its RCPT), how many wait for the answer to DATA,
+        # and how long the server takes to answer DATA.
+        self.rcpt_times: list[float] = []
+        self.on_the_wire = 0
+        self.data_delay = 0.0
         self.lock = threading.Lock()
         self.controller = Controller(
             _Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=10

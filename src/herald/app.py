@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import Session
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse, HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +37,7 @@ from herald.recipients import endpoints as recipients
 from herald.templates import endpoints as templates
 
 REQUEST_THREADS = 4
+GZIP_ABOVE = 4096  # bytes
 GC_THRESHOLD = 10_000
 CONSOLE = Path(__file__).parent / "web" / "static"
 # Only this server's own scripts; previews (srcdoc frames inherit this) load nothing remote.
@@ -211,6 +213,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         page.headers.update({"Content-Security-Policy": DOCS_CSP, **PAGE_HEADERS})
         return page
 
+    # Large answers (a million-address `emails` is 28 MB) go compressed to clients
+    # that accept gzip; small ones are not worth the CPU.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_ABOVE, compresslevel=5)
     app.add_middleware(TrailingSlash)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, access_log=settings.access_log)

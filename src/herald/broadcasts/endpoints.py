@@ -49,7 +49,7 @@ from herald.db import Database
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
 from herald.idempotency.service import Idempotency
-from herald.models import DeliveryStatus
+from herald.models import DeliveryProgress, DeliveryStatus
 from herald.recipients.service import check_targeting
 from herald.recipients.targeting import targeting_from_json
 from herald.text import SUBJECT_MAX, check_placeholders, text_problem
@@ -68,6 +68,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 LIMITS = {"subject": SUBJECT_MAX, "body": BODY_MAX}  # the same as a saved message's
+DELIVERY_FILTERS = (*(p.value for p in DeliveryProgress), repository.FAILURES)
 _ORDERINGS = ORDERINGS + tuple(f"-{name}" for name in ORDERINGS)
 
 
@@ -118,6 +119,14 @@ def list_messages(
         Query(default_factory=list, description="any of", json_schema_extra=_enum(STATES)),
     ],
     subject: Annotated[str | None, Query(description="case-insensitive substring")] = None,
+    delivery: Annotated[
+        list[str],
+        Query(
+            default_factory=list,
+            description="any of: a delivery status, or `failed` (has failed deliveries)",
+            json_schema_extra=_enum(DELIVERY_FILTERS),
+        ),
+    ],
     o: Annotated[
         list[str],
         Query(default_factory=list, description="repeatable", json_schema_extra=_enum(_ORDERINGS)),
@@ -128,18 +137,19 @@ def list_messages(
 ) -> Response:
     states = state
     _check_choices("state", states, STATES)
+    _check_choices("delivery", delivery, DELIVERY_FILTERS)
     if subject is not None and (problem := text_problem(subject)):
         raise ValidationError.field("subject", problem)
     ordering = o or ["-created"]
     _check_choices("o", ordering, _ORDERINGS)
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, _user):
-        total = repository.count_messages(session, states, subject)
+        total = repository.count_messages(session, states, subject, delivery)
         if request.method == "HEAD":
             return count_response(total)
         pages.check(total)
         rows = repository.list_messages(
-            session, states, subject, ordering, pages.offset, pages.page_size
+            session, states, subject, ordering, pages.offset, pages.page_size, delivery
         )
         counts = service.delivery_counts(session, rows)
     chosen = wanted_fields(field, MESSAGE_FIELDS)

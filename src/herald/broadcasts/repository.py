@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from herald.delivery import outbox
 from herald.delivery.worker import MessageContent
-from herald.models import BroadcastMessage, MessageState, Steering
+from herald.models import BroadcastMessage, DeliveryProgress, DeliveryStatus, MessageState, Steering
 
 _COLUMNS = (
     BroadcastMessage.id,
@@ -40,8 +40,35 @@ _ORDER_COLUMNS = {
 }
 
 
-def _filters(states: Sequence[str], subject: str | None) -> list[Any]:
+# `delivery=` filter values: a delivery status (SPEC 4.1), or `failed` for the
+# messages with at least one failed delivery.
+FAILURES = "failed"
+
+
+def _in_progress(progress: str) -> Any:
+    """SQL: the messages whose `delivery.status` is `progress` (or that have failures)."""
+    sent = BroadcastMessage.state == MessageState.SENT
+    steered = BroadcastMessage.steering.is_not(None)
+    pending = BroadcastMessage.id.in_(outbox.messages_with(DeliveryStatus.PENDING))
+    return {
+        DeliveryProgress.IDLE: BroadcastMessage.state != MessageState.SENT,
+        DeliveryProgress.PREPARING: and_(sent, ~steered, BroadcastMessage.prepared.is_(False)),
+        DeliveryProgress.SENDING: and_(
+            sent, ~steered, BroadcastMessage.prepared.is_(True), pending
+        ),
+        DeliveryProgress.PAUSED: BroadcastMessage.steering == Steering.PAUSED,
+        DeliveryProgress.CANCELLED: BroadcastMessage.steering == Steering.CANCELLED,
+        DeliveryProgress.DONE: and_(sent, ~steered, BroadcastMessage.prepared.is_(True), ~pending),
+        FAILURES: BroadcastMessage.id.in_(outbox.messages_with(DeliveryStatus.FAILED)),
+    }[progress]
+
+
+def _filters(
+    states: Sequence[str], subject: str | None, deliveries: Sequence[str] = ()
+) -> list[Any]:
     conditions: list[Any] = []
+    if deliveries:
+        conditions.append(or_(*(_in_progress(value) for value in deliveries)))
     if states:
         conditions.append(BroadcastMessage.state.in_(states))
     if subject:
@@ -49,8 +76,14 @@ def _filters(states: Sequence[str], subject: str | None) -> list[Any]:
     return conditions
 
 
-def count_messages(session: Session, states: Sequence[str], subject: str | None) -> int:
-    statement = select(func.count()).select_from(BroadcastMessage).where(*_filters(states, subject))
+def count_messages(
+    session: Session, states: Sequence[str], subject: str | None, deliveries: Sequence[str] = ()
+) -> int:
+    statement = (
+        select(func.count())
+        .select_from(BroadcastMessage)
+        .where(*_filters(states, subject, deliveries))
+    )
     return int(session.connection().execute(statement).scalar() or 0)
 
 
@@ -61,6 +94,7 @@ def list_messages(
     ordering: Sequence[str],
     offset: int,
     limit: int,
+    deliveries: Sequence[str] = (),
 ) -> Sequence[Any]:
     order_by: list[Any] = []
     for name in ordering:
@@ -71,7 +105,7 @@ def list_messages(
     order_by.append(BroadcastMessage.id.desc() if last_descending else BroadcastMessage.id.asc())
     statement = (
         select(*_COLUMNS)
-        .where(*_filters(states, subject))
+        .where(*_filters(states, subject, deliveries))
         .order_by(*order_by)
         .offset(offset)
         .limit(limit)

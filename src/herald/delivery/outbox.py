@@ -172,6 +172,11 @@ def addresses_json(session: Session, message_id: int) -> Any:
     return select(json_array(session, ordered.c.email, ordered.c.key)).scalar_subquery()
 
 
+def messages_with(status: DeliveryStatus) -> Select[Any]:
+    """SQL: the ids of the messages with at least one delivery in `status`."""
+    return select(Delivery.message_id).where(Delivery.status == status)
+
+
 def cancel_unleased(session: Session, message_ids: Sequence[int], now: datetime) -> int:
     """Cancel the pending deliveries of these messages that no worker holds: never sent.
     A held one is queued in a worker (which gives it back when it sees the

@@ -9,6 +9,7 @@ const TOKEN_KEY = "herald.token";
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const statusBox = document.getElementById("status");
+const LIST_FIELDS = ["uuid", "subject", "author_full_name", "state", "created", "send_at", "delivery"];
 const PAGE_SIZES = [10, 20, 50, 100];
 
 // ---- small helpers -------------------------------------------------------
@@ -84,11 +85,13 @@ function outcome(m) {
     const label = { DRAFT: "Draft", SCHEDULED: "Scheduled" }[m.state] || m.state;
     return { label, tone: m.state };
   }
-  const d = m.delivery || { total: 0, sent: 0, failed: 0, pending: 0 };
-  if (d.pending) {
-    const percent = d.total ? Math.floor((100 * (d.sent + d.failed)) / d.total) : 0;
-    return { label: `Sending — ${percent}%`, tone: "SENDING" };
-  }
+  const d = m.delivery || { status: "done", total: 0, sent: 0, failed: 0, pending: 0, cancelled: 0 };
+  // The same figure as the summary: what has left (sent), of the total.
+  const percent = d.total ? Math.floor((100 * d.sent) / d.total) : 0;
+  if (d.status === "preparing") return { label: `Preparing — ${d.total} queued`, tone: "SENDING" };
+  if (d.status === "paused") return { label: `Paused — ${percent}%`, tone: "PAUSED" };
+  if (d.status === "cancelled") return { label: `Stopped — ${d.cancelled} not sent`, tone: "CANCELLED" };
+  if (d.status === "sending") return { label: `Sending — ${percent}%`, tone: "SENDING" };
   if (d.failed) return { label: `Sent — ${d.failed} failed`, tone: "FAILED" };
   return { label: "Sent", tone: "SENT" };
 }
@@ -264,9 +267,15 @@ function confirmSend(subject, count) {
     `Send “${subject}” to ${plural(count, "recipient")} now? This cannot be undone.`, "Send", false);
 }
 
+function confirmStop(subject, count) {
+  return confirmDialog("Stop sending?",
+    `Stop sending “${subject}”? ${plural(count, "recipient")} who have not got it yet will not get it. ` +
+    "A stopped broadcast cannot be resumed.", "Stop sending", true);
+}
+
 function confirmDelete(m) {
   const lost = m.state === "SENT"
-    ? `Its delivery record — who got it and who did not (${plural(m.emails.length, "recipient")}) — is erased too.`
+    ? `Its delivery record — who got it and who did not (${plural(m.delivery.total, "recipient")}) — is erased too.`
     : "";
   return confirmDialog("Delete this broadcast?",
     `Delete “${m.subject}”? ${lost} This cannot be undone.`.replace("  ", " "), "Delete", true);
@@ -328,6 +337,7 @@ function listState() {
   const size = Number(params.get("page_size"));
   return {
     state: params.get("state") || "",
+    delivery: params.get("delivery") || "",
     subject: params.get("subject") || "",
     o: params.get("o") || "-created",
     page: Math.max(1, Number(params.get("page")) || 1),
@@ -338,6 +348,7 @@ function listState() {
 function goList(state) {
   const params = new URLSearchParams();
   if (state.state) params.set("state", state.state);
+  if (state.delivery) params.set("delivery", state.delivery);
   if (state.subject) params.set("subject", state.subject);
   if (state.o !== "-created") params.set("o", state.o);
   if (state.page > 1) params.set("page", state.page);
@@ -351,7 +362,10 @@ async function showList() {
   const token = loading("broadcasts");
   const params = new URLSearchParams({ page: state.page, page_size: state.page_size, o: state.o });
   if (state.state) params.set("state", state.state);
+  if (state.delivery) params.set("delivery", state.delivery);
   if (state.subject) params.set("subject", state.subject);
+  // Never `emails`: a message to a million people carries 28 MB of them.
+  for (const name of LIST_FIELDS) params.append("field", name);
   let result;
   try {
     result = await api("GET", `/api/broadcast-messages/?${params}`);
@@ -364,17 +378,22 @@ async function showList() {
   const stateSelect = h("select", { id: "filter-state", name: "state" },
     ...[["", "All states"], ["DRAFT", "Draft"], ["SCHEDULED", "Scheduled"], ["SENT", "Sent"]].map(
       ([value, label]) => h("option", { value, selected: value === state.state, text: label })));
+  const deliverySelect = h("select", { id: "filter-delivery", name: "delivery" },
+    ...[["", "Any delivery"], ["sending", "Sending"], ["paused", "Paused"], ["failed", "With failures"],
+      ["cancelled", "Stopped"]].map(
+      ([value, label]) => h("option", { value, selected: value === state.delivery, text: label })));
   const search = h("input", { type: "search", id: "filter-subject", name: "subject", value: state.subject });
   const size = h("select", { id: "page-size", name: "page_size" },
     ...PAGE_SIZES.map((n) => h("option", { value: n, selected: n === state.page_size, text: `${n} a page` })));
   const filters = h("form", { class: "filters card", role: "search" },
     h("div", {}, h("label", { for: "filter-state", text: "State" }), stateSelect),
+    h("div", {}, h("label", { for: "filter-delivery", text: "Delivery" }), deliverySelect),
     h("div", {}, h("label", { for: "filter-subject", text: "Subject contains" }), search),
     h("div", {}, h("label", { for: "page-size", text: "Show" }), size),
     h("button", { type: "submit", text: "Filter" }));
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
-    goList({ ...state, state: stateSelect.value, subject: search.value.trim(), page_size: Number(size.value), page: 1 });
+    goList({ ...state, state: stateSelect.value, delivery: deliverySelect.value, subject: search.value.trim(), page_size: Number(size.value), page: 1 });
   });
   const sortable = (name, label, cls) => {
     const active = state.o.replace("-", "") === name;
@@ -791,6 +810,26 @@ async function showMessage(uuid) {
       say("Sent; delivery is under way."); showMessage(uuid);
     }));
   }
+  const status = m.delivery.status;
+  const steer = async (verb, done) => {
+    const result = await api("POST", `/api/broadcast-messages/${uuid}/${verb}/`, undefined, { key: newKey() });
+    say(done(result.data.delivery)); showMessage(uuid);
+  };
+  if (status === "preparing" || status === "sending") {
+    actions.append(action(h("button", { type: "button", class: "secondary", text: "Pause" }), "Pausing…", () =>
+      steer("pause", (d) => `Paused: no more mail leaves until you resume (${d.sent} of ${d.total} sent).`)));
+  }
+  if (status === "paused") {
+    actions.append(action(h("button", { type: "button", text: "Resume" }), "Resuming…", () =>
+      steer("resume", () => "Resumed; delivery is under way again.")));
+  }
+  if (status === "preparing" || status === "sending" || status === "paused") {
+    actions.append(action(h("button", { type: "button", class: "danger", text: "Stop sending" }), "Stopping…", async () => {
+      const unsent = Math.max(m.delivery.pending, m.emails.length - m.delivery.sent - m.delivery.failed);
+      if (!(await confirmStop(m.subject, unsent))) { say("Nothing was stopped."); return; }
+      await steer("cancel", (d) => `Stopped: ${plural(d.cancelled, "recipient")} will not get it.`);
+    }));
+  }
   actions.append(h("a", { class: "button secondary", href: `#/new?from=${uuid}`, text: "Duplicate" }));
   actions.append(action(h("button", { type: "button", class: "danger", text: "Delete" }), "Deleting…", async () => {
     if (!(await confirmDelete(m))) { say("Nothing was deleted."); return; }
@@ -800,6 +839,8 @@ async function showMessage(uuid) {
 
   const delivery = h("section", { id: "delivery", "aria-labelledby": "delivery-title" });
   const header = h("h1", {}, m.subject, " ", badge(m));
+  // The status changed (paused elsewhere, done): redraw the buttons with it.
+  header.dataset.status = status;
   const testTo = h("input", { type: "text", id: "test-to", placeholder: "up to 10 addresses" });
   const testError = h("p", { class: "error", role: "alert" });
   show(m.subject,
@@ -868,9 +909,13 @@ async function drawDelivery(uuid, section, header, status) {
   const m = message.data;
   const d = m.delivery;
   header.querySelector(".badge").replaceWith(badge(m));
+  if (header.dataset.status && header.dataset.status !== d.status && location.hash === `#/m/${uuid}`) {
+    showMessage(uuid);
+    return;
+  }
   const percent = d.total ? Math.round((100 * d.sent) / d.total) : 0;
   const filter = h("select", { id: "delivery-status" },
-    ...[["", "All"], ["pending", "Pending"], ["sent", "Sent"], ["failed", "Failed"]].map(
+    ...[["", "All"], ["pending", "Pending"], ["sent", "Sent"], ["failed", "Failed"], ["cancelled", "Not sent (stopped)"]].map(
       ([value, label]) => h("option", { value, selected: value === status, text: label })));
   filter.addEventListener("change", () => drawDelivery(uuid, section, header, filter.value));
   const retry = d.failed ? action(h("button", { type: "button", text: `Retry ${d.failed} failed` }), "Retrying…", async () => {
@@ -881,7 +926,9 @@ async function drawDelivery(uuid, section, header, status) {
   section.replaceChildren(
     h("h2", { id: "delivery-title", text: "Delivery" }),
     h("p", { id: "delivery-summary", class: d.failed ? "error" : null,
-      text: `${d.sent}/${d.total} sent (${percent}%) · ${d.pending} pending · ${d.failed} failed` }),
+      text: `${d.sent}/${d.total} sent (${percent}%) · ${d.pending} pending · ${d.failed} failed` +
+        (d.cancelled ? ` · ${d.cancelled} not sent (stopped)` : "") +
+        (d.status === "paused" ? " · paused" : d.status === "preparing" ? " · still queueing recipients" : "") }),
     h("progress", { max: d.total || 1, value: d.sent, "aria-label": "Delivery progress" }),
     h("div", { class: "actions" },
       h("div", {}, h("label", { for: "delivery-status", text: "Show" }), filter), retry),
@@ -891,7 +938,8 @@ async function drawDelivery(uuid, section, header, status) {
       h("tbody", {}, ...rows.data.map((r) => h("tr", {},
         h("td", { text: r.email }), h("td", {}, h("span", { class: `badge ${r.status}`, text: r.status })),
         h("td", { text: r.attempts }), h("td", { text: r.last_error || "" }), h("td", { class: "nowrap", text: when(r.sent_at) })))))));
-  if (d.pending && location.hash === `#/m/${uuid}`) pollTimer = setTimeout(() => drawDelivery(uuid, section, header, status), 1500);
+  const moving = d.status === "preparing" || d.status === "sending";
+  if (moving && location.hash === `#/m/${uuid}`) pollTimer = setTimeout(() => drawDelivery(uuid, section, header, status), 1500);
 }
 
 // ---- templates ---------------------------------------------------------------

@@ -1,0 +1,226 @@
+"""Sending at any size (SPEC 4.1): how long `POST send/` takes to answer, how long
+the audience takes to be queued behind it, and how soon a pause stops the mail.
+
+    .venv/bin/python bench/send_bench.py sqlite 100000
+    .venv/bin/python bench/send_bench.py postgresql 100000 1000000
+    .venv/bin/python bench/send_bench.py pause sqlite 20000
+
+A real `herald serve --no-worker` answers over HTTP (it prepares the rest in
+the background after its answer, as in production). The floor is the fastest
+way the database can queue that audience: one `INSERT … SELECT` of every
+active user's address, no rules, no batches, no window. Targets: the answer
+< 1 s at every size; the issue measured the old, all-in-the-request send at
+3.0 s (100k) and 32.4 s (1M) on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api_bench import _fresh_database  # noqa: E402
+from herald.auth.tokens import create_token  # noqa: E402
+from herald.db import Database  # noqa: E402
+from herald.directory.staff import ensure_staff  # noqa: E402
+from herald.migrations.runner import upgrade_to_head  # noqa: E402
+from herald.models import User  # noqa: E402
+from sink import SinkProcess  # noqa: E402
+
+PG_URL = os.environ.get(
+    "HERALD_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/herald_bench"
+)
+URL = "/api/broadcast-messages/"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _directory(backend: str, users: int) -> tuple[str, Database, str]:
+    """A fresh database with `users` active users (bulk-inserted) and a staff token."""
+    url = _fresh_database(backend, PG_URL)
+    upgrade_to_head(url)
+    database = Database(url, statement_timeout=None)
+    chunk = 50_000
+    for start in range(0, users, chunk):
+        rows = [
+            {
+                "uuid": f"{n:032x}",
+                "username": f"u{n}",
+                "email": f"user{n}@site{n % 97}.example",
+                "full_name": f"User {n}",
+                "is_active": n % 50 != 7,
+                "is_staff": False,
+                "is_support": False,
+            }
+            for n in range(start + 1, min(users, start + chunk) + 1)
+        ]
+        with database.transaction() as session:
+            session.execute(insert(User), rows)
+    with database.transaction() as session:
+        staff = ensure_staff(session, "staff@portal.example", "Staff", support=False)
+        key = create_token(session, staff)
+    if not database.is_sqlite:
+        with database.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    return url, database, key
+
+
+def _serve(url: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "HERALD_DATABASE_URL": url, **extra}
+    herald = Path(sys.executable).with_name("herald")
+    process = subprocess.Popen(
+        [str(herald), "serve", "--no-worker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("herald serve did not become ready")
+
+
+def _floor(database: Database) -> float:
+    """One INSERT … SELECT of every reachable user's address, rolled back."""
+    with database.engine.connect() as connection:
+        transaction = connection.begin()
+        connection.execute(text("DELETE FROM deliveries"))  # the measured send's, rolled back too
+        started = time.perf_counter()
+        connection.execute(
+            text(
+                "INSERT INTO deliveries (message_id, message_uuid, email, status, attempts,"
+                " next_attempt_at) SELECT :m, 'x', email, 'pending', 0, CURRENT_TIMESTAMP"
+                " FROM users WHERE is_active = :yes AND email != ''"
+            ),
+            {"m": 1, "yes": True},
+        )
+        elapsed = time.perf_counter() - started
+        transaction.rollback()
+    return elapsed
+
+
+def send_bench(backend: str, users: int) -> None:
+    url, database, key = _directory(backend, users)
+    port = _free_port()
+    server = _serve(url, port)
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Token {key}"},
+            timeout=600,
+        ) as api:
+            started = time.perf_counter()
+            created = api.post(
+                URL,
+                json={"subject": "s", "body": "b", "query": {"all_users": True}},
+                params={"field": "uuid"},
+            )
+            create_s = time.perf_counter() - started
+            assert created.status_code == 201, created.text
+            uuid = created.json()["uuid"]
+            started = time.perf_counter()
+            answer = api.post(f"{URL}{uuid}/send/")
+            answer_s = time.perf_counter() - started
+            assert answer.status_code == 200, answer.text
+            while True:
+                delivery = api.get(f"{URL}{uuid}/", params={"field": "delivery"}).json()["delivery"]
+                if delivery["status"] != "preparing":
+                    break
+                time.sleep(0.1)
+            prepared_s = time.perf_counter() - started
+            total = delivery["total"]
+            gzip = api.get(f"{URL}{uuid}/", headers={"Accept-Encoding": "gzip"})
+            wire = int(gzip.headers.get("content-length", 0) or len(gzip.content))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    floor_s = _floor(database)
+    database.dispose()
+    print(f"\n== send, {backend}, {users:,} users, all_users ==")
+    print(f"  create (emails resolved):  {create_s:8.2f} s")
+    print(f"  send answer:               {answer_s:8.3f} s (target < 1 s)")
+    print(f"  audience queued after:     {prepared_s:8.2f} s for {total:,} deliveries")
+    print(
+        f"  floor, one INSERT…SELECT:  {floor_s:8.2f} s = preparation at {floor_s / prepared_s:.0%} of floor speed"
+    )
+    print(
+        f"  retrieve with gzip:        {wire / 1e6:8.1f} MB on the wire ({gzip.headers.get('content-encoding')})"
+    )
+
+
+def pause_bench(backend: str, users: int) -> None:
+    """From the pause's answer to the last mail the relay receives."""
+    url, database, key = _directory(backend, users)
+    port = _free_port()
+    sink = SinkProcess(_free_port()).start()
+    server = _serve(
+        url, port, HERALD_SMTP_URL=f"smtp://127.0.0.1:{sink.port}", HERALD_SMTP_CONCURRENCY="20"
+    )
+    herald = Path(sys.executable).with_name("herald")
+    env = {
+        **os.environ,
+        "HERALD_DATABASE_URL": url,
+        "HERALD_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
+        "HERALD_SMTP_CONCURRENCY": "20",
+    }
+    worker = subprocess.Popen(
+        [str(herald), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Token {key}"},
+            timeout=60,
+        ) as api:
+            uuid = api.post(URL, json={"subject": "s", "body": "b", "query": {"all_users": True}},
+                            params={"field": "uuid"}).json()["uuid"]  # fmt: skip
+            api.post(f"{URL}{uuid}/send/")
+            while sink.received < users // 4:
+                time.sleep(0.01)
+            started = time.perf_counter()
+            answer = api.post(f"{URL}{uuid}/pause/")
+            answer_s = time.perf_counter() - started
+            at_answer = sink.received
+            answered = time.time()
+            time.sleep(3)
+            after = sink.received - at_answer
+            last_after = max(0.0, sink.last.value - answered)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+        sink.stop()
+    print(f"\n== pause, {backend}, {users:,} recipients, 20 connections ==")
+    print(
+        f"  pause answer:                   {answer_s * 1000:6.0f} ms ({answer.json()['delivery']['status']})"
+    )
+    print(f"  mails received after the answer: {after:5d} (bound: 20, the mails on the wire)")
+    print(f"  last mail after the answer:      {last_after * 1000:6.0f} ms")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "pause":
+        pause_bench(sys.argv[2], int(sys.argv[3]))
+    else:
+        for size in sys.argv[2:]:
+            send_bench(sys.argv[1], int(size))
