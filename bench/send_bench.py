@@ -159,12 +159,12 @@ def send_bench(backend: str, users: int) -> None:
     print(f"  create (emails resolved):  {create_s:8.2f} s")
     print(f"  send answer:               {answer_s:8.3f} s (target < 1 s)")
     print(f"  audience queued after:     {prepared_s:8.2f} s for {total:,} deliveries")
+    ratio = floor_s / prepared_s
+    encoding = gzip.headers.get("content-encoding")
     print(
-        f"  floor, one INSERT…SELECT:  {floor_s:8.2f} s = preparation at {floor_s / prepared_s:.0%} of floor speed"
+        f"  floor, one INSERT…SELECT:  {floor_s:8.2f} s = preparation at {ratio:.0%} of floor speed"
     )
-    print(
-        f"  retrieve with gzip:        {wire / 1e6:8.1f} MB on the wire ({gzip.headers.get('content-encoding')})"
-    )
+    print(f"  retrieve with gzip:        {wire / 1e6:8.1f} MB on the wire ({encoding})")
 
 
 def pause_bench(backend: str, users: int) -> None:
@@ -211,9 +211,8 @@ def pause_bench(backend: str, users: int) -> None:
         server.wait(30)
         sink.stop()
     print(f"\n== pause, {backend}, {users:,} recipients, 20 connections ==")
-    print(
-        f"  pause answer:                   {answer_s * 1000:6.0f} ms ({answer.json()['delivery']['status']})"
-    )
+    status = answer.json()["delivery"]["status"]
+    print(f"  pause answer:                   {answer_s * 1000:6.0f} ms ({status})")
     print(f"  mails received after the answer: {after:5d} (bound: 20, the mails on the wire)")
     print(f"  last mail after the answer:      {last_after * 1000:6.0f} ms")
 

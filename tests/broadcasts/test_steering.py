@@ -308,3 +308,33 @@ def test_what_each_status_allows(api: httpx.Client, sink: SmtpSink, database_url
         time.sleep(0.5)
     assert sink.count() == 0  # cancelled deliveries are never sent
     assert api.delete(f"{URL}{uuid}/").status_code == 204
+
+
+def test_the_list_filters_by_delivery_status(api: httpx.Client) -> None:
+    paused = _send(api, _addresses(3, "p.example"))
+    assert _steer(api, paused, "pause").status_code == 200
+    sending_one = _send(api, _addresses(2, "s.example"))
+    draft = _create(api, ["d@steer.example"])
+
+    def listed(*values: str) -> set[str]:
+        response = api.get(URL, params=[("delivery", v) for v in values] + [("field", "uuid")])
+        assert response.status_code == 200, response.text
+        return {m["uuid"] for m in response.json()}
+
+    assert listed("paused") == {paused}
+    assert listed("sending") == {sending_one}
+    assert listed("idle") == {draft}
+    assert listed("sending", "paused") == {paused, sending_one}
+    assert listed("failed") == set()
+    bad = api.get(URL, params={"delivery": "stuck"})
+    assert bad.status_code == 400 and "delivery" in bad.json()
+
+
+def test_large_answers_are_compressed_when_the_client_accepts_gzip(api: httpx.Client) -> None:
+    uuid = _create(api, _addresses(3000, "many.example"))
+    compressed = api.get(f"{URL}{uuid}/", headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert len(compressed.json()["emails"]) == 3000  # httpx decodes it
+    assert int(compressed.headers["content-length"]) < len(compressed.content) / 5
+    plain = api.get(f"{URL}{uuid}/", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == compressed.json()
