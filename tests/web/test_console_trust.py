@@ -347,3 +347,58 @@ def test_no_serious_accessibility_problem_on_any_screen(
     assert template["name"] == "T"
     # no horizontal scrolling of the page itself at any width
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_staff_can_pause_resume_and_stop_a_running_send(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    """A slow relay keeps the send running; Pause holds it, Resume goes on, Stop asks
+    first (naming how many will not get it) and then nothing more leaves."""
+    sink: SmtpSink = served["sink"]
+    sink.data_delay = 0.5
+    addresses = [f"reader{n:03}@slow.example" for n in range(400)]
+    with _api(served) as client:
+        created = client.post(
+            URL,
+            json={
+                "subject": "Wrong date",
+                "body": "b",
+                "query": {"additional_recipients": addresses},
+            },
+        ).json()
+        client.post(f"{URL}{created['uuid']}/send/")
+    page = _page(browser, 1440)
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("link", name="Wrong date").click()
+    badge = page.locator("h1 .badge")
+    expect(badge).to_contain_text("Sending", timeout=30_000)
+    page.get_by_role("button", name="Pause").click()
+    expect(badge).to_contain_text("Paused")
+    expect(page.locator("#status")).to_contain_text("Paused")
+    held = sink.count()
+    page.wait_for_timeout(1500)
+    assert sink.count() == held, "mail left after the pause"
+    page.get_by_role("link", name="← All broadcasts").click()
+    page.get_by_label("Delivery").select_option("paused")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#broadcasts tbody tr", has_text="Wrong date")).to_be_visible()
+    expect(page.locator("#broadcasts tbody tr .badge")).to_contain_text("Paused")
+    page.get_by_role("link", name="Wrong date").click()
+    page.get_by_role("button", name="Resume").click()
+    expect(badge).to_contain_text("Sending")
+    page.get_by_role("button", name="Stop sending").click()
+    expect(page.locator("#confirm-text")).to_contain_text("will not get it")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#status")).to_contain_text("Nothing was stopped")
+    page.get_by_role("button", name="Stop sending").click()
+    page.get_by_role("button", name="Stop sending", exact=True).last.click()
+    expect(badge).to_contain_text("Stopped")
+    stopped = sink.count()
+    assert stopped < 400
+    page.wait_for_timeout(1500)
+    assert sink.count() == stopped, "mail left after stopping"
+    with _api(served) as client:
+        delivery = client.get(f"{URL}{created['uuid']}/", params={"field": "delivery"}).json()
+    assert delivery["delivery"]["cancelled"] == 400 - stopped
+    expect(page.get_by_role("button", name="Resume")).to_have_count(0)
+    _shoot(page, "broadcast-stopped-1440")

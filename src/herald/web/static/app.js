@@ -10,6 +10,10 @@ const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const statusBox = document.getElementById("status");
 const LIST_FIELDS = ["uuid", "subject", "author_full_name", "state", "created", "send_at", "delivery"];
+// What a broadcast's page reads of it: everything but `emails` (see showMessage).
+const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery"];
+const SHOWN_ADDRESSES = 300;
+const onlyFields = (names) => names.map((name) => `field=${name}`).join("&");
 const PAGE_SIZES = [10, 20, 50, 100];
 
 // ---- small helpers -------------------------------------------------------
@@ -365,10 +369,9 @@ async function showList() {
   if (state.delivery) params.set("delivery", state.delivery);
   if (state.subject) params.set("subject", state.subject);
   // Never `emails`: a message to a million people carries 28 MB of them.
-  for (const name of LIST_FIELDS) params.append("field", name);
   let result;
   try {
-    result = await api("GET", `/api/broadcast-messages/?${params}`);
+    result = await api("GET", `/api/broadcast-messages/?${params}&${onlyFields(LIST_FIELDS)}`);
     if (stale(token)) return;
   } catch (err) {
     if (stale(token)) return;
@@ -561,7 +564,7 @@ async function showCompose(uuid, fromUuid) {
   const token = loading("the broadcast");
   const facts = await serverStatus();
   const source = uuid || fromUuid;
-  const loaded = source ? (await api("GET", `/api/broadcast-messages/${source}/`)).data : null;
+  const loaded = source ? (await api("GET", `/api/broadcast-messages/${source}/?${onlyFields(MESSAGE_FIELDS)}`)).data : null;
   if (stale(token)) return;
   let message = uuid ? loaded : null; // the message being edited; null until first saved
   if (message && message.state === "SENT") { location.hash = `#/m/${uuid}`; return; }
@@ -793,8 +796,15 @@ let pollTimer;
 
 async function showMessage(uuid) {
   const token = loading("the broadcast");
-  const m = (await api("GET", `/api/broadcast-messages/${uuid}/`)).data;
+  const m = (await api("GET", `/api/broadcast-messages/${uuid}/?${onlyFields(MESSAGE_FIELDS)}`)).data;
   if (stale(token)) return;
+  // Never the whole `emails` of a sent message (28 MB at a million): its first
+  // addresses come from its deliveries, the count from `delivery.total`.
+  const emails = m.state === "SENT"
+    ? (await api("GET", `/api/broadcast-messages/${uuid}/deliveries/?page_size=${SHOWN_ADDRESSES}&field=email`)).data.map((d) => d.email)
+    : (await api("GET", `/api/broadcast-messages/${uuid}/?field=emails`)).data.emails;
+  if (stale(token)) return;
+  const count = m.state === "SENT" ? m.delivery.total : emails.length;
   const q = m.query;
   const names = (items) => (items || []).map((i) => i.name).join(", ") || "—";
   const actions = h("div", { class: "actions" });
@@ -805,7 +815,7 @@ async function showMessage(uuid) {
       say("Unscheduled; it is a draft again."); showMessage(uuid);
     }));
     actions.append(action(h("button", { type: "button", text: "Send now" }), "Sending…", async () => {
-      if (!(await confirmSend(m.subject, m.emails.length))) return;
+      if (!(await confirmSend(m.subject, count))) return;
       await api("POST", `/api/broadcast-messages/${uuid}/send/`, undefined, { key: newKey() });
       say("Sent; delivery is under way."); showMessage(uuid);
     }));
@@ -825,7 +835,9 @@ async function showMessage(uuid) {
   }
   if (status === "preparing" || status === "sending" || status === "paused") {
     actions.append(action(h("button", { type: "button", class: "danger", text: "Stop sending" }), "Stopping…", async () => {
-      const unsent = Math.max(m.delivery.pending, m.emails.length - m.delivery.sent - m.delivery.failed);
+      const d = m.delivery;
+      // While preparing, `total` counts what is queued so far; the audience is `emails` as resolved.
+      const unsent = d.status === "preparing" ? Math.max(d.pending, count - d.sent - d.failed) : d.pending;
       if (!(await confirmStop(m.subject, unsent))) { say("Nothing was stopped."); return; }
       await steer("cancel", (d) => `Stopped: ${plural(d.cancelled, "recipient")} will not get it.`);
     }));
@@ -860,10 +872,10 @@ async function showMessage(uuid) {
         h("dt", { text: "Also to" }), h("dd", { text: (q.additional_recipients || []).join(", ") || "—" }),
         h("dt", { text: "Never to" }), h("dd", { text: (q.excluded_recipients || []).join(", ") || "—" }),
         h("dt", { text: "Recipients" }), h("dd", {}, h("details", {},
-          h("summary", { text: plural(m.emails.length, "address", "addresses") }),
-          h("p", { text: m.emails.join(", ") })))))),
+          h("summary", { text: plural(count, "address", "addresses") }),
+          h("p", { text: emails.join(", ") + (count > emails.length ? ` … and ${count - emails.length} more (see Delivery)` : "") })))))),
     h("h2", { text: "Message" }), previewFrame(m.body, "The message as written"),
-    recipientPreview(uuid, m.emails),
+    recipientPreview(uuid, emails),
     h("section", { "aria-labelledby": "test-title" },
       h("h2", { id: "test-title", text: "Send a test" }),
       h("div", { class: "actions" },
@@ -880,7 +892,7 @@ async function showMessage(uuid) {
 }
 
 function recipientPreview(uuid, emails) {
-  const choice = h("select", { id: "preview-for" }, ...emails.slice(0, 300).map((e) => h("option", { value: e, text: e })));
+  const choice = h("select", { id: "preview-for" }, ...emails.slice(0, SHOWN_ADDRESSES).map((e) => h("option", { value: e, text: e })));
   const result = h("div", { id: "recipient-preview", "aria-live": "polite" });
   const button = action(h("button", { type: "button", class: "secondary", text: "Preview" }), "Rendering…", async () => {
     try {
