@@ -81,7 +81,8 @@ def _directory(backend: str, users: int) -> tuple[str, Database, str]:
 
 def _serve(url: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HERALD_DATABASE_URL": url, **extra}
-    herald = Path(sys.executable).with_name("herald")
+    # HERALD_BENCH_HERALD: another build's `herald` (an older checkout), to compare.
+    herald = Path(os.environ.get("HERALD_BENCH_HERALD") or Path(sys.executable).with_name("herald"))
     process = subprocess.Popen(
         [str(herald), "serve", "--no-worker", "--port", str(port)],
         env=env,
@@ -217,8 +218,55 @@ def pause_bench(backend: str, users: int) -> None:
     print(f"  last mail after the answer:      {last_after * 1000:6.0f} ms")
 
 
+def _children_rss(pid: int, field: str) -> float:
+    """`field` (VmRSS, VmHWM) of the serving process: the child of `herald serve`."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0.0
+    for child in children or [str(pid)]:
+        for line in Path(f"/proc/{child}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def list_memory_bench(backend: str, users: int, messages: int) -> None:
+    """The server's peak memory while answering one page of all-users messages, emails
+    included, gzip accepted: it must not hold the whole page at once."""
+    url, database, key = _directory(backend, users)
+    port = _free_port()
+    server = _serve(url, port)
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Token {key}"},
+            timeout=600,
+        ) as api:
+            for _ in range(messages):
+                api.post(URL, json={"subject": "s", "body": "b", "query": {"all_users": True}},
+                         params={"field": "uuid"})  # fmt: skip
+            children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+            for child in children:
+                Path(f"/proc/{child}/clear_refs").write_text("5")  # resets the peak (VmHWM)
+            before = _children_rss(server.pid, "VmRSS")
+            started = time.perf_counter()
+            page = api.get(URL, params={"page_size": messages}, headers={"Accept-Encoding": "gzip"})
+            took = time.perf_counter() - started
+            assert page.status_code == 200 and len(page.json()) == messages
+            peak = _children_rss(server.pid, "VmHWM")
+            size = sum(len(m["emails"]) for m in page.json())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    database.dispose()
+    print(f"\n== a list page, {backend}, {messages} messages to {users:,} users each ==")
+    print(f"  {size:,} addresses in {took:.2f} s; server memory {before:.0f} MB before, "
+          f"peak {peak:.0f} MB while answering (+{peak - before:.0f} MB)")  # fmt: skip
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "pause":
+    if sys.argv[1] == "list-memory":
+        list_memory_bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "pause":
         pause_bench(sys.argv[2], int(sys.argv[3]))
     else:
         for size in sys.argv[2:]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from herald.api.errors import NotFound
 from herald.api.responses import JSONResponse
@@ -76,3 +76,19 @@ def list_response(
 ) -> JSONResponse:
     headers = {"X-Result-Count": str(total), "Link": _link_header(request, pages, total)}
     return JSONResponse(list(items), headers=headers)
+
+
+def streamed_list_response(
+    request: Request, items: Iterable[bytes], total: int, pages: PageRequest
+) -> StreamingResponse:
+    """A list written item by item (each item already JSON), for items too large to
+    hold a page of in memory at once."""
+    headers = {"X-Result-Count": str(total), "Link": _link_header(request, pages, total)}
+
+    def chunks() -> Iterator[bytes]:
+        yield b"["
+        for number, item in enumerate(items):
+            yield item if number == 0 else b"," + item
+        yield b"]"
+
+    return StreamingResponse(chunks(), media_type="application/json", headers=headers)

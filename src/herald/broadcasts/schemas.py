@@ -146,7 +146,9 @@ def delivery_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict
     return result
 
 
-def message_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict[str, Any]:
+def message_json(
+    row: Any, counts: Mapping[DeliveryStatus, int] | None, emails: str | None = None
+) -> dict[str, Any]:
     """A message as Waldur renders it, plus Herald's read-only `delivery` counts.
     `query` and `emails` are stored as JSON text and spliced in unparsed: an
     all-users message carries 100,000 addresses."""
@@ -157,7 +159,7 @@ def message_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict[
         "body": row.body,
         "query": orjson.Fragment(row.query),
         "author_full_name": row.author_full_name,
-        "emails": orjson.Fragment(row.emails),
+        "emails": orjson.Fragment(emails if emails is not None else row.emails),
         "state": row.state,
         "send_at": row.send_at.isoformat() if row.send_at else None,
         "delivery": delivery_json(row, counts),
