@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Engine,
+    LargeBinary,
     TableValuedAlias,
     Text,
     cast,
@@ -131,6 +132,14 @@ def json_array(session: Session, value: Any, order_by: Any) -> Any:
         # the order of the subquery they come from, which callers order.
         return func.json_group_array(value)
     return cast(func.json_agg(aggregate_order_by(value, order_by)), Text)
+
+
+def text_bytes(session: Session, column: Any) -> Any:
+    """SQL: the size in bytes of a text column. On PostgreSQL `octet_length` reads
+    only a large value's header, not the value."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.length(cast(column, LargeBinary))
+    return func.octet_length(column)
 
 
 class Database:

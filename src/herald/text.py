@@ -10,8 +10,19 @@ import re
 from typing import Any
 
 from herald.personalisation import TemplateProblem, check_template
+from herald.personalisation.grammar import MAX_SUBJECT
 
-SUBJECT_MAX = 1000
+# One constant per limit. The subject's is the grammar's (the bound on what a
+# rendering can print counts on it).
+SUBJECT_MAX = MAX_SUBJECT
+BODY_MAX = 1_000_000  # characters
+NAME_MAX = 150  # a template's name
+LIMITS = {"subject": SUBJECT_MAX, "body": BODY_MAX, "name": NAME_MAX}
+
+REQUIRED = "This field is required."
+NULL = "This field may not be null."
+BLANK = "This field may not be blank."
+NOT_STRING = "Not a valid string."
 # As the OpenAPI document says it: a maxLength would count the white space
 # that is trimmed away before the limit applies (SPEC 2).
 SUBJECT_RULE = (
@@ -51,6 +62,62 @@ def printable(value: str) -> str:
 def looks_like_html(body: str) -> bool:
     """Whether a body is sent as HTML (with a plain-text part beside it)."""
     return bool(_TAG.search(body))
+
+
+class Missing:
+    """A field the request did not write (distinct from null)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = Missing()
+
+
+def read_text(data: dict[str, Any], name: str, required: bool, errors: dict[str, Any]) -> Any:
+    """The one check of a subject, a body or a name, wherever it arrives from (a
+    message, a template, a render): a non-blank storable string within its limit.
+    Subjects and names are trimmed; a body is kept exactly as written. Returns
+    MISSING when the field was not written; problems go into `errors`."""
+    if name not in data:
+        if required:
+            errors[name] = [REQUIRED]
+        return MISSING
+    value = data[name]
+    if value is None:
+        errors[name] = [NULL]
+    elif not isinstance(value, str):
+        errors[name] = [NOT_STRING]
+    elif problem := text_problem(value):
+        errors[name] = [problem]
+    elif not value.strip():
+        errors[name] = [BLANK]
+    else:
+        kept = value if name == "body" else value.strip()
+        if problem := length_problem(name, kept):
+            errors[name] = [problem]
+        return kept
+    return MISSING
+
+
+def length_problem(name: str, value: str) -> str | None:
+    limit = LIMITS[name]
+    if len(value) > limit:
+        return f"Ensure this field has no more than {limit} characters."
+    return None
+
+
+def check_message_text(subject: Any, body: Any, errors: dict[str, Any]) -> None:
+    """A subject and body as they will be sent, wherever they came from (written,
+    or filled in from a template saved under older rules): limits, placeholders."""
+    for name, value in (("subject", subject), ("body", body)):
+        if (
+            isinstance(value, str)
+            and name not in errors
+            and (problem := length_problem(name, value))
+        ):
+            errors[name] = [problem]
+    check_placeholders(subject, body, errors)
 
 
 def check_placeholders(subject: Any, body: Any, errors: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from herald.broadcasts import sending
+from herald.broadcasts import endpoints, sending
 from herald.db import Database
 from tests.conftest import load_directory
 from tests.delivery.helpers import (
@@ -338,3 +338,21 @@ def test_large_answers_are_compressed_when_the_client_accepts_gzip(api: httpx.Cl
     assert int(compressed.headers["content-length"]) < len(compressed.content) / 5
     plain = api.get(f"{URL}{uuid}/", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers and plain.json() == compressed.json()
+
+
+def test_a_page_of_large_messages_is_streamed_whole(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a size, a list page is written message by message: the same answer."""
+    for n in range(3):
+        _create(api, _addresses(50, f"big{n}.example"))
+    whole = api.get(URL)
+    assert "transfer-encoding" not in whole.headers
+    monkeypatch.setattr(endpoints, "STREAM_ABOVE_BYTES", 100)
+    streamed = api.get(URL)
+    assert streamed.headers["transfer-encoding"] == "chunked"
+    assert streamed.headers["X-Result-Count"] == "3"
+    assert streamed.json() == whole.json()
+    assert [len(m["emails"]) for m in streamed.json()] == [50, 50, 50]
+    fields = api.get(URL, params={"field": ["uuid", "delivery"]})
+    assert "transfer-encoding" not in fields.headers  # no emails asked for: nothing large

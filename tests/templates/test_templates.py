@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import text
 from waldur_api_client.api.broadcast_message_templates import (
     broadcast_message_templates_count,
     broadcast_message_templates_create,
@@ -117,3 +118,25 @@ def test_a_message_created_from_a_template(api: httpx.Client) -> None:
     assert unknown.json() == {"template": [f"Unknown template: {'0' * 32}."]}
     missing = api.post("/api/broadcast-messages/", json={"subject": "s"})
     assert missing.json() == {"body": ["This field is required."]}
+
+
+def test_a_template_body_has_the_messages_limit_and_fills_nothing_longer(
+    api: httpx.Client, db: Database
+) -> None:
+    """One limit per field, wherever the text arrives from: a template's body is held
+    to a message's, and a message filled from a template stored under older rules
+    is refused like one that wrote that body itself."""
+    too_long = "x" * 1_040_000
+    refused = api.post(URL, json={"name": "Huge", "subject": "s", "body": too_long})
+    assert refused.status_code == 400
+    assert refused.json() == {"body": ["Ensure this field has no more than 1000000 characters."]}
+    created = api.post(URL, json={"name": "Fine", "subject": "s", "body": "short"}).json()
+    with db.transaction() as session:  # as a template saved before the limit existed
+        session.execute(text("UPDATE broadcast_message_templates SET body = :b"), {"b": too_long})
+    message = api.post(
+        "/api/broadcast-messages/",
+        json={"template": created["uuid"], "query": {"additional_recipients": ["a@b.example"]}},
+    )
+    assert message.status_code == 400
+    assert message.json() == {"body": ["Ensure this field has no more than 1000000 characters."]}
+    assert int(api.head("/api/broadcast-messages/").headers["X-Result-Count"]) == 0

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from herald.api.responses import JSONResponse
+from herald.errors import Conflict, DomainError, Invalid, NotFound
 
 logger = logging.getLogger("herald.api")
 
@@ -32,16 +33,6 @@ class APIError(Exception):
         self.headers = headers
 
 
-class ValidationError(APIError):
-    """400 with a field map; nested fields nest, list items are keyed by index."""
-
-    status_code = 400
-
-    @classmethod
-    def field(cls, name: str, message: str) -> ValidationError:
-        return cls({name: [message]})
-
-
 class PayloadTooLarge(APIError):
     status_code = 413
 
@@ -49,13 +40,6 @@ class PayloadTooLarge(APIError):
         super().__init__(
             {"detail": f"The request body is larger than {limit} bytes (HERALD_MAX_BODY_BYTES)."}
         )
-
-
-class NotFound(APIError):
-    status_code = 404
-
-    def __init__(self, detail: str = "Not found.") -> None:
-        super().__init__({"detail": detail})
 
 
 class NotAuthenticated(APIError):
@@ -72,22 +56,6 @@ class PermissionDenied(APIError):
         super().__init__({"detail": "You do not have permission to perform this action."})
 
 
-class Conflict(APIError):
-    status_code = 409
-
-    def __init__(self, detail: str) -> None:
-        super().__init__({"detail": detail})
-
-    @classmethod
-    def valid_states(cls, *states: str) -> Conflict:
-        names = ", ".join(state.capitalize() for state in states)
-        return cls(f"Valid states for operation: {names}.")
-
-    @classmethod
-    def valid_delivery_statuses(cls, *statuses: str) -> Conflict:
-        return cls(f"Valid delivery statuses for operation: {', '.join(statuses)}.")
-
-
 class UnsupportedMediaType(APIError):
     status_code = 415
 
@@ -98,6 +66,20 @@ class UnsupportedMediaType(APIError):
 def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
     return JSONResponse(exc.body, status_code=exc.status_code, headers=exc.headers)
+
+
+# The one translation of Herald's own refusals into HTTP.
+_DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (Invalid, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+)
+
+
+def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = next(code for kind, code in _DOMAIN_STATUS if isinstance(exc, kind))
+    return JSONResponse(exc.body, status_code=status)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -164,6 +146,7 @@ def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

@@ -88,7 +88,7 @@ def finish(schema: dict[str, Any]) -> dict[str, Any]:
                 del field["default"]
         schemas[name] = definition
     schemas.pop("HTTPValidationError", None)
-    schemas.pop("ValidationError", None)
+    schemas.pop("Invalid", None)
     schemas["FieldErrors"] = {
         "type": "object",
         "additionalProperties": True,

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
-from herald.api.errors import NotFound
 from herald.api.responses import JSONResponse
+from herald.errors import NotFound
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 300

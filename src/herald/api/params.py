@@ -9,13 +9,8 @@ from typing import Any
 
 from fastapi import Request
 
-from herald.api.errors import (
-    APIError,
-    NotFound,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    ValidationError,
-)
+from herald.api.errors import APIError, PayloadTooLarge, UnsupportedMediaType
+from herald.errors import Invalid, NotFound
 from herald.text import BAD_UNICODE, has_lone_surrogate, printable
 
 _UUID = re.compile(
@@ -60,7 +55,7 @@ def parse_bool(name: str, value: str | None) -> bool:
         return True
     if lowered in FALSE_VALUES:
         return False
-    raise ValidationError.field(name, f'"{value}" is not a valid boolean; use true or false.')
+    raise Invalid.field(name, f'"{value}" is not a valid boolean; use true or false.')
 
 
 class _RepeatedKey(Exception):
@@ -103,7 +98,7 @@ class RequestBody:
             raise APIError({"detail": "JSON parse error - the document nests too deeply."}) from exc
         if not isinstance(data, dict):
             kind = type(data).__name__
-            raise ValidationError(
+            raise Invalid(
                 {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
             )
         if _may_hold_surrogates(self.raw):
@@ -128,7 +123,7 @@ def _reject_surrogates(data: dict[str, Any]) -> None:
         where = _surrogate_in(value, key)
         if where is not None:
             at = "" if where == key else f" at {where}"
-            raise ValidationError({key: [f"{problem}{at}."]})
+            raise Invalid({key: [f"{problem}{at}."]})
 
 
 def _surrogate_in(value: Any, path: str) -> str | None:

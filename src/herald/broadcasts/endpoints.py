@@ -14,7 +14,6 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from herald.addresses import email_error
-from herald.api.errors import ValidationError
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
 from herald.api.pagination import (
@@ -28,7 +27,6 @@ from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
 from herald.broadcasts import repository, sending, service
 from herald.broadcasts.schemas import (
-    BODY_MAX,
     DELIVERY_FIELDS,
     MESSAGE_FIELDS,
     ORDERINGS,
@@ -54,11 +52,12 @@ from herald.config import Settings
 from herald.db import Database
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
+from herald.errors import Invalid
 from herald.idempotency.service import Idempotency
 from herald.models import DeliveryProgress, DeliveryStatus
 from herald.recipients.service import check_targeting
 from herald.recipients.targeting import targeting_from_json
-from herald.text import SUBJECT_MAX, check_placeholders, text_problem
+from herald.text import check_message_text, read_text, text_problem
 
 logger = logging.getLogger("herald.sending")
 
@@ -73,7 +72,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-LIMITS = {"subject": SUBJECT_MAX, "body": BODY_MAX}  # the same as a saved message's
+# A list page whose messages' addresses add up to more than this is streamed.
+STREAM_ABOVE_BYTES = 4_000_000
 DELIVERY_FILTERS = (*(p.value for p in DeliveryProgress), repository.FAILURES)
 _ORDERINGS = ORDERINGS + tuple(f"-{name}" for name in ORDERINGS)
 
@@ -101,7 +101,7 @@ def _message_response(
 def _check_choices(name: str, values: list[str], choices: tuple[str, ...]) -> None:
     for value in values:
         if value not in choices:
-            raise ValidationError.field(
+            raise Invalid.field(
                 name, f"Select a valid choice. {value} is not one of the available choices."
             )
 
@@ -145,7 +145,7 @@ def list_messages(
     _check_choices("state", states, STATES)
     _check_choices("delivery", delivery, DELIVERY_FILTERS)
     if subject is not None and (problem := text_problem(subject)):
-        raise ValidationError.field("subject", problem)
+        raise Invalid.field("subject", problem)
     ordering = o or ["-created"]
     _check_choices("o", ordering, _ORDERINGS)
     pages = PageRequest.from_params(page, page_size)
@@ -158,13 +158,22 @@ def list_messages(
             session, states, subject, ordering, pages.offset, pages.page_size, delivery
         )
         counts = service.delivery_counts(session, rows)
-    chosen = wanted_fields(field, MESSAGE_FIELDS)
-    if chosen is not None and "emails" not in chosen:
-        items = [select(message_json(r, counts.get(r.id), "[]"), chosen) for r in rows]
+        chosen = wanted_fields(field, MESSAGE_FIELDS)
+        with_emails = chosen is None or "emails" in chosen
+        large = sum(row.emails_bytes or 0 for row in rows) > STREAM_ABOVE_BYTES
+        emails = (
+            repository.message_emails(session, [r.id for r in rows])
+            if with_emails and not large
+            else {}
+        )
+    if not (with_emails and large):
+        items = [
+            select(message_json(r, counts.get(r.id), emails.get(r.id, "[]")), chosen) for r in rows
+        ]
         return list_response(request, items, total, pages)
-    # With `emails`: written message by message, each message's addresses read on
-    # their own, so a page of messages to a million people each never sits in
-    # memory at once (the gzip middleware compresses the stream as it goes).
+    # Pages of large messages are written message by message, each message's
+    # addresses read on their own: a page of messages to a million people each
+    # never sits in the server's memory at once (gzip compresses as it goes).
     database = request.app.state.database
     return streamed_list_response(
         request, _messages_with_emails(database, rows, counts, chosen), total, pages
@@ -179,7 +188,7 @@ def _messages_with_emails(
 ) -> Iterator[bytes]:
     for row in rows:
         with database.transaction(write=False) as session:
-            emails = repository.message_emails(session, row.id)
+            emails = repository.message_emails(session, [row.id]).get(row.id)
         if emails is not None:  # not deleted since the page was read
             yield orjson.dumps(select(message_json(row, counts.get(row.id), emails), chosen))
 
@@ -433,18 +442,8 @@ def render_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> JS
     with staff_session(request, key) as (session, user):
         data = body.json_object()
         errors: dict[str, Any] = {}
-        texts = {}
-        for name in ("subject", "body"):
-            value = data.get(name)
-            if not isinstance(value, str) or not value.strip():
-                errors[name] = ["Write something to preview."]
-            elif problem := text_problem(value):
-                errors[name] = [problem]
-            elif len(value.strip() if name == "subject" else value) > LIMITS[name]:
-                errors[name] = [f"Ensure this field has no more than {LIMITS[name]} characters."]
-            else:
-                texts[name] = value
-        check_placeholders(texts.get("subject"), texts.get("body"), errors)
+        texts = {name: read_text(data, name, True, errors) for name in ("subject", "body")}
+        check_message_text(texts["subject"], texts["body"], errors)
         targeting, query_problem = targeting_from_json(data.get("query"))
         if query_problem:
             errors["query"] = query_problem
@@ -452,9 +451,9 @@ def render_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> JS
         if email is not None and (email_problem := email_error(email)):
             errors["email"] = [email_problem]
         if errors:
-            raise ValidationError(errors)
+            raise Invalid(errors)
         check_targeting(session, targeting, "query")
-        draft = service.Draft(texts["subject"].strip(), texts["body"])
+        draft = service.Draft(texts["subject"], texts["body"])
         rendered = service.render_draft(
             session, draft, targeting, email, user, _settings(request).from_email
         )
@@ -475,7 +474,7 @@ def preview_message(
         message_uuid = path_uuid(uuid)
         email = body.json_object().get("email")
         if email is not None and (problem := email_error(email)):
-            raise ValidationError.field("email", problem)
+            raise Invalid.field("email", problem)
         preview = service.preview_message(
             session, message_uuid, email, _settings(request).from_email
         )
@@ -518,12 +517,12 @@ async def send_test(uuid: str, request: Request, key: ApiKey, body: Authenticate
 def _test_addresses(data: dict[str, Any]) -> list[str]:
     emails = data.get("emails")
     if not isinstance(emails, list) or not emails:
-        raise ValidationError.field("emails", "Give a list of 1 to 10 addresses.")
+        raise Invalid.field("emails", "Give a list of 1 to 10 addresses.")
     if len(emails) > service.MAX_TEST_ADDRESSES:
-        raise ValidationError.field(
+        raise Invalid.field(
             "emails", f"Ensure this field has no more than {service.MAX_TEST_ADDRESSES} elements."
         )
     errors = {str(n): [f'"{e}": {p}'] for n, e in enumerate(emails) if (p := email_error(e))}
     if errors:
-        raise ValidationError({"emails": errors})
+        raise Invalid({"emails": errors})
     return list(dict.fromkeys(emails))

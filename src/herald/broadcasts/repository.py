@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
+from herald.db import text_bytes
 from herald.delivery import outbox
 from herald.delivery.worker import MessageContent
 from herald.models import BroadcastMessage, DeliveryProgress, DeliveryStatus, MessageState, Steering
@@ -107,7 +108,7 @@ def list_messages(
     last_descending = bool(ordering) and ordering[-1].startswith("-")
     order_by.append(BroadcastMessage.id.desc() if last_descending else BroadcastMessage.id.asc())
     statement = (
-        select(*_PAGE_COLUMNS)
+        select(*_PAGE_COLUMNS, text_bytes(session, BroadcastMessage.emails).label("emails_bytes"))
         .where(*_filters(states, subject, deliveries))
         .order_by(*order_by)
         .offset(offset)
@@ -117,10 +118,12 @@ def list_messages(
     return session.connection().execute(statement).all()
 
 
-def message_emails(session: Session, message_id: int) -> str | None:
-    """One message's `emails` (JSON text), or None if it was deleted meanwhile."""
-    statement = select(BroadcastMessage.emails).where(BroadcastMessage.id == message_id)
-    return session.connection().execute(statement).scalar()
+def message_emails(session: Session, message_ids: Sequence[int]) -> dict[int, str]:
+    """The `emails` (JSON text) of these messages by id; a message deleted meanwhile is absent."""
+    statement = select(BroadcastMessage.id, BroadcastMessage.emails).where(
+        BroadcastMessage.id.in_(list(message_ids))
+    )
+    return {row.id: row.emails for row in session.connection().execute(statement)}
 
 
 def get_message(session: Session, uuid: str) -> Any:

@@ -17,16 +17,15 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from herald.api.errors import ValidationError
 from herald.api.params import parse_uuid
 from herald.broadcasts.sending import progress
+from herald.errors import Invalid
 from herald.models import DeliveryStatus, MessageState
 from herald.recipients.schemas import NamedRef
 from herald.recipients.targeting import Targeting, targeting_from_json
-from herald.text import SUBJECT_MAX, SUBJECT_RULE, check_placeholders, text_problem
+from herald.text import BODY_MAX, MISSING, SUBJECT_RULE, check_message_text, read_text
 
 STATES = tuple(MessageState)
-BODY_MAX = 1_000_000  # characters
 MESSAGE_FIELDS = (
     "uuid",
     "created",
@@ -42,13 +41,9 @@ MESSAGE_FIELDS = (
 DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at")
 ORDERINGS = ("created", "subject", "author_full_name")
 
-_REQUIRED = "This field is required."
-_NULL = "This field may not be null."
-_BLANK = "This field may not be blank."
-_NOT_STRING = "Not a valid string."
 _DATE_FORMAT = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
 PAST_DATE = "Date must be today or later."
-UNSET: Any = object()
+UNSET: Any = MISSING  # a field the request did not write
 
 
 @dataclass
@@ -60,23 +55,6 @@ class MessageInput:
     targeting: Targeting | Any = UNSET
     send_at: date | None | Any = UNSET
     template: str | None = None  # a template's UUID, to fill a missing subject or body
-
-
-def _text(data: dict[str, Any], name: str, required: bool, errors: dict[str, Any]) -> Any:
-    if name not in data:
-        if required:
-            errors[name] = [_REQUIRED]
-        return UNSET
-    value = data[name]
-    if value is None:
-        errors[name] = [_NULL]
-    elif not isinstance(value, str):
-        errors[name] = [_NOT_STRING]
-    elif problem := text_problem(value):
-        errors[name] = [problem]
-    elif not value.strip():
-        errors[name] = [_BLANK]
-    return value.strip() if isinstance(value, str) else UNSET
 
 
 def parse_send_at(value: Any, today: date) -> tuple[date | None, list[str] | None]:
@@ -106,14 +84,8 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
             errors["template"] = [f'"{template}" is not a valid UUID.']
     # With a template, subject and body may come from it instead.
     required = not partial and template is None
-    result.subject = _text(data, "subject", required, errors)
-    if isinstance(result.subject, str) and len(result.subject) > SUBJECT_MAX:
-        errors["subject"] = [f"Ensure this field has no more than {SUBJECT_MAX} characters."]
-    result.body = _text(data, "body", required, errors)
-    if isinstance(result.body, str) and len(result.body) > BODY_MAX and "body" not in errors:
-        errors["body"] = [f"Ensure this field has no more than {BODY_MAX} characters."]
-    if isinstance(result.body, str) and "body" not in errors:
-        result.body = data["body"]  # the body is kept exactly as written
+    result.subject = read_text(data, "subject", required, errors)
+    result.body = read_text(data, "body", required, errors)
     if "query" in data:
         targeting, problem = targeting_from_json(data["query"])
         if problem:
@@ -124,9 +96,9 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
         if problem:
             errors["send_at"] = problem
         result.send_at = day
-    check_placeholders(result.subject, result.body, errors)
+    check_message_text(result.subject, result.body, errors)
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
     return result
 
 

@@ -29,12 +29,12 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from herald.api.errors import Conflict, NotFound, ValidationError
 from herald.broadcasts import repository
 from herald.clock import utc_now
 from herald.db import Database
 from herald.delivery import outbox
 from herald.delivery.mail import Person
+from herald.errors import NoRecipients, NotFound, WrongState
 from herald.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
 from herald.personalisation import is_template
 from herald.recipients.service import Audience, KeyRange, Recipient
@@ -50,8 +50,6 @@ FIRST_BATCH = 5_000
 # How long pause and cancel wait for the workers to give back what they hold of
 # the message, so that nothing of it starts after the answer.
 SETTLE_SECONDS = 5.0
-
-NO_RECIPIENTS = "The message has no recipients."
 
 
 def _author(session: Session, author_uuid: str | None) -> User | None:
@@ -73,7 +71,7 @@ def send_message(session: Session, uuid: str, today: date, batch: int = FIRST_BA
 
     Concurrent sends: the state flip is compare-and-set, so exactly one gets
     past it (the others wait for its row lock, then find the state changed).
-    Raises ValidationError when nobody is reached (the flip rolls back with it).
+    Raises NoRecipients when nobody is reached (the flip rolls back with it).
     Returns whether the whole audience is queued already."""
     row = repository.get_message(session, uuid)
     if row is None:
@@ -94,12 +92,12 @@ def send_message(session: Session, uuid: str, today: date, batch: int = FIRST_BA
     if not flipped:
         if repository.get_message(session, uuid) is None:
             raise NotFound()
-        raise Conflict.valid_states(*EDITABLE)
+        raise WrongState.valid_states(*EDITABLE)
     audience = Audience(
         session, targeting_from_stored(orjson.loads(row.query)), _author(session, row.author_uuid)
     )
     if not audience.reaches_anyone():
-        raise ValidationError({"detail": NO_RECIPIENTS})
+        raise NoRecipients()
     return _queue_batch(session, row.id, min(batch, FIRST_BATCH))
 
 
@@ -227,7 +225,7 @@ def _steer(
         raise NotFound()
     counts = outbox.delivery_counts(session, [row.id]).get(row.id, {})
     if progress(row, counts) not in valid or not repository.steer(session, row.id, allowed, to):
-        raise Conflict.valid_delivery_statuses(*valid)
+        raise WrongState.valid_delivery_statuses(*valid)
     return int(row.id)
 
 

@@ -15,11 +15,10 @@ import orjson
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from herald.api.errors import Conflict, NotFound, ValidationError
 from herald.api.pagination import PageRequest
 from herald.broadcasts import repository
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
-from herald.broadcasts.sending import NO_RECIPIENTS, person_of
+from herald.broadcasts.sending import person_of
 from herald.clock import utc_now
 from herald.delivery import outbox
 from herald.delivery.mail import (
@@ -30,12 +29,13 @@ from herald.delivery.mail import (
     render_message,
 )
 from herald.directory.repository import find_user_by_email
+from herald.errors import Conflict, Invalid, NoRecipients, NotFound, WrongState
 from herald.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
 from herald.personalisation import TemplateProblem
 from herald.recipients.service import Audience, check_targeting
 from herald.recipients.targeting import Targeting, targeting_from_stored
 from herald.templates import repository as template_repository
-from herald.text import looks_like_html
+from herald.text import check_message_text, looks_like_html
 
 DRAFT, SCHEDULED, SENT = MessageState.DRAFT, MessageState.SCHEDULED, MessageState.SENT
 EDITABLE = (DRAFT, SCHEDULED)
@@ -70,11 +70,17 @@ def _fill_from_template(session: Session, data: MessageInput) -> None:
         return
     template = template_repository.get_template(session, data.template)
     if template is None:
-        raise ValidationError.field("template", f"Unknown template: {data.template}.")
+        raise Invalid.field("template", f"Unknown template: {data.template}.")
     if data.subject is UNSET:
         data.subject = template.subject
     if data.body is UNSET:
         data.body = template.body
+    # What the template gave is checked as if it had been written here: a template
+    # saved under older rules must not smuggle in what a request could not.
+    errors: dict[str, Any] = {}
+    check_message_text(data.subject, data.body, errors)
+    if errors:
+        raise Invalid(errors)
 
 
 def create_message(session: Session, author: User, data: MessageInput) -> Row[Any]:
@@ -105,13 +111,13 @@ def create_message(session: Session, author: User, data: MessageInput) -> Row[An
 def _conflict_or_missing(session: Session, uuid: str, valid: tuple[str, ...]) -> Exception:
     if repository.get_message(session, uuid) is None:
         return NotFound()
-    return Conflict.valid_states(*valid)
+    return WrongState.valid_states(*valid)
 
 
 def update_message(session: Session, uuid: str, data: MessageInput) -> Row[Any]:
     row = get_message(session, uuid)
     if row.state not in EDITABLE:
-        raise Conflict.valid_states(*EDITABLE)
+        raise WrongState.valid_states(*EDITABLE)
     values: dict[str, Any] = {}
     if data.subject is not UNSET:
         values["subject"] = data.subject
@@ -145,11 +151,11 @@ def delete_message(session: Session, uuid: str) -> None:
 def schedule_message(session: Session, uuid: str, today: date) -> None:
     row = get_message(session, uuid)
     if row.state not in EDITABLE:
-        raise Conflict.valid_states(*EDITABLE)
+        raise WrongState.valid_states(*EDITABLE)
     if row.send_at is None:
-        raise ValidationError.field("send_at", "Set send_at to the day to send the message on.")
+        raise Invalid.field("send_at", "Set send_at to the day to send the message on.")
     if row.send_at < today:
-        raise ValidationError.field(
+        raise Invalid.field(
             "send_at", f"{PAST_DATE} Today is {today.isoformat()}; it is {row.send_at.isoformat()}."
         )
     if not repository.update_in_states(session, row.id, EDITABLE, {"state": SCHEDULED}):
@@ -161,13 +167,13 @@ def retry_failed(session: Session, uuid: str) -> int:
     Not for a cancelled message: nothing of it is to be sent any more."""
     row = get_message(session, uuid)
     if row.state != SENT:
-        raise Conflict.valid_states(SENT)
+        raise WrongState.valid_states(SENT)
     if row.steering == Steering.CANCELLED:
-        raise Conflict.valid_delivery_statuses(*RETRYABLE)
+        raise WrongState.valid_delivery_statuses(*RETRYABLE)
     retried = outbox.retry_failed(session, row.id, utc_now())
     if retried and not repository.lock_unless_cancelled(session, row.id):
         # Cancelled meanwhile (cancel won the row): this transaction rolls back.
-        raise Conflict.valid_delivery_statuses(*RETRYABLE)
+        raise WrongState.valid_delivery_statuses(*RETRYABLE)
     return retried
 
 
@@ -220,7 +226,7 @@ def _render(row: Any, address: str, person: Person, sender: str) -> tuple[str, s
     try:
         subject, body = message.render_for(address, person)
     except TemplateProblem as problem:
-        raise ValidationError({"detail": f"The message cannot be rendered: {problem}"}) from problem
+        raise Invalid({"detail": f"The message cannot be rendered: {problem}"}) from problem
     if looks_like_html(row.body):
         return clean_header(subject), html_to_text(body), body
     return clean_header(subject), body, None
@@ -265,8 +271,8 @@ def preview_message(session: Session, uuid: str, email: str | None, sender: str)
     found = _recipient(session, row, email)
     if found is None:
         if email is None:
-            raise ValidationError({"detail": NO_RECIPIENTS})
-        raise ValidationError.field("email", f"{email} is not among this message's recipients.")
+            raise NoRecipients()
+        raise Invalid.field("email", f"{email} is not among this message's recipients.")
     address, person = found
     subject, text, html = _render(row, address, person, sender)
     return {"email": address, "subject": subject, "text": text, "html": html}

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from herald.api.errors import Conflict, NotFound, ValidationError
 from herald.broadcasts import repository, sending
 from herald.clock import utc_now
 from herald.db import Database
+from herald.errors import NoRecipients, NotFound, WrongState
 from herald.idempotency.service import forget_expired
 from herald.operations import jobs
 
@@ -29,9 +29,9 @@ def send_due_messages(database: Database, today: date) -> list[str]:
         try:
             with database.transaction() as session:
                 prepared = sending.send_message(session, uuid, today)
-        except (Conflict, NotFound):
+        except (WrongState, NotFound):
             continue  # another scheduler or a person got there first
-        except ValidationError:
+        except NoRecipients:
             logger.warning("scheduled message %s reaches nobody; it stays scheduled", uuid)
             continue
         logger.info(

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
-from herald.api.errors import ValidationError
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.auth.dependencies import ApiKey, staff_session
 from herald.directory import repository
+from herald.errors import Invalid
 from herald.operations import jobs
 from herald.text import text_problem
 
@@ -44,7 +44,7 @@ def _search(
     field: list[str] | None,
 ) -> Response:
     if name is not None and (problem := text_problem(name)):
-        raise ValidationError.field("name", problem)
+        raise Invalid.field("name", problem)
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, _user):
         total = repository.count_named(session, section, name)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald.api.errors import Conflict, ValidationError
 from herald.clock import utc_now
+from herald.errors import Conflict, Invalid
 from herald.idempotency import repository
 
 HEADER = "Idempotency-Key"
@@ -47,7 +47,7 @@ class Idempotency:
         if key is not None and not (
             0 < len(key) <= MAX_LENGTH and all(" " <= c <= "~" for c in key)
         ):
-            raise ValidationError({HEADER: [f"Use 1 to {MAX_LENGTH} printable ASCII characters."]})
+            raise Invalid({HEADER: [f"Use 1 to {MAX_LENGTH} printable ASCII characters."]})
         digest = hashlib.sha256()
         for part in (request.method.encode(), request.url.path.encode(), body):
             digest.update(len(part).to_bytes(8, "big") + part)

@@ -18,7 +18,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from herald.addresses import email_key
-from herald.api.errors import ValidationError
+from herald.errors import Invalid
 from herald.models import User
 from herald.recipients import repository
 from herald.recipients.repository import EVERYTHING, AudienceQuery, KeyRange
@@ -161,7 +161,7 @@ def check_targeting(session: Session, targeting: Targeting, field: str | None) -
             kind = key[:-1]
             errors[key] = [f"Unknown {kind}: {uuid}." for uuid in unknown]
     if errors:
-        raise ValidationError({field: errors} if field else errors)
+        raise Invalid({field: errors} if field else errors)
     return stored_form(targeting, customers, offerings)
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from herald.addresses import email_error, email_key
-from herald.api.errors import ValidationError
 from herald.api.params import parse_uuid
+from herald.errors import Invalid
 
 LIST_OF_UUIDS = ("customers", "offerings")
 LIST_OF_EMAILS = ("additional_recipients", "excluded_recipients")
@@ -201,5 +201,5 @@ def targeting_from_params(
             errors[key] = problem
         parts[key] = items
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
     return make_targeting(parts)

@@ -9,16 +9,16 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
-from herald.api.errors import ValidationError
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
+from herald.errors import Invalid
 from herald.idempotency.service import Idempotency
 from herald.templates import repository, service
-from herald.text import SUBJECT_RULE, text_problem
+from herald.text import NAME_MAX, SUBJECT_RULE, text_problem
 
 router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
 TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body")
@@ -33,7 +33,7 @@ class MessageTemplateOut(BaseModel):
     body: str
 
 
-NAME_RULE = f"1 to {service.NAME_MAX} characters once white space is trimmed from both ends"
+NAME_RULE = f"1 to {NAME_MAX} characters once white space is trimmed from both ends"
 
 
 class MessageTemplateRequest(BaseModel):
@@ -81,11 +81,9 @@ def list_templates(
     field: Fields = None,
 ) -> Response:
     if o is not None and o not in ORDERINGS:
-        raise ValidationError.field(
-            "o", f"Select a valid choice. {o} is not one of the available choices."
-        )
+        raise Invalid.field("o", f"Select a valid choice. {o} is not one of the available choices.")
     if name is not None and (problem := text_problem(name)):
-        raise ValidationError.field("name", problem)
+        raise Invalid.field("name", problem)
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, _user):
         total = repository.count_templates(session, name)

@@ -7,12 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from herald.api.errors import NotFound, ValidationError
 from herald.clock import utc_now
+from herald.errors import Invalid, NotFound
 from herald.templates import repository
-from herald.text import SUBJECT_MAX, check_placeholders, text_problem
+from herald.text import MISSING, check_message_text, read_text
 
-NAME_MAX = 150
 FIELDS = ("name", "subject", "body")
 
 
@@ -21,28 +20,12 @@ def parse_template_input(data: dict[str, Any], *, partial: bool) -> dict[str, st
     errors: dict[str, Any] = {}
     values: dict[str, str] = {}
     for name in FIELDS:
-        if name not in data:
-            if not partial:
-                errors[name] = ["This field is required."]
-            continue
-        value = data[name]
-        if value is None:
-            errors[name] = ["This field may not be null."]
-        elif not isinstance(value, str):
-            errors[name] = ["Not a valid string."]
-        elif problem := text_problem(value):
-            errors[name] = [problem]
-        elif not value.strip():
-            errors[name] = ["This field may not be blank."]
-        else:
-            values[name] = value if name == "body" else value.strip()
-    limits = {"name": NAME_MAX, "subject": SUBJECT_MAX}
-    for name, limit in limits.items():
-        if name in values and len(values[name]) > limit:
-            errors[name] = [f"Ensure this field has no more than {limit} characters."]
-    check_placeholders(values.get("subject"), values.get("body"), errors)
+        value = read_text(data, name, not partial, errors)
+        if value is not MISSING:
+            values[name] = value
+    check_message_text(values.get("subject"), values.get("body"), errors)
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
     return values
 
 
