@@ -37,10 +37,11 @@ $(AXE):  # axe-core from npm, injected by the console's accessibility tests
 test: install browser nftables $(AXE)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
-lint: install  ## ruff and mypy
+lint: install  ## ruff, mypy --strict and the import layers (import-linter)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install  ## API and delivery benchmarks (see bench/README.md); not part of `make test`
 	$(BIN)/python bench/api_bench.py

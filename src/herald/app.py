@@ -137,9 +137,9 @@ def metrics_snapshot(session: Session) -> metrics.Snapshot:
         if run.last_success is not None
     }
     return metrics.Snapshot(
-        deliveries={str(k): v for k, v in deliveries.items()},
+        deliveries=deliveries,
         oldest_due_age=(now - oldest_due).total_seconds() if oldest_due else 0.0,
-        messages={str(k): v for k, v in count_by_state(session).items()},
+        messages=count_by_state(session),
         job_ages=ages,
         job_durations={name: run.duration for name, run in runs.items()},
         job_failing={name: run.last_success != run.last_run for name, run in runs.items()},

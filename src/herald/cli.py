@@ -9,13 +9,17 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from herald import __version__
 from herald.addresses import email_error
 from herald.config import Settings
+
+if TYPE_CHECKING:  # imported lazily at run time: `herald --version` stays fast
+    from herald.db import Database
+    from herald.models import User
 
 FAILED = 2
 
@@ -42,7 +46,7 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(FAILED)
 
 
-def _database():  # type: ignore[no-untyped-def]
+def _database() -> Database:
     from herald.db import Database
 
     # Imports and the like may run long statements: no statement time-out.
@@ -132,7 +136,7 @@ def worker() -> None:
     main()
 
 
-def _warn_if_refused(user) -> None:  # type: ignore[no-untyped-def]
+def _warn_if_refused(user: User) -> None:
     from herald.auth.tokens import api_refusal
 
     if refusal := api_refusal(user):

@@ -134,6 +134,12 @@ def json_array(session: Session, value: Any, order_by: Any) -> Any:
     return cast(func.json_agg(aggregate_order_by(value, order_by)), Text)
 
 
+def rowcount(result: Any) -> int:
+    """How many rows an UPDATE or DELETE touched (the compare-and-set verdict).
+    `Session.execute` is typed as returning a plain Result, which has no rowcount."""
+    return int(result.rowcount)
+
+
 def text_bytes(session: Session, column: Any) -> Any:
     """SQL: the size in bytes of a text column. On PostgreSQL `octet_length` reads
     only a large value's header, not the value."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -25,7 +26,9 @@ from sqlalchemy import (
     func,
     true,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
@@ -73,6 +76,25 @@ class DeliveryProgress(StrEnum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     DONE = "done"  # nothing pending
+
+
+class EnumText(TypeDecorator[Any]):
+    """A StrEnum stored as its value in a short string column, and read back as
+    the enum: a read never hands a plain string on as a state, and a value
+    that is not one of the enum's cannot be written (ValueError)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
 
 
 class Base(DeclarativeBase):
@@ -201,7 +223,7 @@ class BroadcastMessage(Base):
     # The author's name when the message was written: it outlives the author's
     # directory entry, and lists and ordering need no join.
     author_full_name: Mapped[str] = mapped_column(String(300), default="")
-    state: Mapped[MessageState] = mapped_column(String(16), index=True)
+    state: Mapped[MessageState] = mapped_column(EnumText(MessageState), index=True)
     send_at: Mapped[date | None] = mapped_column(Date, nullable=True)
     sent: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Sending in the background (SPEC 4.1): False from the send until the whole
@@ -209,7 +231,7 @@ class BroadcastMessage(Base):
     # preparation that died resumes after it and queues every address once.
     prepared: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     prepare_cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
-    steering: Mapped[Steering | None] = mapped_column(String(16), nullable=True, index=True)
+    steering: Mapped[Steering | None] = mapped_column(EnumText(Steering), nullable=True, index=True)
 
     # AUTOINCREMENT on SQLite: an id is never handed out again after a delete,
     # so nothing keyed by it can ever name another message.
@@ -227,7 +249,9 @@ class Delivery(Base):
     # mail by (ids can be reused by SQLite; UUIDs never are).
     message_uuid: Mapped[str] = mapped_column(String(UUID_LEN))
     email: Mapped[str] = mapped_column(String(EMAIL_LEN))
-    status: Mapped[DeliveryStatus] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        EnumText(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -156,7 +156,7 @@ def forget_process_metrics(pid: int | None) -> None:
     if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 class Supervisor:

@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from herald.clock import utc_now
+from herald.db import rowcount
 from herald.models import ApiToken, User
 
 LAST_USED_EVERY = timedelta(minutes=1)
@@ -144,9 +145,9 @@ def list_tokens(session: Session) -> list[TokenInfo]:
 
 
 def revoke_token(session: Session, token_id: int) -> int:
-    return int(session.execute(delete(ApiToken).where(ApiToken.id == token_id)).rowcount)  # type: ignore[attr-defined]
+    return rowcount(session.execute(delete(ApiToken).where(ApiToken.id == token_id)))
 
 
 def revoke_tokens_of(session: Session, user_uuid: str) -> int:
     statement = delete(ApiToken).where(ApiToken.user_uuid == user_uuid)
-    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement))

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
-from herald.db import text_bytes
+from herald.db import rowcount, text_bytes
 from herald.delivery import outbox
-from herald.delivery.worker import MessageContent
+from herald.delivery.outbox import MessageContent
 from herald.models import BroadcastMessage, DeliveryProgress, DeliveryStatus, MessageState, Steering
 
 _COLUMNS = (
@@ -144,7 +144,7 @@ def update_in_states(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement)) == 1
 
 
 def delete_unless_delivering(session: Session, message_id: int) -> bool:
@@ -168,7 +168,7 @@ def delete_unless_delivering(session: Session, message_id: int) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement)) == 1
 
 
 def due_scheduled_messages(session: Session, today: date) -> list[str]:
@@ -227,7 +227,7 @@ def steer(
         .values(steering=to)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement)) == 1
 
 
 def lock_unless_cancelled(session: Session, message_id: int) -> bool:
@@ -245,7 +245,7 @@ def lock_unless_cancelled(session: Session, message_id: int) -> bool:
         .values(steering=BroadcastMessage.steering)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement)) == 1
 
 
 def lock_for_preparation(session: Session, message_id: int) -> Any:

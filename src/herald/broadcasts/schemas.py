@@ -20,7 +20,7 @@ from pydantic.json_schema import SkipJsonSchema
 from herald.api.params import parse_uuid
 from herald.broadcasts.sending import progress
 from herald.errors import Invalid
-from herald.models import DeliveryStatus, MessageState
+from herald.models import DeliveryProgress, DeliveryStatus, MessageState
 from herald.recipients.schemas import NamedRef
 from herald.recipients.targeting import Targeting, targeting_from_json
 from herald.text import BODY_MAX, MISSING, SUBJECT_RULE, check_message_text, read_text
@@ -191,7 +191,7 @@ class QueryIn(BaseModel):
 
 
 class DeliveryCounts(BaseModel):
-    status: Literal["idle", "preparing", "sending", "paused", "cancelled", "done"] = Field(
+    status: DeliveryProgress = Field(
         description="idle (DRAFT, SCHEDULED); preparing (the audience is being queued); "
         "sending (deliveries pending); paused; cancelled; done (nothing pending)"
     )
@@ -210,7 +210,7 @@ class SteeredOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     email: str
-    status: Literal["pending", "sent", "failed", "cancelled", "bounced", "suppressed"]
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     sent_at: datetime | None
@@ -266,7 +266,7 @@ class BroadcastMessageOut(BaseModel):
     query: QueryOut
     author_full_name: str
     emails: list[str]
-    state: Literal["DRAFT", "SCHEDULED", "SENT"]
+    state: MessageState
     send_at: date | None
     delivery: DeliveryCounts = Field(description="Herald's addition: the outbox, counted")
 

@@ -58,7 +58,7 @@ def delivery_counts(session: Session, rows: Sequence[Any]) -> dict[int, dict[Del
 
 
 def get_message(session: Session, uuid: str) -> Row[Any]:
-    row = repository.get_message(session, uuid)
+    row: Row[Any] | None = repository.get_message(session, uuid)
     if row is None:
         raise NotFound()
     return row

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 import orjson
@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from herald.addresses import email_key
-from herald.db import json_array
+from herald.db import json_array, rowcount
 from herald.delivery.mail import Person
 from herald.models import Delivery, DeliveryStatus
 
@@ -78,6 +78,16 @@ def person_from_columns(
 
 
 # --- typed rows crossing into the worker ---------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageContent:
+    """What the worker needs of a message to build its mail."""
+
+    uuid: str
+    subject: str
+    body: str
+    send_at: date | None
 
 
 @dataclass(frozen=True)
@@ -157,7 +167,7 @@ def queue_selected(
     statement = insert(_TABLE).from_select(
         ["message_id", "message_uuid", "email", "status", "attempts", "next_attempt_at"], source
     )
-    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement))
 
 
 def addresses_json(session: Session, message_id: int) -> Any:
@@ -193,7 +203,7 @@ def cancel_unleased(session: Session, message_ids: Sequence[int], now: datetime)
         .values(status=CANCELLED, lease_expires_at=None, lease_owner=None)
         .execution_options(synchronize_session=False)
     )
-    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement))
 
 
 def held_deliveries(session: Session, message_id: int, now: datetime) -> int:
@@ -284,7 +294,7 @@ def renew_leases(
         .values(lease_expires_at=lease_until)
         .execution_options(synchronize_session=False)
     )
-    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement))
 
 
 def record_outcomes(
@@ -324,21 +334,21 @@ def record_outcomes(
                     for o in items
                 ],
             )  # fmt: skip
-            applied += int(result.rowcount)  # type: ignore[attr-defined]
+            applied += rowcount(result)
     return applied
 
 
 # On PostgreSQL each kind of outcome is one UPDATE joined to arrays of ids and
 # details: a row-by-row executemany cost the worker a quarter of its CPU there.
-_PG_GUARD = " WHERE d.id = v.id AND d.status = 'pending' AND d.lease_owner = :owner"
+_PG_GUARD = " WHERE d.id = v.id AND d.status = :pending AND d.lease_owner = :owner"
 _PG_DONE = "attempts = d.attempts + 1, lease_expires_at = NULL, lease_owner = NULL"
 _PG_SENT = text(
-    f"UPDATE deliveries AS d SET status = 'sent', sent_at = :now, reply = v.detail,"
+    f"UPDATE deliveries AS d SET status = :sent, sent_at = :now, reply = v.detail,"
     f" last_error = NULL, {_PG_DONE}"
     " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[])) AS v(id, detail)" + _PG_GUARD
 )
 _PG_FAILED = text(
-    f"UPDATE deliveries AS d SET status = 'failed', last_error = v.detail, {_PG_DONE}"
+    f"UPDATE deliveries AS d SET status = :failed, last_error = v.detail, {_PG_DONE}"
     " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[])) AS v(id, detail)" + _PG_GUARD
 )
 _PG_AGAIN = text(
@@ -346,6 +356,10 @@ _PG_AGAIN = text(
     " FROM unnest(CAST(:ids AS integer[]), CAST(:details AS text[]),"
     " CAST(:retries AS timestamp[])) AS v(id, detail, retry)" + _PG_GUARD
 )
+
+
+# The statuses the statements above name, bound like any value.
+_PG_STATUSES = {"pending": PENDING.value, "sent": SENT.value, "failed": FAILED.value}
 
 
 def _record_postgresql(
@@ -361,16 +375,17 @@ def _record_postgresql(
             "ids": [o.delivery_id for o in items],
             "details": [o.detail for o in items],
             "owner": owner,
+            **_PG_STATUSES,
         }
 
     applied = 0
     if sent:
-        applied += session.execute(_PG_SENT, {**arrays(sent), "now": now}).rowcount  # type: ignore[attr-defined]
+        applied += rowcount(session.execute(_PG_SENT, {**arrays(sent), "now": now}))
     if failed:
-        applied += session.execute(_PG_FAILED, arrays(failed)).rowcount  # type: ignore[attr-defined]
+        applied += rowcount(session.execute(_PG_FAILED, arrays(failed)))
     if again:
         retries = [o.retry_at for o in again]
-        applied += session.execute(_PG_AGAIN, {**arrays(again), "retries": retries}).rowcount  # type: ignore[attr-defined]
+        applied += rowcount(session.execute(_PG_AGAIN, {**arrays(again), "retries": retries}))
     return int(applied)
 
 
@@ -472,7 +487,7 @@ def retry_failed(session: Session, message_id: int, now: datetime) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement))
 
 
 def prune_finished(session: Session, message_ids: Any) -> int:
@@ -481,7 +496,7 @@ def prune_finished(session: Session, message_ids: Any) -> int:
     statement = delete(Delivery).where(
         Delivery.message_id.in_(message_ids), Delivery.status != PENDING
     )
-    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement))
 
 
 def person_of(session: Session, message_id: int, email: str | None) -> tuple[str, Person] | None:

@@ -8,6 +8,7 @@ import uuid
 
 from herald.config import Settings
 from herald.delivery.transport import DeliveryError, transport_from_url
+from herald.models import DeliveryStatus
 
 logger = logging.getLogger("herald.delivery")
 
@@ -25,16 +26,22 @@ async def send_now(settings: Settings, mails: list[tuple[str, bytes]]) -> list[d
                     reply = await transport.send(
                         settings.from_email, address, data, f"test-{uuid.uuid4().hex}"
                     )
-                results.append({"email": address, "status": "sent", "detail": reply})
+                results.append({"email": address, "status": DeliveryStatus.SENT, "detail": reply})
             except DeliveryError as error:
-                results.append({"email": address, "status": "failed", "detail": error.reason})
+                results.append(
+                    {"email": address, "status": DeliveryStatus.FAILED, "detail": error.reason}
+                )
             except TimeoutError:
                 detail = f"no answer within {5 * settings.smtp_timeout:g} s"
-                results.append({"email": address, "status": "failed", "detail": detail})
+                results.append(
+                    {"email": address, "status": DeliveryStatus.FAILED, "detail": detail}
+                )
             except Exception as exc:  # a full disk, a transport bug: an answer, not a 500
                 logger.exception("test mail to %s failed", address)
                 detail = f"{type(exc).__name__}: {exc}"
-                results.append({"email": address, "status": "failed", "detail": detail})
+                results.append(
+                    {"email": address, "status": DeliveryStatus.FAILED, "detail": detail}
+                )
     finally:
         await transport.close()
     return results

@@ -35,7 +35,7 @@ import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Select
@@ -46,7 +46,7 @@ from herald.config import Settings
 from herald.db import Database
 from herald.delivery import outbox
 from herald.delivery.mail import PersonalisedMessage, RenderedMessage, message_for
-from herald.delivery.outbox import FAILED, PENDING, SENT, ClaimedDelivery, Outcome
+from herald.delivery.outbox import FAILED, PENDING, SENT, ClaimedDelivery, MessageContent, Outcome
 from herald.delivery.transport import DeliveryError, Transport
 from herald.operations.metrics import MAIL_ATTEMPTS, SMTP_REPLIES, reply_class
 from herald.personalisation import TemplateProblem
@@ -61,16 +61,6 @@ QUEUE_LOW, QUEUE_HIGH = 2, 4
 # Rendered messages kept for the next claims. Bounded, so a worker's memory
 # does not grow with the number of messages it has ever sent.
 CACHED_MESSAGES = 32
-
-
-@dataclass(frozen=True)
-class MessageContent:
-    """What the worker needs of a message to build its mail."""
-
-    uuid: str
-    subject: str
-    body: str
-    send_at: date | None
 
 
 class MessageSource(Protocol):
@@ -137,8 +127,8 @@ class WorkerCrashed(RuntimeError):
 def backoff(attempt: int, base: float, ceiling: float) -> float:
     """Seconds before try number `attempt + 1`: doubling, capped, with ±25% jitter
     so that mails refused together are not all retried in the same instant."""
-    delay = min(ceiling, base * 2 ** max(0, attempt - 1))
-    return delay * random.uniform(0.75, 1.25)
+    delay = min(ceiling, base * 2.0 ** max(0, attempt - 1))
+    return float(delay * random.uniform(0.75, 1.25))
 
 
 class RateLimiter:
@@ -462,11 +452,11 @@ class DeliveryWorker:
             logger.exception("the transport raised for delivery %s", delivery.id)
             return self._deferred(delivery, f"the transport failed: {_describe(exc)}")
         SMTP_REPLIES.labels("2xx").inc()
-        MAIL_ATTEMPTS.labels("sent").inc()
+        MAIL_ATTEMPTS.labels(SENT.value).inc()
         return Outcome(delivery.id, SENT, reply)
 
     def _failed(self, delivery: ClaimedDelivery, reason: str) -> Outcome:
-        MAIL_ATTEMPTS.labels("failed").inc()
+        MAIL_ATTEMPTS.labels(FAILED.value).inc()
         logger.warning(
             "delivery failed: message %s to %s, attempt %d: %s",
             delivery.message_uuid,
@@ -548,7 +538,8 @@ class DeliveryWorker:
 
 def _glibc_trim() -> Callable[[int], int] | None:
     try:
-        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+        return trim
     except (OSError, AttributeError):
         return None
 

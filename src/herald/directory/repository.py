@@ -45,7 +45,7 @@ def upsert(session: Session, section: str, rows: Sequence[dict[str, Any]]) -> No
         return
     model = MODELS[section]
     table = cast(Table, model.__table__)
-    keys = [column.name for column in table.primary_key.columns]  # type: ignore[attr-defined]
+    keys = [column.name for column in table.primary_key.columns]
     statement = _insert(session)(table)
     others = [name for name in rows[0] if name not in keys]
     if others:
@@ -75,7 +75,7 @@ def rows_by_key(
     user, target and role), with the position of each column: to compare a file
     with. Tuples, not dicts: a 100,000-user directory is held whole here."""
     table = cast(Table, MODELS[section].__table__)
-    keys = [column.name for column in table.primary_key.columns]  # type: ignore[attr-defined]
+    keys = [column.name for column in table.primary_key.columns]
     names = [column.name for column in table.columns]
     position = {name: n for n, name in enumerate(names)}
     key_at = [position[k] for k in keys]
@@ -93,7 +93,7 @@ def users_holding_tokens(session: Session) -> set[str]:
 
 def delete_keys(session: Session, section: str, keys: Iterable[Any]) -> int:
     table = cast(Table, MODELS[section].__table__)
-    columns = list(table.primary_key.columns)  # type: ignore[attr-defined]
+    columns = list(table.primary_key.columns)
     doomed = list(keys)
     for start in range(0, len(doomed), CHUNK):
         chunk = doomed[start : start + CHUNK]

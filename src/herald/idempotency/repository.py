@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from herald.db import rowcount
 from herald.models import IdempotencyKey
 
 
@@ -64,4 +65,4 @@ def store(
 
 def forget_before(session: Session, cutoff: datetime) -> int:
     statement = delete(IdempotencyKey).where(IdempotencyKey.created < cutoff)
-    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return rowcount(session.execute(statement))

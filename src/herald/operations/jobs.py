@@ -13,6 +13,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from herald.db import rowcount
 from herald.models import JobRun
 
 
@@ -54,12 +55,14 @@ def record_run(
 
 def touch(session: Session, job: Job, finished: datetime) -> None:
     """A cheap heartbeat for a job that runs often (the scheduler's tick)."""
-    changed = session.execute(
-        update(JobRun)
-        .where(JobRun.name == job.value)
-        .values(last_run=finished, last_success=finished, duration=0.0)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    changed = rowcount(
+        session.execute(
+            update(JobRun)
+            .where(JobRun.name == job.value)
+            .values(last_run=finished, last_success=finished, duration=0.0)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not changed:
         record_run(session, job, finished, 0.0, ok=True)
 
@@ -67,15 +70,17 @@ def touch(session: Session, job: Job, finished: datetime) -> None:
 def try_lock(session: Session, job: Job, now: datetime, until: datetime) -> bool:
     """Take the job for this process until `until`, unless another holds it; commit
     the caller's transaction right after, so others see it."""
-    touch_row = session.execute(
-        update(JobRun)
-        .where(
-            JobRun.name == job.value,
-            or_(JobRun.locked_until.is_(None), JobRun.locked_until < now),
+    touch_row = rowcount(
+        session.execute(
+            update(JobRun)
+            .where(
+                JobRun.name == job.value,
+                or_(JobRun.locked_until.is_(None), JobRun.locked_until < now),
+            )
+            .values(locked_until=until)
+            .execution_options(synchronize_session=False)
         )
-        .values(locked_until=until)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    )
     if touch_row:
         return True
     if session.get(JobRun, job.value) is not None:

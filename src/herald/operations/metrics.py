@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from herald.models import DeliveryStatus, MessageState
 
 MAIL_ATTEMPTS = Counter(
     "herald_mail_attempts",
@@ -59,17 +62,20 @@ def reply_class(detail: str, ok: bool) -> str:
 class Snapshot:
     """What the database says at scrape time."""
 
-    deliveries: dict[str, int] = field(default_factory=dict)  # by status
+    deliveries: dict[DeliveryStatus, int] = field(default_factory=dict)
     oldest_due_age: float = 0.0  # seconds the oldest due delivery has waited
-    messages: dict[str, int] = field(default_factory=dict)  # by state
+    messages: dict[MessageState, int] = field(default_factory=dict)
     job_ages: dict[str, float] = field(default_factory=dict)  # seconds since the last success
     job_durations: dict[str, float] = field(default_factory=dict)  # seconds the last run took
     job_failing: dict[str, bool] = field(default_factory=dict)  # whether the last run failed
     directory: dict[str, int] = field(default_factory=dict)  # rows by section
 
 
+Label = TypeVar("Label", bound=str)  # a status, a state, a job's name
+
+
 def _by_label(
-    name: str, description: str, label: str, values: Mapping[str, float]
+    name: str, description: str, label: str, values: Mapping[Label, float]
 ) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, description, labels=[label])
     for key, value in sorted(values.items()):
@@ -89,7 +95,7 @@ class _DatabaseCollector(Collector):
         yield GaugeMetricFamily(
             "herald_deliveries_queued",
             "Deliveries still to be sent (pending)",
-            value=s.deliveries.get("pending", 0),
+            value=s.deliveries.get(DeliveryStatus.PENDING, 0),
         )
         yield GaugeMetricFamily(
             "herald_oldest_due_delivery_age_seconds",
@@ -124,7 +130,7 @@ def render(snapshot: Snapshot) -> bytes:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = CollectorRegistry()
         for collector in _own_collectors():
