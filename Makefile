@@ -19,11 +19,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install Herald with its test tools
 
-run: install  ## migrate, load the demo directory, serve on 127.0.0.1:8000 (mail to ./var/outbox)
+PORT ?= 8000
+
+run: install  ## migrate, load the demo directory, serve on 127.0.0.1:$(PORT) (make run PORT=8123; mail to ./var/outbox)
 	mkdir -p var/outbox
 	$(BIN)/herald migrate
-	$(BIN)/herald demo
-	$(BIN)/herald serve --host 127.0.0.1 --port 8000
+	$(BIN)/herald demo --port $(PORT)
+	$(BIN)/herald serve --host 127.0.0.1 --port $(PORT)
 
 browser:  ## Debian's Chromium for the console's browser tests (needs root, as on these machines)
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)

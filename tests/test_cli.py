@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
 
+import httpx
+from sqlalchemy import text
+
+from herald.auth.tokens import hash_key
 from herald.db import Database
 from tests.cli import herald
 
@@ -96,10 +100,62 @@ def test_demo_loads_a_directory_and_prints_a_staff_token(
     emails = {row["email"] for row in everyone.json()}
     assert "ivan@physics.example" not in emails  # the inactive demo user
     assert {"it@physics.example", "olga@physics.example"} <= emails
-    # loading it twice changes nothing
+    # loading it twice changes nothing but the key
     again = herald(database_url, "demo")
     assert again.returncode == 0
+    headers = {"Authorization": f"Token {_last_line(again.stdout)}"}
     count = httpx.head(
         f"{server_url}{URL}recipients/", params={"all_users": "true"}, headers=headers
     )
     assert int(count.headers["X-Result-Count"]) == len(emails)
+
+
+def test_usage_errors_are_one_line_and_status_2(database_url: str) -> None:
+    for args, said in (
+        (["frobnicate"], "error: No such command 'frobnicate'. (see `herald --help`)"),
+        (
+            ["create-staff", "--email", "a@b.example"],
+            "error: Missing option '--full-name'. (see `herald create-staff --help`)",
+        ),
+        (
+            ["tokens", "list", "--bogus"],
+            "error: No such option: --bogus (see `herald tokens list --help`)",
+        ),
+    ):
+        result = herald(database_url, *args)
+        assert result.returncode == 2
+        assert result.stderr.strip() == said
+
+
+def test_a_database_url_herald_cannot_use_is_one_line(tmp_path: Path) -> None:
+    result = herald("foo://bar", "tokens", "list")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: HERALD_DATABASE_URL names a database Herald cannot use (foo://): "
+        "write sqlite:///PATH or postgresql://USER@HOST:PORT/NAME"
+    ]
+
+
+def test_a_refused_command_leaves_no_empty_database_behind(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here" / "herald.db"
+    for args in (["tokens", "list"], ["demo"], ["serve", "--port", "0"]):
+        result = herald(f"sqlite:///{missing}", *args)
+        assert result.returncode == 2, result.stderr
+        assert 'run "herald migrate"' in result.stderr
+        assert not missing.exists() and not missing.parent.exists()
+    assert herald(f"sqlite:///{missing}", "migrate").returncode == 0
+    assert missing.exists()
+
+
+def test_demo_names_its_port_and_replaces_its_token(db: Database, database_url: str) -> None:
+    first = herald(database_url, "demo", "--port", "8123")
+    assert first.returncode == 0, first.stderr
+    assert "http://127.0.0.1:8123/api/docs/" in first.stdout
+    assert "expires in 30 days" in first.stdout
+    key = _last_line(first.stdout)
+    second = herald(database_url, "demo", "--port", "8123")
+    assert "earlier token (1) no longer works" in second.stdout
+    with db.transaction(write=False) as session:
+        tokens = session.execute(text("SELECT key_hash, expires FROM api_tokens")).all()
+    assert len(tokens) == 1 and tokens[0].expires is not None  # one key, and it expires
+    assert tokens[0].key_hash != hash_key(key)

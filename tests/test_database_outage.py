@@ -36,6 +36,9 @@ class Forwarder:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.stopped = False
+        # Frozen: connections stay open and every byte is taken, none passed on
+        # (a proxy that black-holes, a database host that froze).
+        self.frozen = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -48,11 +51,11 @@ class Forwarder:
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if not self.frozen:
+                    sink.sendall(data)
         except OSError:
             pass
         finally:
@@ -142,3 +145,28 @@ def test_database_sessions_carry_timeouts(database_url: str) -> None:
         assert (statement, lock) == ("10s", "10s")
     finally:
         database.dispose()
+
+
+def test_a_frozen_database_behind_an_open_connection_gives_503_within_10_seconds(
+    partitioned_server: tuple[str, Forwarder], staff: dict[str, str]
+) -> None:
+    """The TCP connection stays open and every byte is acknowledged, but nothing comes
+    back: no kernel time-out fires, so Herald's own deadline must."""
+    url, forwarder = partitioned_server
+    headers = {"Authorization": f"Token {staff['token']}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        assert client.get("/api/broadcast-messages/").status_code == 200
+        forwarder.frozen = True
+        try:
+            for attempt in ("pooled connection", "new connection"):
+                started = time.monotonic()
+                response = client.get("/api/broadcast-messages/")
+                took = time.monotonic() - started
+                assert response.status_code == 503, (attempt, response.text)
+                assert took < 10, f"{attempt}: {took:.1f} s"
+        finally:
+            forwarder.frozen = False
+        deadline = time.monotonic() + 30
+        while client.get("/api/broadcast-messages/").status_code != 200:
+            assert time.monotonic() < deadline, "the API did not recover"
+            time.sleep(0.5)

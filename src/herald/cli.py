@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # imported lazily at run time: `herald --version` stays fast
     from herald.models import User
 
 FAILED = 2
+# Click's UsageError as typer ships it (typer carries its own click and exports only
+# the subclass BadParameter): a wrong command, option or missing argument.
+USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
+DEMO_TOKEN_DAYS = 30
 
 app = typer.Typer(
     help="Herald: broadcast messages for research-computing portals.",
@@ -46,11 +50,16 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(FAILED)
 
 
-def _database() -> Database:
-    from herald.db import Database
+def _database(create: bool = False) -> Database:
+    """The database; only `migrate` may create a SQLite file that is not there yet
+    (any other command would leave an empty file behind and then fail)."""
+    from herald.db import NO_SCHEMA, Database, missing_sqlite_file
 
+    url = Settings().database_url
+    if not create and (path := missing_sqlite_file(url)):
+        _fail(f"{NO_SCHEMA} (there is no database at {path})")
     # Imports and the like may run long statements: no statement time-out.
-    return Database(Settings().database_url, statement_timeout=None)
+    return Database(url, statement_timeout=None)
 
 
 def _show_version(value: bool) -> None:
@@ -78,7 +87,7 @@ def migrate() -> None:
     from herald.migrations.runner import upgrade_to_head
     from herald.models import SCHEMA_HEAD
 
-    database = _database()
+    database = _database(create=True)
     try:
         before = database.schema_revision()
     finally:
@@ -338,9 +347,16 @@ def prune(
 
 
 @app.command()
-def demo() -> None:
-    """Load a demo directory and print a staff token to try the API with."""
-    from herald.auth.tokens import create_token
+def demo(
+    port: Annotated[
+        int, typer.Option(help="The port `herald serve` will use, for the links printed.")
+    ] = 8000,
+) -> None:
+    """Load a demo directory and print a staff token to try the API with.
+
+    Each run replaces the demo staff member's token with a new one that expires
+    in DEMO_TOKEN_DAYS days: trying Herald out leaves no pile of keys that never expire."""
+    from herald.auth.tokens import create_token, revoke_tokens_of
     from herald.directory.demo import demo_directory
     from herald.directory.importer import import_document
     from herald.directory.staff import ensure_staff
@@ -349,14 +365,20 @@ def demo() -> None:
     with database.transaction() as session:
         report = import_document(session, demo_directory())
         user = ensure_staff(session, "staff@herald.example", "Demo Staff", support=False)
-        key = create_token(session, user)
+        replaced = revoke_tokens_of(session, user.uuid)
+        key = create_token(session, user, expires_in_days=DEMO_TOKEN_DAYS)
+    base = f"http://127.0.0.1:{port}"
     typer.echo(f"demo directory loaded: {report.summary()}")
+    if replaced:
+        typer.echo(f"the demo staff member's earlier token ({replaced}) no longer works")
+    typer.echo(f"Herald will be at {base}/ (sign in with the token below)")
     typer.echo("try it:")
     typer.echo(
         f'  curl -H "Authorization: Token {key}" '
-        "http://127.0.0.1:8000/api/broadcast-messages/recipients/?all_users=true"
+        f"{base}/api/broadcast-messages/recipients/?all_users=true"
     )
-    typer.echo("  API docs: http://127.0.0.1:8000/api/docs/")
+    typer.echo(f"  API docs: {base}/api/docs/")
+    typer.echo(f"staff token (expires in {DEMO_TOKEN_DAYS} days):")
     typer.echo("staff token:")
     typer.echo(key)
 
@@ -367,7 +389,17 @@ def main() -> None:
 
     debug = "--debug" in sys.argv[1:]
     try:
-        app()
+        # Not standalone: click's usage errors come here, to be one line like the rest.
+        status = app(standalone_mode=False)
+    except USAGE_ERROR as error:
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context else "herald"
+        message = getattr(error, "format_message", error.__str__)()
+        typer.echo(f"error: {message} (see `{command} --help`)", err=True)
+        sys.exit(FAILED)
+    except typer.Abort:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(FAILED)
     except (SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:
@@ -382,6 +414,8 @@ def main() -> None:
         )
         typer.echo(f"error: {line}", err=True)
         sys.exit(FAILED)
+    if isinstance(status, int) and status:
+        sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,15 @@ import re
 
 from pydantic import ValidationError as SettingsError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
+from herald.db import NO_SCHEMA
 from herald.directory.sync import MassRemoval
 from herald.directory.waldur import WaldurError
 from herald.preflight import ConfigurationError
@@ -29,6 +36,10 @@ def _where(url: str | None) -> str:
     return f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}"
 
 
+def _scheme(url: str | None) -> str:
+    return f"{(url or '').partition(':')[0]}://" if url and ":" in url else "no scheme"
+
+
 def explain(exc: BaseException, database_url: str | None = None) -> str | None:
     """One line for a failure we understand, or None for one we do not."""
     if isinstance(exc, ConfigurationError | WaldurError | MassRemoval):
@@ -41,6 +52,11 @@ def explain(exc: BaseException, database_url: str | None = None) -> str | None:
         return "bad setting " + "; ".join(problems) + " (check the environment and .env)"
     if isinstance(exc, ArgumentError) and "URL" in str(exc):
         return f"HERALD_DATABASE_URL cannot be read: {exc}"
+    if isinstance(exc, NoSuchModuleError):
+        return (
+            f"HERALD_DATABASE_URL names a database Herald cannot use ({_scheme(database_url)}): "
+            "write sqlite:///PATH or postgresql://USER@HOST:PORT/NAME"
+        )
     if isinstance(exc, DBAPIError | OperationalError | ProgrammingError):
         return _database_problem(exc, database_url)
     return None
@@ -51,7 +67,7 @@ def _database_problem(exc: DBAPIError, database_url: str | None) -> str:
     first = text.splitlines()[0] if text else type(exc).__name__
     where = _where(database_url)
     if re.search(r"no such table|relation .* does not exist|UndefinedTable", text):
-        return 'the database has no schema yet: run "herald migrate"'
+        return NO_SCHEMA
     missing = re.search(r'database "([^"]+)" does not exist', text)
     if missing:
         name = missing.group(1)

@@ -13,6 +13,11 @@ snapshot under WAL.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +39,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+logger = logging.getLogger("herald.db")
+
 WRITE_OPTION = "herald_write"
 # How long a request may wait on the database before it becomes a 503, in
 # seconds. PostgreSQL: a silently black-holed server is noticed by the TCP
@@ -44,6 +51,10 @@ CONNECT_TIMEOUT = 5
 NETWORK_TIMEOUT = 5
 STATEMENT_TIMEOUT = 10
 POOL_TIMEOUT = 5
+# The longest a request or job may hold a PostgreSQL connection before it is cut
+# off (Watchdog): within the 10 s promised for a 503, for a server that keeps the
+# connection open and never answers.
+HELD_DEADLINE = 8.0
 
 
 def normalize_url(url: str) -> str:
@@ -56,6 +67,19 @@ def normalize_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+NO_SCHEMA = 'the database has no schema yet: run "herald migrate"'
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist yet, else None.
+    Connecting would create it empty; only `herald migrate` should."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database or "")
+    return None if path.exists() else str(path)
 
 
 def _postgresql_options(statement_timeout: float | None) -> dict[str, Any]:
@@ -76,9 +100,54 @@ def _postgresql_options(statement_timeout: float | None) -> dict[str, Any]:
     return options
 
 
+class Watchdog:
+    """Cuts a PostgreSQL connection that has been checked out longer than a deadline.
+
+    The server's statement time-out and the TCP time-outs cannot help when the
+    server, or a proxy in front of it, keeps the connection open and takes
+    bytes without ever answering (a frozen host, a black-holing proxy): the
+    kernel acknowledges everything and libpq waits forever. So a thread looks
+    every half second and shuts down the socket of any connection held past
+    its deadline; the blocked call then fails, and the request is a 503."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._held: dict[int, tuple[float, int]] = {}  # id(connection) -> (deadline, fd)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def checkout(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        fd = dbapi_connection.pgconn.socket
+        with self._lock:
+            self._held[id(dbapi_connection)] = (time.monotonic() + self.seconds, fd)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, daemon=True, name="db-watchdog")
+                self._thread.start()
+
+    def checkin(self, dbapi_connection: Any, _record: Any) -> None:
+        with self._lock:
+            self._held.pop(id(dbapi_connection), None)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.5)
+            now = time.monotonic()
+            with self._lock:
+                late = [key for key, (deadline, _fd) in self._held.items() if deadline < now]
+                cut = [self._held.pop(key)[1] for key in late]
+            for fd in cut:
+                logger.warning(
+                    "a database connection gave no answer within %.0f s: cut off", self.seconds
+                )
+                # A duplicate of the descriptor: shutting it down ends the
+                # connection for libpq too, and closing it leaves libpq's own.
+                with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as duplicate:
+                    duplicate.shutdown(socket.SHUT_RDWR)
+
+
 def _make_engine(url: str, statement_timeout: float | None) -> Engine:
     if not is_sqlite(url):
-        return create_engine(
+        engine = create_engine(
             url,
             pool_size=10,
             max_overflow=20,
@@ -86,6 +155,11 @@ def _make_engine(url: str, statement_timeout: float | None) -> Engine:
             pool_timeout=POOL_TIMEOUT,
             connect_args=_postgresql_options(statement_timeout),
         )
+        if statement_timeout:
+            watchdog = Watchdog(HELD_DEADLINE)
+            event.listen(engine, "checkout", watchdog.checkout)
+            event.listen(engine, "checkin", watchdog.checkin)
+        return engine
 
     database = make_url(url).database
     if database and database != ":memory:":
@@ -194,7 +268,7 @@ class Database:
 
         current = self.schema_revision()
         if current is None:
-            return 'the database has no schema yet: run "herald migrate"'
+            return NO_SCHEMA
         if current != SCHEMA_HEAD:
             return (
                 f"the database schema is at revision {current}, this Herald needs {SCHEMA_HEAD}: "

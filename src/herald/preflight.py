@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.exc import SQLAlchemyError
 
 from herald.config import Settings
-from herald.db import Database
+from herald.db import NO_SCHEMA, Database, missing_sqlite_file
 from herald.delivery.transport import transport_from_url
 
 
@@ -20,6 +20,8 @@ def check_configuration(settings: Settings) -> None:
         transport_from_url(settings.smtp_url)
     except (ValueError, OSError) as exc:
         raise ConfigurationError(f"HERALD_SMTP_URL cannot be used: {exc}") from exc
+    if path := missing_sqlite_file(settings.database_url):
+        raise ConfigurationError(f"{NO_SCHEMA} (there is no database at {path})")
     database = Database(settings.database_url)
     try:
         problem = database.schema_problem()

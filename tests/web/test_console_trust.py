@@ -159,6 +159,9 @@ def test_the_compose_preview_is_the_mail_and_names_placeholder_mistakes(
     page.get_by_label("Message (plain text or HTML)").fill("Hello\n{{ recipent.full_name }}")
     errors = page.locator("#placeholder-errors")
     expect(errors).to_contain_text("Message, line 2: unknown variable 'recipent'")
+    # The last good preview is not left standing as if it were this message.
+    expect(page.locator("#preview iframe")).to_have_count(0)
+    expect(page.locator("#preview")).to_have_text("No preview until the problem above is fixed.")
     page.get_by_role("button", name="Next: recipients").click()
     expect(page.get_by_role("alert").first).to_be_visible()
     expect(page.get_by_label("Subject", exact=True)).to_be_visible()  # still on step 1
@@ -203,8 +206,8 @@ def test_templates_screen_create_edit_replace_and_delete(
     assert [(t["name"], t["subject"]) for t in templates] == [("Outage", "Outage, new words")]
 
     # edit, then delete (cancel first); leaving the unsaved compose screen asks first
-    page.once("dialog", lambda dialog: dialog.accept())
     page.goto(served["base"] + "/#/templates")
+    page.get_by_role("button", name="Leave").click()  # the unsaved-work question
     page.get_by_role("link", name="Outage").click()
     page.get_by_label("Subject", exact=True).fill("Edited")
     page.get_by_role("button", name="Save template").click()
@@ -245,23 +248,23 @@ def test_lists_live_in_the_url_and_the_back_button_works(
 def test_unsaved_work_is_not_lost_without_a_question(
     served: dict[str, Any], browser: Browser
 ) -> None:
+    """Asked in the console's own dialog, like every other question (no native confirm)."""
     page = _page(browser, 1440)
+    native: list[str] = []
+    page.on("dialog", lambda dialog: (native.append(dialog.message), dialog.dismiss()))
     _sign_in(page, served["base"], served["token"])
     page.get_by_role("link", name="New broadcast").click()
     page.get_by_label("Subject", exact=True).fill("Half written")
-    questions: list[str] = []
-
-    def dismiss(dialog: Any) -> None:
-        questions.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", dismiss)
-    # Wait for the question itself: the dialog event can arrive after the click returns.
-    with page.expect_event("dialog") as asked:
-        page.get_by_role("link", name="Broadcasts").click()
-    assert "not saved" in asked.value.message
+    page.get_by_role("link", name="Broadcasts").click()
+    expect(page.locator("#confirm")).to_be_visible()
+    expect(page.locator("#confirm-text")).to_contain_text("not saved")
+    page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_label("Subject", exact=True)).to_have_value("Half written")
-    assert questions and "not saved" in questions[0]
+    assert page.url.endswith("#/new")
+    page.get_by_role("link", name="Broadcasts").click()
+    page.get_by_role("button", name="Leave").click()
+    expect(page.get_by_role("heading", name="Broadcasts")).to_be_visible()
+    assert native == []
 
 
 def test_the_type_ahead_works_from_the_keyboard(served: dict[str, Any], browser: Browser) -> None:
@@ -334,8 +337,8 @@ def test_no_serious_accessibility_problem_on_any_screen(
     page.get_by_role("button", name="Next: recipients").click()
     expect(page.locator("#recipient-count")).to_have_text(re.compile(r"^\d+ recipients?"))
     _axe(page, "compose step 2")
-    page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("link", name="Templates").click()
+    page.get_by_role("button", name="Leave").click()  # the compose screen has unsaved work
     expect(page.get_by_role("heading", name="Templates")).to_be_visible()
     _axe(page, "templates")
     _shoot(page, f"templates-{width}")
@@ -402,3 +405,27 @@ def test_staff_can_pause_resume_and_stop_a_running_send(
     assert delivery["delivery"]["cancelled"] == 400 - stopped
     expect(page.get_by_role("button", name="Resume")).to_have_count(0)
     _shoot(page, "broadcast-stopped-1440")
+
+
+def test_a_preview_loads_nothing_not_even_from_herald_itself(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    """Images, backgrounds and SVG images in a body are not fetched by the preview,
+    from the outside or from Herald's own origin (where a token-less request could
+    still probe the server)."""
+    page = _page(browser, 1440)
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "leak=" in r.url else None)
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("link", name="New broadcast").click()
+    page.get_by_label("Subject", exact=True).fill("Pictures")
+    page.get_by_label("Message (plain text or HTML)").fill(
+        '<p>Hello</p><img src="/health?leak=img" alt="x">'
+        '<div style="background:url(/health?leak=css)">box</div>'
+        '<svg><image href="/health?leak=svg" width="5" height="5"/></svg>'
+        '<video poster="/health?leak=poster"></video>'
+    )
+    frame = page.frame_locator("#preview iframe")
+    expect(frame.locator("p")).to_have_text("Hello")
+    page.wait_for_timeout(500)
+    assert fetched == []

@@ -47,6 +47,11 @@ def split_values(values: list[str] | None) -> list[str]:
     return result
 
 
+# What the OpenAPI document says a boolean query parameter takes: exactly what
+# parse_bool accepts (it also forgives case and surrounding spaces).
+BOOLEAN: dict[str, Any] = {"enum": sorted(TRUE_VALUES | FALSE_VALUES)}
+
+
 def parse_bool(name: str, value: str | None) -> bool:
     if value is None:
         return False

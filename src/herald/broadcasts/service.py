@@ -28,11 +28,10 @@ from herald.delivery.mail import (
     html_to_text,
     render_message,
 )
-from herald.directory.repository import find_user_by_email
 from herald.errors import Conflict, Invalid, NoRecipients, NotFound, WrongState
 from herald.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
 from herald.personalisation import TemplateProblem
-from herald.recipients.service import Audience, check_targeting
+from herald.recipients.service import Audience, check_targeting, outside_recipient
 from herald.recipients.targeting import Targeting, targeting_from_stored
 from herald.templates import repository as template_repository
 from herald.text import check_message_text, looks_like_html
@@ -214,9 +213,8 @@ def _recipient(session: Session, row: Row[Any], email: str | None) -> tuple[str,
 
 
 def _stranger(session: Session, address: str) -> Person:
-    """A test address that is not among the recipients: their directory name, if any."""
-    user = find_user_by_email(session, address)
-    return Person(user.full_name if user else "")
+    """An address the message does not reach: who the directory says it is."""
+    return person_of(outside_recipient(session, address))
 
 
 def _render(row: Any, address: str, person: Person, sender: str) -> tuple[str, str, str | None]:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.api.params import parse_bool, split_values
+from herald.api.params import BOOLEAN, parse_bool, split_values
 from herald.auth.dependencies import ApiKey, staff_session
 from herald.recipients.schemas import RECIPIENT_FIELDS, RecipientOut
 from herald.recipients.service import Audience, check_targeting
@@ -44,10 +44,14 @@ def recipients(
     offerings: Annotated[
         list[str] | None, Query(description="UUIDs, repeated or comma-separated")
     ] = None,
-    all_users: Annotated[str | None, Query(description="true/false/1/0")] = None,
+    all_users: Annotated[
+        str | None, Query(description="true/false/1/0", json_schema_extra=BOOLEAN)
+    ] = None,
     additional_recipients: list[str] | None = Query(None),
     excluded_recipients: list[str] | None = Query(None),
-    send_to_me: Annotated[str | None, Query(description="true/false/1/0")] = None,
+    send_to_me: Annotated[
+        str | None, Query(description="true/false/1/0", json_schema_extra=BOOLEAN)
+    ] = None,
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,

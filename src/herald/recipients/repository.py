@@ -396,3 +396,40 @@ def _keys_filter(key: ColumnElement[str], keys: Sequence[str] | KeyRange) -> lis
     if isinstance(keys, KeyRange):
         return keys.applied(key)
     return [key.in_(list(keys))]
+
+
+def memberships(session: Session, key: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """(full name, [(customer uuid, name)]) of the directory user with this address key
+    (an active one first) and the customers they hold a role in, directly or through
+    a project; None when no user has the address."""
+    user = (
+        session.connection()
+        .execute(
+            select(User.uuid, User.full_name)
+            .where(func.lower(User.email) == key)
+            .order_by(User.is_active.desc(), User.uuid)
+            .limit(1)
+        )
+        .first()
+    )
+    if user is None:
+        return None
+    now = utc_now()
+    grants = union(
+        select(CustomerRole.customer_uuid.label("customer_uuid")).where(
+            CustomerRole.user_uuid == user.uuid, _in_force(CustomerRole.expires, now)
+        ),
+        select(Project.customer_uuid.label("customer_uuid"))
+        .join(ProjectRole, ProjectRole.project_uuid == Project.uuid)
+        .where(ProjectRole.user_uuid == user.uuid, _in_force(ProjectRole.expires, now)),
+    ).subquery()
+    customers = (
+        session.connection()
+        .execute(
+            select(Customer.uuid, Customer.name).where(
+                Customer.uuid.in_(select(grants.c.customer_uuid))
+            )
+        )
+        .all()
+    )
+    return user.full_name, [(row.uuid, row.name) for row in customers]

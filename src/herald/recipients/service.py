@@ -146,6 +146,19 @@ class Audience:
         return [people[row.key] for row in rows]
 
 
+def outside_recipient(session: Session, email: str) -> Recipient:
+    """Someone a query does not reach (a test address, an address typed into a
+    preview before any recipients are chosen): named, with their organisations,
+    as the directory knows them, so placeholders preview as they would for them."""
+    recipient = Recipient(email, "")
+    found = repository.memberships(session, email_key(email))
+    if found is not None:
+        recipient.full_name = found[0]
+        for customer_uuid, name in found[1]:
+            recipient.reached_through(customer_uuid, name, None)
+    return recipient
+
+
 def check_targeting(session: Session, targeting: Targeting, field: str | None) -> dict[str, Any]:
     """Every customer and offering a query names must exist; returns the stored form
     (names beside the UUIDs). Errors go under `field` (`query` in a message body)."""
@@ -169,4 +182,11 @@ def _key(row: Any) -> str:
     return str(row.key)
 
 
-__all__ = ["EVERYTHING", "Audience", "KeyRange", "Recipient", "check_targeting"]
+__all__ = [
+    "EVERYTHING",
+    "Audience",
+    "KeyRange",
+    "Recipient",
+    "check_targeting",
+    "outside_recipient",
+]

@@ -13,6 +13,7 @@ const LIST_FIELDS = ["uuid", "subject", "author_full_name", "state", "created", 
 // What a broadcast's page reads of it: everything but `emails` (see showMessage).
 const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery"];
 const SHOWN_ADDRESSES = 300;
+const NOT_WRITTEN = ["This field may not be blank.", "This field is required."];
 const onlyFields = (names) => names.map((name) => `field=${name}`).join("&");
 const PAGE_SIZES = [10, 20, 50, 100];
 
@@ -42,7 +43,8 @@ function say(message) {
 function show(title, ...content) {
   document.title = `${title} · Herald`;
   main.removeAttribute("aria-busy");
-  main.replaceChildren(...content);
+  // A screen may leave a part out (null): replaceChildren would print "null".
+  main.replaceChildren(...content.filter((part) => part !== null && part !== undefined && part !== false));
   main.focus();
 }
 
@@ -91,13 +93,24 @@ function outcome(m) {
   }
   const d = m.delivery || { status: "done", total: 0, sent: 0, failed: 0, pending: 0, cancelled: 0 };
   // The same figure as the summary: what has left (sent), of the total.
-  const percent = d.total ? Math.floor((100 * d.sent) / d.total) : 0;
+  const percent = percentSent(d);
   if (d.status === "preparing") return { label: `Preparing — ${d.total} queued`, tone: "SENDING" };
   if (d.status === "paused") return { label: `Paused — ${percent}%`, tone: "PAUSED" };
   if (d.status === "cancelled") return { label: `Stopped — ${d.cancelled} not sent`, tone: "CANCELLED" };
   if (d.status === "sending") return { label: `Sending — ${percent}%`, tone: "SENDING" };
   if (d.failed) return { label: `Sent — ${d.failed} failed`, tone: "FAILED" };
   return { label: "Sent", tone: "SENT" };
+}
+
+// One figure wherever a share is shown (badge, summary): rounded down, so 99%
+// until the last mail is sent.
+// A day written as the browser's date field writes it (its locale), not as ISO.
+function localDay(iso) {
+  return new Date(`${iso}T00:00:00`).toLocaleDateString(undefined, { year: "numeric", month: "2-digit", day: "2-digit" });
+}
+
+function percentSent(d) {
+  return d.total ? Math.floor((100 * d.sent) / d.total) : 0;
 }
 
 function badge(m) {
@@ -339,11 +352,14 @@ function showSignIn(message) {
 function listState() {
   const params = new URLSearchParams((location.hash.split("?")[1] || ""));
   const size = Number(params.get("page_size"));
+  // A hand-edited or outdated address may name a filter that does not exist:
+  // ignore it rather than fail the whole screen.
+  const oneOf = (name, allowed, fallback) => (allowed.includes(params.get(name)) ? params.get(name) : fallback);
   return {
-    state: params.get("state") || "",
-    delivery: params.get("delivery") || "",
+    state: oneOf("state", ["DRAFT", "SCHEDULED", "SENT"], ""),
+    delivery: oneOf("delivery", ["preparing", "sending", "paused", "cancelled", "done", "failed"], ""),
     subject: params.get("subject") || "",
-    o: params.get("o") || "-created",
+    o: oneOf("o", ["created", "subject", "author_full_name"].flatMap((n) => [n, `-${n}`]), "-created"),
     page: Math.max(1, Number(params.get("page")) || 1),
     page_size: PAGE_SIZES.includes(size) ? size : 20,
   };
@@ -386,17 +402,22 @@ async function showList() {
       ["cancelled", "Stopped"]].map(
       ([value, label]) => h("option", { value, selected: value === state.delivery, text: label })));
   const search = h("input", { type: "search", id: "filter-subject", name: "subject", value: state.subject });
+  const sortChoices = [["-created", "Newest first"], ["created", "Oldest first"], ["subject", "Subject A–Z"],
+    ["-subject", "Subject Z–A"], ["author_full_name", "Author A–Z"], ["-author_full_name", "Author Z–A"]];
+  const sortSelect = h("select", { id: "sort", name: "o" },
+    ...sortChoices.map(([value, label]) => h("option", { value, selected: value === state.o, text: label })));
   const size = h("select", { id: "page-size", name: "page_size" },
     ...PAGE_SIZES.map((n) => h("option", { value: n, selected: n === state.page_size, text: `${n} a page` })));
   const filters = h("form", { class: "filters card", role: "search" },
     h("div", {}, h("label", { for: "filter-state", text: "State" }), stateSelect),
     h("div", {}, h("label", { for: "filter-delivery", text: "Delivery" }), deliverySelect),
     h("div", {}, h("label", { for: "filter-subject", text: "Subject contains" }), search),
+    h("div", {}, h("label", { for: "sort", text: "Sort" }), sortSelect),
     h("div", {}, h("label", { for: "page-size", text: "Show" }), size),
     h("button", { type: "submit", text: "Filter" }));
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
-    goList({ ...state, state: stateSelect.value, delivery: deliverySelect.value, subject: search.value.trim(), page_size: Number(size.value), page: 1 });
+    goList({ ...state, state: stateSelect.value, delivery: deliverySelect.value, o: sortSelect.value, subject: search.value.trim(), page_size: Number(size.value), page: 1 });
   });
   const sortable = (name, label, cls) => {
     const active = state.o.replace("-", "") === name;
@@ -440,14 +461,21 @@ async function showList() {
 
 const BLOCKED = ["script", "iframe", "object", "embed", "link", "meta", "base", "form", "frame", "frameset", "style"];
 
+// Attributes with which an element fetches something by itself.
+const LOADING = ["src", "poster", "background", "data", "action", "formaction", "ping", "lowsrc", "dynsrc", "longdesc", "manifest", "codebase", "archive", "cite"];
+
 function sanitise(html) {
   const doc = new DOMParser().parseFromString(html, "text/html");
   doc.querySelectorAll(BLOCKED.join(",")).forEach((node) => node.remove());
   for (const node of doc.body.querySelectorAll("*")) {
     for (const attr of [...node.attributes]) {
+      const name = attr.name.toLowerCase();
       const value = attr.value.trim().toLowerCase();
-      const remote = /^(https?:)?\/\//.test(value) && attr.name !== "href";
-      if (attr.name.startsWith("on") || value.startsWith("javascript:") || remote || attr.name === "srcset") {
+      // Anything that would load, from anywhere (this server included), unless it is inline data.
+      const loads = LOADING.includes(name) || (name.endsWith("href") && node.localName !== "a");
+      const styleLoads = name === "style" && /url\s*\(\s*(?!['"]?data:)/.test(value);
+      if (name.startsWith("on") || value.startsWith("javascript:") || styleLoads ||
+          (loads && !value.startsWith("data:")) || name === "srcset") {
         node.removeAttribute(attr.name);
       }
     }
@@ -495,11 +523,14 @@ function livePreview({ subject, body, query, forEmail }) {
         const lines = [];
         for (const [field, label] of [["subject", "Subject"], ["body", "Message"]]) {
           for (const problem of fields[field] || []) {
-            if (problem !== "Write something to preview.") lines.push(`${label}, ${problem.replace(/^Line (\d+):/, "line $1:")}`);
+            // Not written yet is not a mistake; the form says so when it is saved.
+            if (!NOT_WRITTEN.includes(problem)) lines.push(`${label}, ${problem.replace(/^Line (\d+):/, "line $1:")}`);
           }
         }
         if (!lines.length && err.status !== 400) lines.push(err.message);
         problems.replaceChildren(...lines.map((l) => h("p", { text: l })));
+        // The last good preview would now be a lie: say there is none instead.
+        if (lines.length) box.replaceChildren(h("p", { class: "muted stale", text: "No preview until the problem above is fixed." }));
       }
     }, 250);
   };
@@ -707,8 +738,12 @@ async function showCompose(uuid, fromUuid) {
           const result = await api("GET", `/api/broadcast-messages/recipients/?${params}`);
           if (mine !== asked) return;
           count = result.count;
-          total.classList.remove("error");
-          total.textContent = plural(count, "recipient") + (count > 50 ? " (first 50 shown)" : "");
+          const q = buildQuery();
+          const targeted = (q.customers || []).length || (q.offerings || []).length || q.all_users;
+          total.classList.toggle("error", count === 0 && Boolean(targeted));
+          total.textContent = count === 0 && targeted
+            ? "Nobody: no active user with an address is in these organisations, or holds a live resource of these offerings."
+            : plural(count, "recipient") + (count > 50 ? " (first 50 shown)" : "");
           tbody.replaceChildren(...result.data.map((r) => h("tr", {},
             h("td", { text: r.full_name }), h("td", { text: r.email }),
             h("td", { text: r.customers.map((c) => c.name).join(", ") }),
@@ -775,7 +810,7 @@ async function showCompose(uuid, fromUuid) {
         h("div", {}, h("label", { for: "excluded", text: "Never send to (addresses)" }), excluded)),
       h("label", { class: "check" }, toMe, "Send a copy to me"),
       h("p", { class: "muted", id: "schedule-help",
-        text: `A scheduled broadcast leaves at the first scheduler run on that day in ${zone} (the scheduler looks every ${every}); today there is ${firstDay}.` }),
+        text: `A scheduled broadcast leaves at the first scheduler run on that day in ${zone} (the scheduler looks every ${every}); today there is ${localDay(firstDay)}.` }),
       error, buttons, tests);
     show(title, h("h1", { text: title }), steps(2), form,
       h("h2", { text: "Recipients" }), total, scroller("Recipients", table));
@@ -902,6 +937,9 @@ function recipientPreview(uuid, emails) {
         previewFrame(p.html || p.text, `The mail as ${p.email} gets it`));
     } catch (err) { result.replaceChildren(h("p", { class: "error", text: err.message })); }
   });
+  // Shown at once for the first recipient: the box above holds the text as
+  // written, placeholders and all; this is the mail as it arrives.
+  if (emails.length) setTimeout(() => button.click(), 0);
   return h("section", { "aria-labelledby": "preview-title" },
     h("h2", { id: "preview-title", text: "Preview for one recipient" }),
     emails.length ? h("div", { class: "actions" },
@@ -925,7 +963,7 @@ async function drawDelivery(uuid, section, header, status) {
     showMessage(uuid);
     return;
   }
-  const percent = d.total ? Math.round((100 * d.sent) / d.total) : 0;
+  const percent = percentSent(d);
   const filter = h("select", { id: "delivery-status" },
     ...[["", "All"], ["pending", "Pending"], ["sent", "Sent"], ["failed", "Failed"], ["cancelled", "Not sent (stopped)"]].map(
       ([value, label]) => h("option", { value, selected: value === status, text: label })));
@@ -944,12 +982,16 @@ async function drawDelivery(uuid, section, header, status) {
     h("progress", { max: d.total || 1, value: d.sent, "aria-label": "Delivery progress" }),
     h("div", { class: "actions" },
       h("div", {}, h("label", { for: "delivery-status", text: "Show" }), filter), retry),
-    scroller("Deliveries", h("table", {},
+    // Cards below 700 px, like the list: every column stays in view, none scrolls off.
+    scroller("Deliveries", h("table", { class: "cards", id: "deliveries" },
       h("caption", { class: "muted", text: rows.count > 100 ? `First 100 of ${rows.count}` : `${plural(rows.count, "delivery", "deliveries")}` }),
       h("thead", {}, h("tr", {}, ...["E-mail", "Status", "Attempts", "Last error", "Sent"].map((t) => h("th", { scope: "col", text: t })))),
       h("tbody", {}, ...rows.data.map((r) => h("tr", {},
-        h("td", { text: r.email }), h("td", {}, h("span", { class: `badge ${r.status}`, text: r.status })),
-        h("td", { text: r.attempts }), h("td", { text: r.last_error || "" }), h("td", { class: "nowrap", text: when(r.sent_at) })))))));
+        h("td", { "data-label": "E-mail", text: r.email }),
+        h("td", { "data-label": "Status" }, h("span", { class: `badge ${r.status}`, text: r.status })),
+        h("td", { "data-label": "Attempts", text: r.attempts }),
+        h("td", { "data-label": "Last error", text: r.last_error || "—" }),
+        h("td", { "data-label": "Sent", class: "nowrap", text: when(r.sent_at) })))))));
   const moving = d.status === "preparing" || d.status === "sending";
   if (moving && location.hash === `#/m/${uuid}`) pollTimer = setTimeout(() => drawDelivery(uuid, section, header, status), 1500);
 }
@@ -987,6 +1029,8 @@ async function showTemplate(uuid) {
   subject.addEventListener("input", () => { draft.subject = subject.value; preview.refresh(); });
   body.addEventListener("input", () => { draft.body = body.value; preview.refresh(); });
   const error = h("p", { class: "error", role: "alert" });
+  // The save error speaks of the text as it was at the save: any change makes it stale.
+  for (const field of [name, subject, body]) field.addEventListener("input", () => { error.textContent = ""; });
   const saveButton = action(h("button", { type: "button", text: "Save template" }), "Saving…", async () => {
     const payload = { name: draft.name.trim(), subject: draft.subject, body: draft.body };
     if (uuid) await api("PUT", `/api/broadcast-message-templates/${uuid}/`, payload);
@@ -1018,6 +1062,15 @@ async function showTemplate(uuid) {
 
 let lastHash = location.hash;
 
+// The navigation shows the screen you are on (aria-current, and a visible mark).
+function markCurrent(hash) {
+  const section = hash.startsWith("#/new") ? "#/new" : hash.startsWith("#/templates") ? "#/templates" : "#/";
+  for (const link of nav.querySelectorAll("a")) {
+    if (link.getAttribute("href") === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
 async function route() {
   clearTimeout(pollTimer);
   if (!sessionStorage.getItem(TOKEN_KEY)) return showSignIn();
@@ -1027,6 +1080,7 @@ async function route() {
   const hash = location.hash || "#/";
   lastHash = hash;
   unsaved = null;
+  markCurrent(hash);
   try {
     let match;
     if (hash === "#/new") await showCompose(null);
@@ -1045,13 +1099,16 @@ async function route() {
   }
 }
 
-window.addEventListener("hashchange", () => {
-  // Leaving a screen with unsaved work asks first; staying puts the address back.
+window.addEventListener("hashchange", async () => {
+  // Leaving a screen with unsaved work asks first, in the same dialog as every
+  // other question; the address stays put until the answer is to leave.
   if (unsaved && unsaved() && location.hash !== lastHash) {
-    if (!window.confirm("Leave this page? Your changes are not saved.")) {
-      history.replaceState(null, "", lastHash);
-      return;
-    }
+    const wanted = location.hash;
+    history.replaceState(null, "", lastHash);
+    if (!(await confirmDialog("Leave this page?", "Your changes are not saved. Leave without saving them?", "Leave", true))) return;
+    unsaved = null;
+    location.hash = wanted;
+    return;
   }
   route();
 });
