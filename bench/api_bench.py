@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import SIZES, directory, store_messages  # noqa: E402
 from herald.auth.tokens import create_token  # noqa: E402
-from herald.db import Database  # noqa: E402
+from herald.core.db import Database  # noqa: E402
 from herald.directory.importer import import_document  # noqa: E402
 from herald.directory.staff import ensure_staff  # noqa: E402
 from herald.migrations.runner import upgrade_to_head  # noqa: E402

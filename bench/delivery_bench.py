@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_bench import PG_DEFAULT, RESULTS, _fresh_database  # noqa: E402
 from herald.broadcasts import sending, service  # noqa: E402
 from herald.broadcasts.schemas import parse_message_input  # noqa: E402
-from herald.db import Database  # noqa: E402
+from herald.core.db import Database  # noqa: E402
 from herald.delivery.mail import render_message  # noqa: E402
 from herald.directory.importer import import_document  # noqa: E402
 from herald.directory.staff import ensure_staff  # noqa: E402
@@ -147,7 +147,14 @@ def _prepared(
     return url, database, author
 
 
-def bench(backend: str, total: int, concurrency: int, lateness: bool, pg_url: str) -> None:
+def bench(
+    backend: str,
+    total: int,
+    concurrency: int,
+    lateness: bool,
+    pg_url: str,
+    plain_only: bool = False,
+) -> None:
     sink = SinkProcess(_free_port()).start()
     try:
         users: list[dict[str, object]] = [
@@ -168,10 +175,8 @@ def bench(backend: str, total: int, concurrency: int, lateness: bool, pg_url: st
         sink.reset()
 
         runs = {}
-        for kind, subject, body in (
-            ("plain", SUBJECT, BODY),
-            ("personalised", PERSONAL_SUBJECT, PERSONAL_BODY),
-        ):
+        kinds = [("plain", SUBJECT, BODY), ("personalised", PERSONAL_SUBJECT, PERSONAL_BODY)]
+        for kind, subject, body in kinds[:1] if plain_only else kinds:
             sink.reset()
             worker = _worker(url, sink.port, concurrency)
             time.sleep(2.0)  # started and idle
@@ -194,22 +199,24 @@ def bench(backend: str, total: int, concurrency: int, lateness: bool, pg_url: st
                 "peak_mb": peak_mb,
                 "repeats": sink.received - total,
             }
-        plain, personal = runs["plain"], runs["personalised"]
+        plain = runs["plain"]
         print(f"\n== delivery, {backend}, {total:,} recipients, {concurrency} connections ==")
         print(f"  floor (aiosmtplib direct):       {floor_rate:8.0f} mails/s ({floor_s:.1f} s)")
         print(
             f"  Herald worker:                   {plain['rate']:8.0f} mails/s "
-            f"= {plain['rate'] / floor_rate:.0%} of floor (target >= 70%)"
+            f"= {plain['rate'] / floor_rate:.0%} of floor (target >= 75%)"
         )
-        print(
-            f"  Herald, personalised:            {personal['rate']:8.0f} mails/s "
-            f"= {personal['rate'] / plain['rate']:.0%} of unpersonalised (target >= 80%)"
-        )
+        if "personalised" in runs:
+            personal = runs["personalised"]
+            print(
+                f"  Herald, personalised:            {personal['rate']:8.0f} mails/s "
+                f"= {personal['rate'] / plain['rate']:.0%} of unpersonalised (target >= 80%)"
+            )
         for kind, run in runs.items():
             print(
                 f"  {kind:>12}: send {run['send_ms']:.0f} ms, "
                 f"end to end {run['end_to_end_s']:.1f} s,"
-                f" worker peak {run['peak_mb']:.0f} MB (target < 200), repeats {run['repeats']}"
+                f" worker peak {run['peak_mb']:.0f} MB (target < 100), repeats {run['repeats']}"
             )
 
         if lateness:
@@ -340,6 +347,7 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--skip-lateness", action="store_true")
+    parser.add_argument("--plain-only", action="store_true", help="skip the personalised run")
     parser.add_argument("--messages", type=int, default=1000, help="0 skips the memory run")
     parser.add_argument("--kills", type=int, default=10, help="0 skips the kill run")
     parser.add_argument("--pg-url", default=os.environ.get("HERALD_BENCH_DATABASE_URL", PG_DEFAULT))
@@ -348,7 +356,14 @@ def main() -> None:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
         if args.recipients:
-            bench(backend, args.recipients, args.concurrency, not args.skip_lateness, args.pg_url)
+            bench(
+                backend,
+                args.recipients,
+                args.concurrency,
+                not args.skip_lateness,
+                args.pg_url,
+                args.plain_only,
+            )
         if args.messages:
             memory_bench(backend, args.messages, args.pg_url)
         if args.kills:

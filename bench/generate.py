@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 from sqlalchemy import insert
 
-from herald.db import Database
-from herald.models import BroadcastMessage
+from herald.core.db import Database
+from herald.core.models import BroadcastMessage
 
 
 @dataclass(frozen=True)

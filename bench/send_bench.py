@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api_bench import _fresh_database  # noqa: E402
 from herald.auth.tokens import create_token  # noqa: E402
-from herald.db import Database  # noqa: E402
+from herald.core.db import Database  # noqa: E402
+from herald.core.models import User  # noqa: E402
 from herald.directory.staff import ensure_staff  # noqa: E402
 from herald.migrations.runner import upgrade_to_head  # noqa: E402
-from herald.models import User  # noqa: E402
 from sink import SinkProcess  # noqa: E402
 
 PG_URL = os.environ.get(

@@ -114,7 +114,7 @@ PEAK = (
     "import atexit, sys\n"
     "atexit.register(lambda: print('PEAK_KB', [l for l in open('/proc/self/status')"
     " if l.startswith('VmHWM')][0].split()[1], file=sys.stderr))\n"
-    "from herald.cli import main\n"
+    "from herald.entry.cli import main\n"
     "sys.argv = ['herald', 'directory', 'sync', '--allow-mass-removal']\n"
     "main()\n"
 )

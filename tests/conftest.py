@@ -24,14 +24,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from waldur_api_client.client import AuthenticatedClient
 
-from herald.app import create_app
 from herald.auth.tokens import create_token
-from herald.config import Settings
-from herald.db import Database
+from herald.core.config import Settings
+from herald.core.db import Database
+from herald.core.models import Base
 from herald.directory.importer import import_document
 from herald.directory.staff import ensure_staff
+from herald.entry.app import create_app
 from herald.migrations.runner import upgrade_to_head
-from herald.models import Base
 from tests.smtp_sink import SmtpSink
 
 PG_URL = os.environ.get("HERALD_TEST_DATABASE_URL")
@@ -55,7 +55,7 @@ def _fresh_postgres(url: str) -> str:
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'herald.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'herald.core.db'}"
     else:
         assert PG_URL
         url = _fresh_postgres(PG_URL)

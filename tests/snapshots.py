@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from herald.db import Database
+from herald.core.db import Database
 
 
 def snapshot(db: Database) -> dict[str, Any]:

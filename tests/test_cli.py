@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import text
 
 from herald.auth.tokens import hash_key
-from herald.db import Database
+from herald.core.db import Database
 from tests.cli import herald
 
 URL = "/api/broadcast-messages/"
@@ -137,7 +137,7 @@ def test_a_database_url_herald_cannot_use_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_refused_command_leaves_no_empty_database_behind(tmp_path: Path) -> None:
-    missing = tmp_path / "nothing-here" / "herald.db"
+    missing = tmp_path / "nothing-here" / "herald.core.db"
     for args in (["tokens", "list"], ["demo"], ["serve", "--port", "0"]):
         result = herald(f"sqlite:///{missing}", *args)
         assert result.returncode == 2, result.stderr

@@ -23,8 +23,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from herald.config import Settings
-from herald.db import Database
+from herald.core.config import Settings
+from herald.core.db import Database
 from tests.conftest import LiveServer
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from herald.broadcasts.repository import MESSAGES
-from herald.db import Database
+from herald.core.db import Database
 from herald.delivery.worker import DeliveryWorker
 from tests.conftest import load_directory
 from tests.delivery.helpers import outbox_status

@@ -13,9 +13,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from herald.db import Database
+from herald.core.db import Database
+from herald.core.models import Base
 from herald.migrations.runner import alembic_config
-from herald.models import Base
 from tests.conftest import BACKENDS, PG_URL, _fresh_postgres
 
 
@@ -89,7 +89,7 @@ def test_the_running_code_knows_the_newest_migration() -> None:
     """Herald checks its schema without Alembic at run time (migrations.SCHEMA_HEAD)."""
     from alembic.script import ScriptDirectory
 
-    from herald.models import SCHEMA_HEAD
+    from herald.core.models import SCHEMA_HEAD
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head == SCHEMA_HEAD

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.conftest import EXAMPLE_DIRECTORY, load_directory
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from herald import __version__
-from herald.clock import utc_now
-from herald.db import Database
-from herald.models import SCHEMA_HEAD
+from herald.core.clock import utc_now
+from herald.core.db import Database
+from herald.core.models import SCHEMA_HEAD
 from tests.cli import herald
 from tests.conftest import EXAMPLE_DIRECTORY, PG_URL
 

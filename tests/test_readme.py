@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from herald.db import Database
+from herald.core.db import Database
 from herald.directory.demo import demo_directory
 from tests.conftest import load_directory
 

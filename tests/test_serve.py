@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from herald.auth.tokens import create_token
-from herald.db import Database
+from herald.core.db import Database
 from herald.directory.staff import ensure_staff
 from tests.cli import herald
 from tests.delivery.helpers import wait_for

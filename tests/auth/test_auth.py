@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from herald.auth.tokens import create_token, hash_key
-from herald.db import Database
+from herald.core.db import Database
 from tests.conftest import load_directory
 from tests.factories import DirectoryBuilder
 

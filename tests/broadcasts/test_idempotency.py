@@ -9,8 +9,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import text
 
-from herald.clock import utc_now
-from herald.db import Database
+from herald.core.clock import utc_now
+from herald.core.db import Database
 from tests.smtp_sink import SmtpSink
 
 URL = "/api/broadcast-messages/"

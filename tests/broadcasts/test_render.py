@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import text
 
-from herald.db import Database
+from herald.core.db import Database
 
 URL = "/api/broadcast-messages/render/"
 PHYSICS = "886363ae12b3583bb0eedede4a502b63"

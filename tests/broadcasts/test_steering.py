@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from herald.broadcasts import endpoints, sending
-from herald.db import Database
+from herald.core.db import Database
 from tests.conftest import load_directory
 from tests.delivery.helpers import (
     WorkerThread,

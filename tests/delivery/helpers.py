@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from herald.config import Settings
-from herald.db import Database
-from herald.worker_process import run_delivery
+from herald.core.config import Settings
+from herald.core.db import Database
+from herald.entry.worker_process import run_delivery
 
 FAST = {
     "retry_base": 0.1,
@@ -76,7 +76,7 @@ def worker_process(
     command = (
         [str(herald), "worker"]
         if herald.exists()
-        else [sys.executable, "-m", "herald.cli", "worker"]
+        else [sys.executable, "-m", "herald.entry.cli", "worker"]
     )
     env = {**os.environ, "HERALD_DATABASE_URL": database_url, "HERALD_SMTP_URL": smtp_url}
     for key, value in {**FAST, **overrides}.items():

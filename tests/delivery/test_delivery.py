@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.delivery.helpers import (
     WorkerThread,
     outbox_status,

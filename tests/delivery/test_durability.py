@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.conftest import load_directory
 from tests.delivery.helpers import (
     leased_count,

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import text
 
 from herald.broadcasts.tasks import send_due_messages
-from herald.db import Database
+from herald.core.db import Database
 from tests.delivery.helpers import WorkerThread, pending_count, settings_for, wait_for
 from tests.smtp_sink import SmtpSink, free_port
 

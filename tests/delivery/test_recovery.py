@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.delivery.helpers import WorkerThread, outbox_status, settings_for, wait_for
 from tests.smtp_sink import SmtpSink
 

@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import text
 
 from herald.broadcasts.repository import MESSAGES
-from herald.clock import utc_now
-from herald.config import Settings
-from herald.db import Database
+from herald.core.clock import utc_now
+from herald.core.config import Settings
+from herald.core.db import Database
 from herald.delivery import outbox
 from herald.delivery.transport import DeliveryError
 from herald.delivery.worker import CACHED_MESSAGES, DeliveryWorker, WorkerCrashed

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from herald.db import Database
+from herald.core.db import Database
 from herald.directory.repository import counts
 from tests.cli import herald
 from tests.conftest import EXAMPLE_DIRECTORY, SHARED_EXAMPLE
@@ -70,7 +70,7 @@ def test_import_updates_rows_by_uuid(db: Database, database_url: str, tmp_path: 
     result = herald(database_url, "directory", "import", str(_write(tmp_path, d.doc)))
     assert result.returncode == 0, result.stderr
     with db.transaction(write=False) as session:
-        from herald.models import Customer, User
+        from herald.core.models import Customer, User
 
         user = session.get(User, uid("user", "ann"))
         customer = session.get(Customer, uid("customer", "Org"))

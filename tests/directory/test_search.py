@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.conftest import EXAMPLE_DIRECTORY, load_directory
 
 

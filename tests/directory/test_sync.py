@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from herald.config import Settings
-from herald.db import Database
+from herald.core.config import Settings
+from herald.core.db import Database
 from herald.directory.jobs import periodic_sync, run_sync
 from herald.directory.repository import counts
 from herald.directory.sync import MassRemoval, sync
@@ -251,7 +251,7 @@ def test_periodic_sync_runs_in_one_process_at_a_time(
     db: Database, database_url: str, waldur: FakeWaldur, api: Any
 ) -> None:
     settings = _settings(database_url, waldur, sync_interval=60)
-    from herald.clock import utc_now
+    from herald.core.clock import utc_now
 
     now = utc_now()
     from datetime import timedelta

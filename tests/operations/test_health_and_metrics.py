@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from herald.config import Settings
-from herald.db import Database
+from herald.core.config import Settings
+from herald.core.db import Database
 from herald.migrations.runner import upgrade_to_head
 from tests.conftest import LiveServer, _fresh_postgres
 from tests.delivery.helpers import WorkerThread, settings_for, wait_for
@@ -77,7 +77,7 @@ def test_ready_is_503_when_the_database_is_down(database_url: str, tmp_path: Pat
     if database_url.startswith("sqlite"):
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("")
-        url = f"sqlite:///{blocker / 'herald.db'}"
+        url = f"sqlite:///{blocker / 'herald.core.db'}"
     else:
         import socket
 

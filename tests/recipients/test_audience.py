@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.conftest import load_directory
 from tests.factories import DirectoryBuilder
 

@@ -18,9 +18,9 @@ from sqlalchemy import text
 from herald.broadcasts import sending
 from herald.broadcasts.schemas import MessageInput
 from herald.broadcasts.service import create_message
-from herald.db import Database
+from herald.core.db import Database
+from herald.core.models import Base, User
 from herald.directory.importer import import_document
-from herald.models import Base, User
 from herald.recipients.service import Audience
 from herald.recipients.targeting import Targeting, make_targeting
 

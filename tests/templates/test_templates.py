@@ -21,7 +21,7 @@ from waldur_api_client.models.patched_message_template_request import (
     PatchedMessageTemplateRequest,
 )
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.snapshots import snapshot
 
 URL = "/api/broadcast-message-templates/"

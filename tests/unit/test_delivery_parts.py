@@ -11,7 +11,7 @@ from datetime import date
 import aiosmtplib
 import pytest
 
-from herald.config import Settings
+from herald.core.config import Settings
 from herald.delivery.mail import Person, PersonalisedMessage, html_to_text, render_message
 from herald.delivery.outbox import person_columns, person_from_columns
 from herald.delivery.transport import (

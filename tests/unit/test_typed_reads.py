@@ -7,9 +7,9 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import StatementError
 
 from herald.broadcasts import repository
-from herald.clock import utc_now
-from herald.db import Database
-from herald.models import BroadcastMessage, MessageState
+from herald.core.clock import utc_now
+from herald.core.db import Database
+from herald.core.models import BroadcastMessage, MessageState
 
 
 def _message(db: Database, state: object) -> None:

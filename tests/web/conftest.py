@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.conftest import EXAMPLE_DIRECTORY, load_directory
 from tests.delivery.helpers import wait_for
 from tests.smtp_sink import SmtpSink, free_port

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, expect
 
-from herald.db import Database
+from herald.core.db import Database
 from tests.conftest import load_directory
 from tests.smtp_sink import SmtpSink
 from tests.web.conftest import PHYSICS, _page, _sign_in

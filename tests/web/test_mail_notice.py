@@ -28,7 +28,7 @@ def test_the_footer_says_where_the_directory_comes_from(
 ) -> None:  # type: ignore[no-untyped-def]
     if not database_url.startswith("sqlite"):
         return
-    from herald.clock import utc_now
+    from herald.core.clock import utc_now
     from herald.operations import jobs
 
     page = browser.new_page(viewport={"width": 1440, "height": 900})

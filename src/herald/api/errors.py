@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from herald.api.responses import JSONResponse
-from herald.errors import Conflict, DomainError, Invalid, NotFound
+from herald.core.errors import Conflict, DomainError, Invalid, NotFound
 
 logger = logging.getLogger("herald.api")
 

@@ -10,7 +10,7 @@ from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
 from herald.api.responses import JSONResponse
-from herald.errors import NotFound
+from herald.core.errors import NotFound
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 300

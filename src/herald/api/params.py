@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import Request
 
 from herald.api.errors import APIError, PayloadTooLarge, UnsupportedMediaType
-from herald.errors import Invalid, NotFound
-from herald.text import BAD_UNICODE, has_lone_surrogate, printable
+from herald.core.errors import Invalid, NotFound
+from herald.core.text import BAD_UNICODE, has_lone_surrogate, printable
 
 _UUID = re.compile(
     r"^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"

@@ -5,7 +5,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from herald.text import printable
+from herald.core.text import printable
 
 
 class JSONResponse(Response):

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from herald.api.errors import NotAuthenticated, PermissionDenied
 from herald.api.params import RequestBody, read_body
 from herald.auth.tokens import Holder, holder_of, record_use
-from herald.clock import utc_now
-from herald.db import Database
-from herald.models import User
+from herald.core.clock import utc_now
+from herald.core.db import Database
+from herald.core.models import User
 
 _SCHEMES = {"token", "bearer"}
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from herald.clock import utc_now
-from herald.db import rowcount
-from herald.models import ApiToken, User
+from herald.core.clock import utc_now
+from herald.core.db import rowcount
+from herald.core.models import ApiToken, User
 
 LAST_USED_EVERY = timedelta(minutes=1)
 

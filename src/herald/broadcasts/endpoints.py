@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from herald.addresses import email_error
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
 from herald.api.pagination import (
@@ -48,16 +47,17 @@ from herald.broadcasts.schemas import (
     message_json,
     parse_message_input,
 )
-from herald.config import Settings
-from herald.db import Database
+from herald.core.addresses import email_error
+from herald.core.config import Settings
+from herald.core.db import Database
+from herald.core.errors import Invalid
+from herald.core.models import DeliveryProgress, DeliveryStatus
+from herald.core.text import check_message_text, read_text, text_problem
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
-from herald.errors import Invalid
 from herald.idempotency.service import Idempotency
-from herald.models import DeliveryProgress, DeliveryStatus
 from herald.recipients.service import check_targeting
 from herald.recipients.targeting import targeting_from_json
-from herald.text import check_message_text, read_text, text_problem
 
 logger = logging.getLogger("herald.sending")
 

@@ -14,10 +14,16 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session
 
-from herald.db import rowcount, text_bytes
+from herald.core.db import rowcount, text_bytes
+from herald.core.models import (
+    BroadcastMessage,
+    DeliveryProgress,
+    DeliveryStatus,
+    MessageState,
+    Steering,
+)
 from herald.delivery import outbox
 from herald.delivery.outbox import MessageContent
-from herald.models import BroadcastMessage, DeliveryProgress, DeliveryStatus, MessageState, Steering
 
 _COLUMNS = (
     BroadcastMessage.id,

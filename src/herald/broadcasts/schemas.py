@@ -19,11 +19,11 @@ from pydantic.json_schema import SkipJsonSchema
 
 from herald.api.params import parse_uuid
 from herald.broadcasts.sending import progress
-from herald.errors import Invalid
-from herald.models import DeliveryProgress, DeliveryStatus, MessageState
+from herald.core.errors import Invalid
+from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState
+from herald.core.text import BODY_MAX, MISSING, SUBJECT_RULE, check_message_text, read_text
 from herald.recipients.schemas import NamedRef
 from herald.recipients.targeting import Targeting, targeting_from_json
-from herald.text import BODY_MAX, MISSING, SUBJECT_RULE, check_message_text, read_text
 
 STATES = tuple(MessageState)
 MESSAGE_FIELDS = (

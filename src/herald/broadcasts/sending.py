@@ -30,12 +30,12 @@ import orjson
 from sqlalchemy.orm import Session
 
 from herald.broadcasts import repository
-from herald.clock import utc_now
-from herald.db import Database
+from herald.core.clock import utc_now
+from herald.core.db import Database
+from herald.core.errors import NoRecipients, NotFound, WrongState
+from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
 from herald.delivery import outbox
 from herald.delivery.mail import Person
-from herald.errors import NoRecipients, NotFound, WrongState
-from herald.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
 from herald.personalisation import is_template
 from herald.recipients.service import Audience, KeyRange, Recipient
 from herald.recipients.targeting import targeting_from_stored

@@ -19,7 +19,10 @@ from herald.api.pagination import PageRequest
 from herald.broadcasts import repository
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
 from herald.broadcasts.sending import person_of
-from herald.clock import utc_now
+from herald.core.clock import utc_now
+from herald.core.errors import Conflict, Invalid, NoRecipients, NotFound, WrongState
+from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
+from herald.core.text import check_message_text, looks_like_html
 from herald.delivery import outbox
 from herald.delivery.mail import (
     Person,
@@ -28,13 +31,10 @@ from herald.delivery.mail import (
     html_to_text,
     render_message,
 )
-from herald.errors import Conflict, Invalid, NoRecipients, NotFound, WrongState
-from herald.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
 from herald.personalisation import TemplateProblem
 from herald.recipients.service import Audience, check_targeting, outside_recipient
 from herald.recipients.targeting import Targeting, targeting_from_stored
 from herald.templates import repository as template_repository
-from herald.text import check_message_text, looks_like_html
 
 DRAFT, SCHEDULED, SENT = MessageState.DRAFT, MessageState.SCHEDULED, MessageState.SENT
 EDITABLE = (DRAFT, SCHEDULED)

@@ -11,9 +11,9 @@ import logging
 from datetime import date
 
 from herald.broadcasts import repository, sending
-from herald.clock import utc_now
-from herald.db import Database
-from herald.errors import NoRecipients, NotFound, WrongState
+from herald.core.clock import utc_now
+from herald.core.db import Database
+from herald.core.errors import NoRecipients, NotFound, WrongState
 from herald.idempotency.service import forget_expired
 from herald.operations import jobs
 

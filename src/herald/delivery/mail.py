@@ -18,9 +18,9 @@ from email.header import Header
 from email.utils import format_datetime
 from html.parser import HTMLParser
 
-from herald.addresses import email_error
+from herald.core.addresses import email_error
+from herald.core.text import looks_like_html
 from herald.personalisation import compile_template, context_for, is_template, render_compiled
-from herald.text import looks_like_html
 
 _BLOCKS = {
     "p", "div", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6",

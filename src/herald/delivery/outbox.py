@@ -39,10 +39,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from herald.addresses import email_key
-from herald.db import json_array, rowcount
+from herald.core.addresses import email_key
+from herald.core.db import json_array, rowcount
+from herald.core.models import Delivery, DeliveryStatus
 from herald.delivery.mail import Person
-from herald.models import Delivery, DeliveryStatus
 
 PENDING, SENT, FAILED = DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED
 CANCELLED = DeliveryStatus.CANCELLED

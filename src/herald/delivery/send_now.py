@@ -6,9 +6,9 @@ import asyncio
 import logging
 import uuid
 
-from herald.config import Settings
+from herald.core.config import Settings
+from herald.core.models import DeliveryStatus
 from herald.delivery.transport import DeliveryError, transport_from_url
-from herald.models import DeliveryStatus
 
 logger = logging.getLogger("herald.delivery")
 

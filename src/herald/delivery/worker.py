@@ -41,9 +41,9 @@ from typing import Any, Protocol
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from herald.clock import utc_now
-from herald.config import Settings
-from herald.db import Database
+from herald.core.clock import utc_now
+from herald.core.config import Settings
+from herald.core.db import Database
 from herald.delivery import outbox
 from herald.delivery.mail import PersonalisedMessage, RenderedMessage, message_for
 from herald.delivery.outbox import FAILED, PENDING, SENT, ClaimedDelivery, MessageContent, Outcome

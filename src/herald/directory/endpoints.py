@@ -13,10 +13,10 @@ from starlette.responses import JSONResponse, Response
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.auth.dependencies import ApiKey, staff_session
+from herald.core.errors import Invalid
+from herald.core.text import text_problem
 from herald.directory import repository
-from herald.errors import Invalid
 from herald.operations import jobs
-from herald.text import text_problem
 
 router = APIRouter(prefix="/api", tags=["directory"])
 

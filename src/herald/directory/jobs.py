@@ -9,9 +9,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from herald.clock import utc_now
-from herald.config import Settings
-from herald.db import Database
+from herald.core.clock import utc_now
+from herald.core.config import Settings
+from herald.core.db import Database
 from herald.directory.sync import Progress, SyncResult, sync
 from herald.directory.waldur import WaldurClient, WaldurError
 from herald.operations import jobs

@@ -9,7 +9,7 @@ from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from herald.models import (
+from herald.core.models import (
     ApiToken,
     Base,
     Customer,

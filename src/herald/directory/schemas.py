@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from herald.addresses import email_error
 from herald.api.params import parse_uuid
+from herald.core.addresses import email_error
 
 RESOURCE_STATES = ("OK", "Creating", "Updating", "Terminating", "Terminated", "Erred")
 CUSTOMER_ROLES = ("owner", "support", "service_manager", "reader")

@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from herald.core.models import User
 from herald.directory.repository import find_user_by_email
-from herald.models import User
 
 
 def ensure_staff(session: Session, email: str, full_name: str, support: bool) -> User:

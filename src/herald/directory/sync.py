@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from herald.clock import utc_now
+from herald.core.clock import utc_now
 from herald.directory.importer import ImportReport, check_document, plan_directory, write_plan
 from herald.directory.repository import counts
 from herald.directory.waldur import WaldurClient

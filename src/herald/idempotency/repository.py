@@ -8,8 +8,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from herald.db import rowcount
-from herald.models import IdempotencyKey
+from herald.core.db import rowcount
+from herald.core.models import IdempotencyKey
 
 
 def claim(session: Session, user_uuid: str, key: str, fingerprint: str, now: datetime) -> bool:

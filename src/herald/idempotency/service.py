@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald.clock import utc_now
-from herald.errors import Conflict, Invalid
+from herald.core.clock import utc_now
+from herald.core.errors import Conflict, Invalid
 from herald.idempotency import repository
 
 HEADER = "Idempotency-Key"

@@ -4,8 +4,8 @@ import warnings
 
 from alembic import context
 
-from herald.db import Database
-from herald.models import Base
+from herald.core.db import Database
+from herald.core.models import Base
 
 config = context.config
 

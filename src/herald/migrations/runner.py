@@ -5,7 +5,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from herald.db import normalize_url
+from herald.core.db import normalize_url
 
 
 def alembic_config(database_url: str) -> Config:

@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 
 from herald import __version__
 from herald.auth.dependencies import ApiKey, staff_session
-from herald.config import Settings
-from herald.db import Database
+from herald.core.config import Settings
+from herald.core.db import Database
 from herald.operations import jobs, metrics
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"

@@ -13,8 +13,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from herald.db import rowcount
-from herald.models import JobRun
+from herald.core.db import rowcount
+from herald.core.models import JobRun
 
 
 class Job(StrEnum):

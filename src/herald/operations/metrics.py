@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from herald.models import DeliveryStatus, MessageState
+from herald.core.models import DeliveryStatus, MessageState
 
 MAIL_ATTEMPTS = Counter(
     "herald_mail_attempts",

@@ -37,9 +37,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Subquery
 
-from herald.clock import utc_now
-from herald.db import json_array, json_strings
-from herald.models import Customer, CustomerRole, Offering, Project, ProjectRole, Resource, User
+from herald.core.clock import utc_now
+from herald.core.db import json_array, json_strings
+from herald.core.models import (
+    Customer,
+    CustomerRole,
+    Offering,
+    Project,
+    ProjectRole,
+    Resource,
+    User,
+)
 
 TERMINATED = "Terminated"
 NOTIFICATION_NAME = "Notification email for "

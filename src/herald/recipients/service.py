@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from herald.addresses import email_key
-from herald.errors import Invalid
-from herald.models import User
+from herald.core.addresses import email_key
+from herald.core.errors import Invalid
+from herald.core.models import User
 from herald.recipients import repository
 from herald.recipients.repository import EVERYTHING, AudienceQuery, KeyRange
 from herald.recipients.targeting import Targeting, stored_form

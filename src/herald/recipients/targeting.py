@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from herald.addresses import email_error, email_key
 from herald.api.params import parse_uuid
-from herald.errors import Invalid
+from herald.core.addresses import email_error, email_key
+from herald.core.errors import Invalid
 
 LIST_OF_UUIDS = ("customers", "offerings")
 LIST_OF_EMAILS = ("additional_recipients", "excluded_recipients")

@@ -15,10 +15,10 @@ from herald.api.pagination import PageRequest, count_response, list_response
 from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
-from herald.errors import Invalid
+from herald.core.errors import Invalid
+from herald.core.text import NAME_MAX, SUBJECT_RULE, text_problem
 from herald.idempotency.service import Idempotency
 from herald.templates import repository, service
-from herald.text import NAME_MAX, SUBJECT_RULE, text_problem
 
 router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
 TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body")

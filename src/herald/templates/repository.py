@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from herald.models import MessageTemplate
+from herald.core.models import MessageTemplate
 
 _COLUMNS = (
     MessageTemplate.id,

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from herald.clock import utc_now
-from herald.errors import Invalid, NotFound
+from herald.core.clock import utc_now
+from herald.core.errors import Invalid, NotFound
+from herald.core.text import MISSING, check_message_text, read_text
 from herald.templates import repository
-from herald.text import MISSING, check_message_text, read_text
 
 FIELDS = ("name", "subject", "body")
 

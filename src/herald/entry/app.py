@@ -24,9 +24,9 @@ from herald.api.errors import install_error_handlers
 from herald.api.openapi import finish
 from herald.broadcasts import endpoints as broadcasts
 from herald.broadcasts.repository import count_by_state
-from herald.clock import utc_now
-from herald.config import Settings
-from herald.db import Database
+from herald.core.clock import utc_now
+from herald.core.config import Settings
+from herald.core.db import Database
 from herald.delivery.outbox import queue_stats
 from herald.directory import endpoints as directory
 from herald.directory.repository import counts as directory_counts
@@ -39,7 +39,7 @@ from herald.templates import endpoints as templates
 REQUEST_THREADS = 4
 GZIP_ABOVE = 4096  # bytes
 GC_THRESHOLD = 10_000
-CONSOLE = Path(__file__).parent / "web" / "static"
+CONSOLE = Path(__file__).parent.parent / "web" / "static"
 # Only this server's own scripts; previews (srcdoc frames inherit this) load nothing remote.
 CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -224,5 +224,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def app_factory() -> FastAPI:
-    """For `uvicorn --factory herald.app:app_factory` (settings from the environment)."""
+    """For `uvicorn --factory herald.entry.app:app_factory` (settings from the environment)."""
     return create_app()

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from herald import __version__
-from herald.addresses import email_error
-from herald.config import Settings
+from herald.core.addresses import email_error
+from herald.core.config import Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `herald --version` stays fast
-    from herald.db import Database
-    from herald.models import User
+    from herald.core.db import Database
+    from herald.core.models import User
 
 FAILED = 2
 # Click's UsageError as typer ships it (typer carries its own click and exports only
@@ -53,7 +53,7 @@ def _fail(message: str) -> NoReturn:
 def _database(create: bool = False) -> Database:
     """The database; only `migrate` may create a SQLite file that is not there yet
     (any other command would leave an empty file behind and then fail)."""
-    from herald.db import NO_SCHEMA, Database, missing_sqlite_file
+    from herald.core.db import NO_SCHEMA, Database, missing_sqlite_file
 
     url = Settings().database_url
     if not create and (path := missing_sqlite_file(url)):
@@ -84,8 +84,8 @@ def options(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
+    from herald.core.models import SCHEMA_HEAD
     from herald.migrations.runner import upgrade_to_head
-    from herald.models import SCHEMA_HEAD
 
     database = _database(create=True)
     try:
@@ -123,9 +123,9 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the API (docs at /api/docs/) and, unless --no-worker, deliver mail."""
-    from herald.logs import configure_logging
-    from herald.server import ServeOptions
-    from herald.server import serve as run_server
+    from herald.entry.logs import configure_logging
+    from herald.entry.server import ServeOptions
+    from herald.entry.server import serve as run_server
 
     settings = Settings()  # fail here, not in every process, on a bad setting
     configure_logging(settings)
@@ -135,9 +135,9 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run only the delivery worker and scheduler (several may share one PostgreSQL)."""
-    from herald.logs import configure_logging
-    from herald.preflight import check_configuration
-    from herald.worker_process import main
+    from herald.entry.logs import configure_logging
+    from herald.entry.preflight import check_configuration
+    from herald.entry.worker_process import main
 
     settings = Settings()
     configure_logging(settings)
@@ -385,7 +385,7 @@ def demo(
 
 def main() -> None:
     """The console script: one line and status 2 for every failure, unless --debug."""
-    from herald.cli_errors import explain
+    from herald.entry.cli_errors import explain
 
     debug = "--debug" in sys.argv[1:]
     try:

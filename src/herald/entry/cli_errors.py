@@ -18,10 +18,10 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
-from herald.db import NO_SCHEMA
+from herald.core.db import NO_SCHEMA
 from herald.directory.sync import MassRemoval
 from herald.directory.waldur import WaldurError
-from herald.preflight import ConfigurationError
+from herald.entry.preflight import ConfigurationError
 
 
 def _where(url: str | None) -> str:

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HERALD_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///./var/herald.db"
+    database_url: str = "sqlite:///./var/herald.core.db"
     smtp_url: str = "file://./var/outbox"
     from_email: str = "noreply@localhost"
     time_zone: str = "UTC"
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     @field_validator("from_email")
     @classmethod
     def _valid_sender(cls, value: str) -> str:
-        from herald.addresses import email_error
+        from herald.core.addresses import email_error
 
         if problem := email_error(value.strip()):
             raise ValueError(f"HERALD_FROM_EMAIL {value!r}: {problem}")

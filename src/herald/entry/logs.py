@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from herald.config import Settings
+from herald.core.config import Settings
 
 TEXT_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 

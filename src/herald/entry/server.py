@@ -33,10 +33,10 @@ from typing import Any
 
 import uvicorn
 
-from herald.config import Settings
-from herald.preflight import ConfigurationError, check_configuration
+from herald.core.config import Settings
+from herald.entry.preflight import ConfigurationError, check_configuration
 
-APP = "herald.app:app_factory"
+APP = "herald.entry.app:app_factory"
 RESTART_FIRST, RESTART_MAX = 1.0, 30.0  # seconds: back-off between restarts of one child
 HEALTHY_AFTER = 60.0  # seconds a child must live for its back-off to start again from the first
 STOP_DELIVERY_WITHIN = 60.0  # seconds the delivery process has to finish what is on the wire
@@ -88,7 +88,7 @@ class ServeOptions:
 def _config(options: ServeOptions) -> uvicorn.Config:
     # Imported here, in the child: it registers metrics, which must happen
     # after the supervisor has set PROMETHEUS_MULTIPROC_DIR.
-    from herald.http_protocol import with_header_timeout
+    from herald.entry.http_protocol import with_header_timeout
 
     # uvicorn's own access log is off: Herald logs requests itself (with their
     # duration, never a header), when asked to, in the configured format.
@@ -122,7 +122,7 @@ def _die_with_parent() -> None:
 
 
 def _serve_one(options: ServeOptions) -> None:
-    from herald.logs import configure_logging
+    from herald.entry.logs import configure_logging
 
     _die_with_parent()
     configure_logging(Settings())
@@ -131,7 +131,7 @@ def _serve_one(options: ServeOptions) -> None:
 
 
 def _delivery_child() -> None:
-    from herald.worker_process import main
+    from herald.entry.worker_process import main
 
     _die_with_parent()
     main()

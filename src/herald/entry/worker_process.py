@@ -21,12 +21,12 @@ import sys
 from herald.broadcasts.repository import MESSAGES
 from herald.broadcasts.sending import prepare_unprepared
 from herald.broadcasts.tasks import send_due_messages
-from herald.config import Settings
-from herald.db import Database
+from herald.core.config import Settings
+from herald.core.db import Database
 from herald.delivery.transport import transport_from_url
 from herald.delivery.worker import DeliveryWorker, WorkerCrashed
 from herald.directory.jobs import periodic_sync
-from herald.logs import configure_logging
+from herald.entry.logs import configure_logging
 
 logger = logging.getLogger("herald.delivery")
 

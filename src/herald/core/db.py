@@ -264,7 +264,7 @@ class Database:
 
     def schema_problem(self) -> str | None:
         """Why this database cannot be served yet (no schema, or an older one), or None."""
-        from herald.models import SCHEMA_HEAD
+        from herald.core.models import SCHEMA_HEAD
 
         current = self.schema_revision()
         if current is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from herald.config import Settings
-from herald.db import NO_SCHEMA, Database, missing_sqlite_file
+from herald.core.config import Settings
+from herald.core.db import NO_SCHEMA, Database, missing_sqlite_file
 from herald.delivery.transport import transport_from_url
 
 
