@@ -39,11 +39,19 @@ $(AXE):  # axe-core from npm, injected by the console's accessibility tests
 test: install browser nftables $(AXE)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
-lint: install  ## ruff, mypy --strict and the import layers (import-linter)
+JSCHECKS := node_modules/.installed
+
+$(JSCHECKS): package.json  # tsc and eslint from npm, for the console's JavaScript
+	npm install --silent --no-audit --no-fund
+	touch $(JSCHECKS)
+
+lint: install $(JSCHECKS)  ## ruff, mypy --strict, the import layers; tsc and eslint on the console
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	node_modules/.bin/tsc -p tsconfig.json
+	node_modules/.bin/eslint src/herald/web/static
 
 bench: install  ## API and delivery benchmarks (see bench/README.md); not part of `make test`
 	$(BIN)/python bench/api_bench.py
@@ -58,4 +66,4 @@ migration: install  ## write a new Alembic migration from models.py: make migrat
 	$(BIN)/python -c 'from herald.migrations.runner import make_revision; make_revision("sqlite:///var/migration.db", "$(m)")'
 
 clean:  ## remove the environment and local data
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

@@ -139,7 +139,7 @@ def _prepared(
     """A fresh, migrated database holding `users` and a staff author: (url, database, author)."""
     url = _fresh_database(backend, pg_url)
     upgrade_to_head(url)
-    database = Database(url)
+    database = Database(url, statement_timeout=None)  # a 1M-user import takes minutes
     with database.transaction() as session:
         if users:
             import_document(session, {"users": users})

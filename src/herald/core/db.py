@@ -55,6 +55,10 @@ POOL_TIMEOUT = 5
 # off (Watchdog): within the 10 s promised for a 503, for a server that keeps the
 # connection open and never answers.
 HELD_DEADLINE = 8.0
+# The delivery process's jobs may take longer (the last batch of a million-address
+# preparation builds `emails` in one statement); still never wait for ever.
+JOB_STATEMENT_TIMEOUT = 60
+JOB_HELD_DEADLINE = 90.0
 
 
 def normalize_url(url: str) -> str:
@@ -145,7 +149,7 @@ class Watchdog:
                     duplicate.shutdown(socket.SHUT_RDWR)
 
 
-def _make_engine(url: str, statement_timeout: float | None) -> Engine:
+def _make_engine(url: str, statement_timeout: float | None, held_deadline: float) -> Engine:
     if not is_sqlite(url):
         engine = create_engine(
             url,
@@ -156,7 +160,7 @@ def _make_engine(url: str, statement_timeout: float | None) -> Engine:
             connect_args=_postgresql_options(statement_timeout),
         )
         if statement_timeout:
-            watchdog = Watchdog(HELD_DEADLINE)
+            watchdog = Watchdog(held_deadline)
             event.listen(engine, "checkout", watchdog.checkout)
             event.listen(engine, "checkin", watchdog.checkin)
         return engine
@@ -225,12 +229,20 @@ def text_bytes(session: Session, column: Any) -> Any:
 class Database:
     """One engine per process, with a session factory for reads and one for writes."""
 
-    def __init__(self, url: str, *, statement_timeout: float | None = STATEMENT_TIMEOUT) -> None:
-        """`statement_timeout=None` for long maintenance work (migrations, imports)."""
+    def __init__(
+        self,
+        url: str,
+        *,
+        statement_timeout: float | None = STATEMENT_TIMEOUT,
+        held_deadline: float = HELD_DEADLINE,
+    ) -> None:
+        """`statement_timeout=None` for long maintenance work (migrations, imports);
+        `held_deadline`: how long a connection may be held before the watchdog cuts it
+        (with a statement time-out only)."""
         self.url = normalize_url(url)
         self.display_url = make_url(self.url).render_as_string(hide_password=True)
         self.is_sqlite = is_sqlite(self.url)
-        self.engine = _make_engine(self.url, statement_timeout)
+        self.engine = _make_engine(self.url, statement_timeout, held_deadline)
         writer = self.engine.execution_options(**{WRITE_OPTION: True})
         reader = self.engine
         if not self.is_sqlite:

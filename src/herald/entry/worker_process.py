@@ -22,7 +22,7 @@ from herald.broadcasts.repository import MESSAGES
 from herald.broadcasts.sending import prepare_unprepared
 from herald.broadcasts.tasks import send_due_messages
 from herald.core.config import Settings
-from herald.core.db import Database
+from herald.core.db import JOB_HELD_DEADLINE, JOB_STATEMENT_TIMEOUT, Database
 from herald.delivery.transport import transport_from_url
 from herald.delivery.worker import DeliveryWorker, WorkerCrashed
 from herald.directory.jobs import periodic_sync
@@ -76,7 +76,11 @@ async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None
     """Run the worker and the scheduler until `stopping` is set (or a signal arrives).
 
     Raises WorkerCrashed when the worker or the scheduler dies."""
-    database = Database(settings.database_url)
+    database = Database(
+        settings.database_url,
+        statement_timeout=JOB_STATEMENT_TIMEOUT,
+        held_deadline=JOB_HELD_DEADLINE,
+    )
     transport = transport_from_url(
         settings.smtp_url, timeout=settings.smtp_timeout, size=settings.smtp_concurrency
     )

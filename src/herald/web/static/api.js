@@ -1,0 +1,78 @@
+// @ts-check
+// Herald's public API, the only thing the console talks to.
+
+export const onlyFields = (names) => names.map((name) => `field=${name}`).join("&");
+// What a broadcast's page reads of it: everything but `emails` (see showMessage).
+export const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery"];
+export const TOKEN_KEY = "herald.token";
+/** The event a 401 raises; main.js signs out on it. */
+export const SESSION_ENDED = "herald:session-ended";
+// ---- the API -------------------------------------------------------------
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(ApiError.describe(body) || `Request failed (${status})`);
+    this.status = status;
+    this.body = body;
+  }
+  static describe(body) {
+    if (!body || typeof body !== "object") return "";
+    if (body.detail) return body.detail;
+    const names = { body: "Message", subject: "Subject", query: "Recipients", send_at: "Send on",
+      emails: "Addresses", email: "Address", name: "Name", additional_recipients: "Also send to",
+      excluded_recipients: "Never send to", customers: "Organisations", offerings: "Offerings" };
+    const parts = [];
+    const walk = (value, path) => {
+      if (Array.isArray(value)) value.forEach((v) => (typeof v === "string" ? parts.push(`${path}: ${v}`) : walk(v, path)));
+      else if (value && typeof value === "object") {
+        for (const [k, v] of Object.entries(value)) {
+          const label = names[k] || (/^\d+$/.test(k) ? `item ${Number(k) + 1}` : k);
+          walk(v, path ? `${path}, ${label}` : label);
+        }
+      }
+    };
+    walk(body, "");
+    return parts.join("; ");
+  }
+}
+
+export async function api(method, path, body, options = {}) {
+  const headers = { Authorization: `Token ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.key) headers["Idempotency-Key"] = options.key;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    throw new ApiError(0, { detail: "Herald cannot be reached; check the connection and try again." });
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (err) { data = { detail: text.slice(0, 200) }; }
+  if (response.status === 401 && !options.signingIn) {
+    window.dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: "Your session has ended; sign in again." }));
+    throw new ApiError(401, data);
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return { data, count: Number(response.headers.get("X-Result-Count") || 0), links: parseLinks(response.headers.get("Link")) };
+}
+
+export function parseLinks(header) {
+  const links = {};
+  for (const part of (header || "").split(",")) {
+    const match = part.match(/<([^>]+)>;\s*rel="(\w+)"/);
+    if (match) links[match[2]] = match[1];
+  }
+  return links;
+}
+
+export function queryParams(query) {
+  const params = new URLSearchParams();
+  for (const uuid of query.customers || []) params.append("customers", uuid);
+  for (const uuid of query.offerings || []) params.append("offerings", uuid);
+  if (query.all_users) params.set("all_users", "true");
+  if (query.send_to_me) params.set("send_to_me", "true");
+  for (const a of query.additional_recipients || []) params.append("additional_recipients", a);
+  for (const a of query.excluded_recipients || []) params.append("excluded_recipients", a);
+  return params;
+}

@@ -1,0 +1,40 @@
+// @ts-check
+// Questions asked before acting, in one dialog.
+
+import { plural } from "./dom.js";
+
+// ---- dialogs -----------------------------------------------------------------
+
+export function confirmDialog(title, text, okLabel, danger) {
+  const dialog = /** @type {HTMLDialogElement} */ (document.getElementById("confirm"));
+  document.getElementById("confirm-title").textContent = title;
+  document.getElementById("confirm-text").textContent = text;
+  const ok = document.getElementById("confirm-ok");
+  ok.textContent = okLabel;
+  ok.className = danger ? "danger" : "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    /** @type {HTMLButtonElement} */ (dialog.querySelector("button[value=cancel]")).focus();
+  });
+}
+
+export function confirmSend(subject, count) {
+  return confirmDialog("Send now?",
+    `Send “${subject}” to ${plural(count, "recipient")} now? This cannot be undone.`, "Send", false);
+}
+
+export function confirmStop(subject, count) {
+  return confirmDialog("Stop sending?",
+    `Stop sending “${subject}”? ${plural(count, "recipient")} who have not got it yet will not get it. ` +
+    "A stopped broadcast cannot be resumed.", "Stop sending", true);
+}
+
+export function confirmDelete(m) {
+  const lost = m.state === "SENT"
+    ? `Its delivery record — who got it and who did not (${plural(m.delivery.total, "recipient")}) — is erased too.`
+    : "";
+  return confirmDialog("Delete this broadcast?",
+    `Delete “${m.subject}”? ${lost} This cannot be undone.`.replace("  ", " "), "Delete", true);
+}

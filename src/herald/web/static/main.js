@@ -1,0 +1,82 @@
+// @ts-check
+// Herald's staff console: a small page over Herald's public API, nothing else.
+// This module routes between the screens (one module each, in screens/).
+// Every piece of user-supplied text reaches the page through textContent, never
+// innerHTML; a message body is previewed in a sandboxed frame, sanitised first.
+// Every action that creates or sends carries an Idempotency-Key and disables its
+// button while it runs, so a double click or a retried request never acts twice.
+
+import { SESSION_ENDED, TOKEN_KEY } from "./api.js";
+import { confirmDialog } from "./dialogs.js";
+import { REDRAW, h, nav, show } from "./dom.js";
+import { showCompose } from "./screens/compose.js";
+import { showList } from "./screens/list.js";
+import { showMessage } from "./screens/message.js";
+import { showSignIn, signOut } from "./screens/sign-in.js";
+import { showTemplate, showTemplates } from "./screens/templates.js";
+import { showDirectoryFooter, showServerNotice } from "./server.js";
+import { store } from "./store.js";
+
+// ---- unsaved work ------------------------------------------------------------
+
+window.addEventListener("beforeunload", (event) => {
+  if (store.unsaved && store.unsaved()) { event.preventDefault(); event.returnValue = ""; }
+});
+
+// ---- routing ------------------------------------------------------------
+
+// The navigation shows the screen you are on (aria-current, and a visible mark).
+function markCurrent(hash) {
+  const section = hash.startsWith("#/new") ? "#/new" : hash.startsWith("#/templates") ? "#/templates" : "#/";
+  for (const link of nav.querySelectorAll("a")) {
+    if (link.getAttribute("href") === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+async function route() {
+  clearTimeout(store.pollTimer);
+  if (!sessionStorage.getItem(TOKEN_KEY)) return showSignIn();
+  nav.hidden = false;
+  showServerNotice();
+  showDirectoryFooter();
+  const hash = location.hash || "#/";
+  store.lastHash = hash;
+  store.unsaved = null;
+  markCurrent(hash);
+  try {
+    let match;
+    if (hash === "#/new") await showCompose(null);
+    else if ((match = hash.match(/^#\/new\?from=([0-9a-f]{32})$/))) await showCompose(null, match[1]);
+    else if ((match = hash.match(/^#\/m\/([0-9a-f]{32})\/edit$/))) await showCompose(match[1]);
+    else if ((match = hash.match(/^#\/m\/([0-9a-f]{32})$/))) await showMessage(match[1]);
+    else if (hash === "#/templates") await showTemplates();
+    else if (hash === "#/templates/new") await showTemplate(null);
+    else if ((match = hash.match(/^#\/templates\/([0-9a-f]{32})$/))) await showTemplate(match[1]);
+    else await showList();
+  } catch (err) {
+    if (err.status !== 401) {
+      const retry = h("button", { type: "button", class: "secondary", text: "Try again", onclick: route });
+      show("Error", h("h1", { text: "Something went wrong" }), h("p", { class: "error", role: "alert", text: err.message }), retry);
+    }
+  }
+}
+
+window.addEventListener("hashchange", async () => {
+  // Leaving a screen with unsaved work asks first, in the same dialog as every
+  // other question; the address stays put until the answer is to leave.
+  if (store.unsaved && store.unsaved() && location.hash !== store.lastHash) {
+    const wanted = location.hash;
+    history.replaceState(null, "", store.lastHash);
+    if (!(await confirmDialog("Leave this page?", "Your changes are not saved. Leave without saving them?", "Leave", true))) return;
+    store.unsaved = null;
+    location.hash = wanted;
+    return;
+  }
+  route();
+});
+// Other modules ask for these by event, so that none of them imports this one.
+window.addEventListener(REDRAW, () => route());
+window.addEventListener(SESSION_ENDED, (event) => signOut(/** @type {CustomEvent<string>} */ (event).detail));
+document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
+route();

@@ -1,0 +1,247 @@
+// @ts-check
+// Composing and editing a broadcast, in two steps.
+
+import { MESSAGE_FIELDS, api, onlyFields, queryParams } from "../api.js";
+import { confirmDialog, confirmSend } from "../dialogs.js";
+import { action, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale } from "../dom.js";
+import { localDay } from "../outcome.js";
+import { picker } from "../picker.js";
+import { livePreview } from "../preview.js";
+import { serverStatus } from "../server.js";
+import { store } from "../store.js";
+
+// ---- composing ------------------------------------------------------------
+
+export async function showCompose(uuid, fromUuid) {
+  const token = loading("the broadcast");
+  const facts = await serverStatus();
+  const source = uuid || fromUuid;
+  const loaded = source ? (await api("GET", `/api/broadcast-messages/${source}/?${onlyFields(MESSAGE_FIELDS)}`)).data : null;
+  if (stale(token)) return;
+  let message = uuid ? loaded : null; // the message being edited; null until first saved
+  if (message && message.state === "SENT") { location.hash = `#/m/${uuid}`; return; }
+  const query = loaded ? loaded.query : { all_users: false };
+  const draft = {
+    subject: loaded ? (fromUuid ? `Copy of ${loaded.subject}` : loaded.subject) : "",
+    body: loaded ? loaded.body : "",
+    send_at: message ? message.send_at : null,
+    customers: [...(query.customers || [])],
+    offerings: [...(query.offerings || [])],
+    all_users: !!query.all_users,
+    send_to_me: !!query.send_to_me,
+    additional: (query.additional_recipients || []).join("\n"),
+    excluded: (query.excluded_recipients || []).join("\n"),
+    previewFor: "",
+  };
+  let clean = JSON.stringify(draft);
+  store.unsaved = () => JSON.stringify(draft) !== clean;
+  const title = message ? "Edit broadcast" : fromUuid ? "New broadcast (a copy)" : "New broadcast";
+  const buildQuery = () => {
+    const q = { all_users: draft.all_users, send_to_me: draft.send_to_me };
+    if (draft.customers.length) q.customers = draft.customers.map((c) => c.uuid);
+    if (draft.offerings.length) q.offerings = draft.offerings.map((o) => o.uuid);
+    const additional = splitAddresses(draft.additional), excluded = splitAddresses(draft.excluded);
+    if (additional.length) q.additional_recipients = additional;
+    if (excluded.length) q.excluded_recipients = excluded;
+    return q;
+  };
+  const save = async (sendAt) => {
+    const payload = { subject: draft.subject, body: draft.body, query: buildQuery() };
+    if (sendAt !== undefined) payload.send_at = sendAt;
+    const result = message
+      ? await api("PATCH", `/api/broadcast-messages/${message.uuid}/`, payload)
+      : await api("POST", "/api/broadcast-messages/", payload, { key: newKey() });
+    message = result.data;
+    clean = JSON.stringify(draft);
+    return message;
+  };
+  const testSend = (error, addresses) => async () => {
+    const to = addresses();
+    if (!to.length) { error.textContent = "Give 1 to 10 addresses for the test."; return; }
+    const kept = await save();
+    const result = await api("POST", `/api/broadcast-messages/${kept.uuid}/test-send/`, { emails: to }, { key: newKey() });
+    const failed = result.data.results.filter((r) => r.status !== "sent");
+    say(failed.length ? `Test not delivered to ${failed.map((f) => `${f.email} (${f.detail})`).join(", ")}.`
+      : `Test sent to ${to.join(", ")}; the draft is saved.`);
+  };
+
+  const stepOne = () => {
+    const subject = h("input", { type: "text", id: "subject", required: true, maxlength: 1000, value: draft.subject });
+    const body = h("textarea", { id: "body", required: true, text: draft.body });
+    const previewFor = h("input", { type: "email", id: "preview-for-email", value: draft.previewFor, placeholder: "the first recipient" });
+    const preview = livePreview({
+      subject: () => draft.subject, body: () => draft.body, query: buildQuery,
+      forEmail: () => draft.previewFor.trim(),
+    });
+    body.addEventListener("input", () => { draft.body = body.value; preview.refresh(); });
+    subject.addEventListener("input", () => { draft.subject = subject.value; preview.refresh(); });
+    previewFor.addEventListener("input", () => { draft.previewFor = previewFor.value; preview.refresh(); });
+    const error = h("p", { class: "error", role: "alert" });
+    const templates = h("select", { id: "template" }, h("option", { value: "", text: "— none —" }));
+    let known = [];
+    api("GET", "/api/broadcast-message-templates/?page_size=300").then((found) => {
+      known = found.data;
+      for (const t of known) templates.append(h("option", { value: t.uuid, text: t.name }));
+    }).catch(() => {});
+    templates.addEventListener("change", () => {
+      const chosen = known.find((t) => t.uuid === templates.value);
+      if (!chosen) return;
+      subject.value = draft.subject = chosen.subject;
+      body.value = draft.body = chosen.body;
+      preview.refresh();
+      say(`Filled from the template “${chosen.name}”.`);
+    });
+    const templateName = h("input", { type: "text", id: "template-name", maxlength: 150 });
+    const saveTemplate = action(h("button", { type: "button", class: "secondary", text: "Save as template" }), "Saving…", async () => {
+      const name = templateName.value.trim();
+      if (!name) { error.textContent = "Name the template first."; templateName.focus(); return; }
+      const payload = { name, subject: draft.subject, body: draft.body };
+      const found = (await api("GET", `/api/broadcast-message-templates/?${new URLSearchParams({ name, page_size: "300" })}`)).data;
+      const same = found.find((t) => t.name === name);
+      if (same) {
+        if (!(await confirmDialog("Replace the template?", `A template named “${name}” exists. Replace its subject and message with these?`, "Replace", false))) return;
+        await api("PUT", `/api/broadcast-message-templates/${same.uuid}/`, payload);
+        say(`Replaced the template “${name}”.`);
+      } else {
+        const made = (await api("POST", "/api/broadcast-message-templates/", payload, { key: newKey() })).data;
+        known.push(made);
+        templates.append(h("option", { value: made.uuid, text: made.name }));
+        say(`Saved as the template “${name}”.`);
+      }
+    }, error);
+    const next = h("button", { type: "submit", text: "Next: recipients" });
+    const form = h("form", { class: "card" },
+      h("label", { for: "template", text: "Start from a template" }), templates,
+      h("div", { class: "two" },
+        h("div", {}, h("label", { for: "subject", text: "Subject" }), subject,
+          h("label", { for: "body", text: "Message (plain text or HTML)" }), body,
+          h("p", { class: "muted", id: "placeholder-help", text: "Placeholders: {{ recipient.full_name }}, {{ recipient.email }}, {{ recipient.customers }}, {{ recipient.offerings }}, {{ message.subject }}, {{ message.send_at }}. Also filters such as | default(\"colleague\", true) or | upper, {% if … %}…{% endif %}, and {% for name in recipient.customers %}…{% endfor %}; no functions, methods or arithmetic." }),
+          preview.problems),
+        h("div", {}, h("h2", { text: "How the mail will look" }),
+          h("label", { for: "preview-for-email", text: "Preview for (address)" }), previewFor,
+          preview.box)),
+      error,
+      h("div", { class: "actions" },
+        next,
+        h("div", {}, h("label", { for: "template-name", text: "Template name" }), templateName),
+        saveTemplate));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!draft.subject.trim() || !draft.body.trim()) { error.textContent = "Write a subject and a message first."; return; }
+      if (preview.hasProblems()) { error.textContent = "Fix the placeholders first (see above)."; return; }
+      stepTwo();
+    });
+    show(title, h("h1", { text: title }), steps(1), form);
+    preview.refresh();
+    subject.focus();
+  };
+
+  const stepTwo = () => {
+    const total = h("p", { id: "recipient-count", "aria-live": "polite" });
+    const tbody = h("tbody");
+    const table = h("table", { id: "recipients" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Name" }), h("th", { scope: "col", text: "E-mail" }),
+        h("th", { scope: "col", text: "Organisations" }), h("th", { scope: "col", text: "Offerings" }))),
+      tbody);
+    let count = 0;
+    let refreshTimer;
+    let asked = 0;
+    const refresh = () => {
+      clearTimeout(refreshTimer);
+      total.textContent = "Counting recipients…";
+      table.classList.add("stale");
+      table.setAttribute("aria-busy", "true");
+      refreshTimer = setTimeout(async () => {
+        const params = queryParams(buildQuery());
+        params.set("page_size", "50");
+        const mine = ++asked;
+        try {
+          const result = await api("GET", `/api/broadcast-messages/recipients/?${params}`);
+          if (mine !== asked) return;
+          count = result.count;
+          const q = buildQuery();
+          const targeted = (q.customers || []).length || (q.offerings || []).length || q.all_users;
+          total.classList.toggle("error", count === 0 && Boolean(targeted));
+          total.textContent = count === 0 && targeted
+            ? "Nobody: no active user with an address is in these organisations, or holds a live resource of these offerings."
+            : plural(count, "recipient") + (count > 50 ? " (first 50 shown)" : "");
+          tbody.replaceChildren(...result.data.map((r) => h("tr", {},
+            h("td", { text: r.full_name }), h("td", { text: r.email }),
+            h("td", { text: r.customers.map((c) => c.name).join(", ") }),
+            h("td", { text: r.offerings.map((o) => o.name).join(", ") }))));
+          table.classList.remove("stale");
+          table.removeAttribute("aria-busy");
+        } catch (err) {
+          if (mine !== asked) return;
+          count = 0;
+          total.classList.add("error");
+          total.textContent = `These recipients cannot be counted: ${err.message}`;
+          tbody.replaceChildren();
+        }
+      }, 150);
+    };
+    const allUsers = h("input", { type: "checkbox", id: "all-users", checked: draft.all_users,
+      onchange: () => { draft.all_users = allUsers.checked; refresh(); } });
+    const toMe = h("input", { type: "checkbox", id: "send-to-me", checked: draft.send_to_me,
+      onchange: () => { draft.send_to_me = toMe.checked; refresh(); } });
+    const additional = h("textarea", { id: "additional", rows: 3, text: draft.additional });
+    additional.addEventListener("input", () => { draft.additional = additional.value; refresh(); });
+    const excluded = h("textarea", { id: "excluded", rows: 3, text: draft.excluded });
+    excluded.addEventListener("input", () => { draft.excluded = excluded.value; refresh(); });
+    const firstDay = (facts && facts.today) || new Date().toISOString().slice(0, 10);
+    const day = h("input", { type: "date", id: "send-at", min: firstDay, value: draft.send_at || "",
+      "aria-describedby": "schedule-help" });
+    const zone = facts ? facts.time_zone : "the server's time zone";
+    const every = facts ? `${facts.scheduler_interval} seconds` : "a few seconds";
+    const error = h("p", { class: "error", role: "alert" });
+    const testTo = h("input", { type: "text", id: "test-to", placeholder: "up to 10 addresses" });
+
+    const buttons = h("div", { class: "actions" },
+      h("button", { type: "button", class: "secondary", text: "Back", onclick: stepOne }),
+      action(h("button", { type: "button", class: "secondary", text: "Save as draft" }), "Saving…", async () => {
+        const kept = await save(message && message.state === "SCHEDULED" ? null : undefined);
+        say("Saved as a draft."); location.hash = `#/m/${kept.uuid}`;
+      }, error),
+      h("div", {}, h("label", { for: "send-at", text: "Send on" }), day),
+      action(h("button", { type: "button", text: "Schedule" }), "Scheduling…", async () => {
+        if (!day.value) { error.textContent = "Choose the day to send it on."; day.focus(); return; }
+        const kept = await save(day.value);
+        await api("POST", `/api/broadcast-messages/${kept.uuid}/schedule/`, undefined, { key: newKey() });
+        say(`Scheduled for ${day.value}.`); location.hash = `#/m/${kept.uuid}`;
+      }, error),
+      action(h("button", { type: "button", text: "Send now" }), "Sending…", async () => {
+        if (!(await confirmSend(draft.subject, count))) return;
+        const kept = await save();
+        await api("POST", `/api/broadcast-messages/${kept.uuid}/send/`, undefined, { key: newKey() });
+        say("Sent; delivery is under way."); location.hash = `#/m/${kept.uuid}`;
+      }, error));
+    const tests = h("div", { class: "actions" },
+      action(h("button", { type: "button", class: "secondary", text: "Send a test to me" }), "Sending the test…",
+        testSend(error, () => (facts && facts.me.email ? [facts.me.email] : [])), error),
+      h("div", { class: "grow" }, h("label", { for: "test-to", text: "Send a test to" }), testTo),
+      action(h("button", { type: "button", class: "secondary", text: "Send test" }), "Sending the test…",
+        testSend(error, () => splitAddresses(testTo.value).slice(0, 10)), error));
+    const form = h("div", { class: "card" },
+      h("label", { class: "check" }, allUsers, "All users of the portal"),
+      h("div", { class: "two" },
+        picker("customers", "Organisations", draft.customers, refresh),
+        picker("offerings", "Offerings", draft.offerings, refresh)),
+      h("div", { class: "two" },
+        h("div", {}, h("label", { for: "additional", text: "Also send to (addresses)" }), additional),
+        h("div", {}, h("label", { for: "excluded", text: "Never send to (addresses)" }), excluded)),
+      h("label", { class: "check" }, toMe, "Send a copy to me"),
+      h("p", { class: "muted", id: "schedule-help",
+        text: `A scheduled broadcast leaves at the first scheduler run on that day in ${zone} (the scheduler looks every ${every}); today there is ${localDay(firstDay)}.` }),
+      error, buttons, tests);
+    show(title, h("h1", { text: title }), steps(2), form,
+      h("h2", { text: "Recipients" }), total, scroller("Recipients", table));
+    refresh();
+  };
+  stepOne();
+}
+
+export function steps(current) {
+  return h("ol", { class: "steps", "aria-label": "Steps" },
+    h("li", { "aria-current": current === 1 ? "step" : null, text: "1. Message" }),
+    h("li", { "aria-current": current === 2 ? "step" : null, text: "2. Recipients" }));
+}
