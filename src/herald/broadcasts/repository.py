@@ -8,6 +8,7 @@ on one message cannot both win.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,6 +26,42 @@ from herald.core.models import (
 from herald.delivery import outbox
 from herald.delivery.outbox import MessageContent
 
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A message as its rules and its answers read it (not an ORM object: read-only)."""
+
+    id: int
+    uuid: str
+    created: datetime
+    subject: str
+    body: str
+    query: str  # JSON text, spliced into answers unparsed
+    author_uuid: str | None
+    author_full_name: str
+    state: MessageState
+    send_at: date | None
+    prepared: bool
+    steering: Steering | None
+    emails: str | None = None  # JSON text; None on a page of a list (read one at a time)
+    emails_bytes: int | None = None  # on a page of a list: the size of `emails`
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationRecord:
+    """What queueing the next batch of a send needs of its message."""
+
+    id: int
+    uuid: str
+    subject: str
+    body: str
+    query: str
+    author_uuid: str | None
+    prepared: bool
+    prepare_cursor: str | None
+    steering: Steering | None
+
+
 _COLUMNS = (
     BroadcastMessage.id,
     BroadcastMessage.uuid,
@@ -34,11 +71,11 @@ _COLUMNS = (
     BroadcastMessage.query,
     BroadcastMessage.author_uuid,
     BroadcastMessage.author_full_name,
-    BroadcastMessage.emails,
     BroadcastMessage.state,
     BroadcastMessage.send_at,
     BroadcastMessage.prepared,
     BroadcastMessage.steering,
+    BroadcastMessage.emails,
 )
 # A page of messages leaves `emails` out: a message to a million people holds 28 MB
 # of them, read one message at a time when a client asks (message_emails).
@@ -105,7 +142,7 @@ def list_messages(
     offset: int,
     limit: int,
     deliveries: Sequence[str] = (),
-) -> Sequence[Any]:
+) -> list[MessageRecord]:
     order_by: list[Any] = []
     for name in ordering:
         column = _ORDER_COLUMNS[name.lstrip("-")]
@@ -121,7 +158,7 @@ def list_messages(
         .limit(limit)
     )
     # Core rows, not ORM ones: a page is read-only and this is the hottest query.
-    return session.connection().execute(statement).all()
+    return [MessageRecord(**row._mapping) for row in session.connection().execute(statement)]
 
 
 def message_emails(session: Session, message_ids: Sequence[int]) -> dict[int, str]:
@@ -132,8 +169,9 @@ def message_emails(session: Session, message_ids: Sequence[int]) -> dict[int, st
     return {row.id: row.emails for row in session.connection().execute(statement)}
 
 
-def get_message(session: Session, uuid: str) -> Any:
-    return session.execute(select(*_COLUMNS).where(BroadcastMessage.uuid == uuid)).first()
+def get_message(session: Session, uuid: str) -> MessageRecord | None:
+    row = session.execute(select(*_COLUMNS).where(BroadcastMessage.uuid == uuid)).first()
+    return MessageRecord(**row._mapping) if row is not None else None
 
 
 def insert_message(session: Session, values: dict[str, Any]) -> None:
@@ -254,7 +292,7 @@ def lock_unless_cancelled(session: Session, message_id: int) -> bool:
     return rowcount(session.execute(statement)) == 1
 
 
-def lock_for_preparation(session: Session, message_id: int) -> Any:
+def lock_for_preparation(session: Session, message_id: int) -> PreparationRecord | None:
     """The message's preparation state, its row locked until the transaction ends, so
     that two processes preparing it take turns and each batch is queued once."""
     statement = (
@@ -272,7 +310,8 @@ def lock_for_preparation(session: Session, message_id: int) -> Any:
         .where(BroadcastMessage.id == message_id, BroadcastMessage.state == MessageState.SENT)
         .with_for_update()
     )
-    return session.execute(statement).first()
+    row = session.execute(statement).first()
+    return PreparationRecord(**row._mapping) if row is not None else None
 
 
 def update_preparation(session: Session, message_id: int, values: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from herald.api.params import parse_uuid
+from herald.broadcasts.repository import MessageRecord
 from herald.broadcasts.sending import progress
 from herald.core.errors import Invalid
 from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState
@@ -106,7 +107,9 @@ def _datetime(value: datetime) -> str:
     return value.isoformat(timespec="microseconds") + "Z"
 
 
-def delivery_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict[str, Any]:
+def delivery_json(
+    row: MessageRecord, counts: Mapping[DeliveryStatus, int] | None
+) -> dict[str, Any]:
     """`delivery`: where the send stands and its deliveries by status (SPEC 4.1)."""
     counts = counts or {}
     result: dict[str, Any] = {
@@ -119,7 +122,7 @@ def delivery_json(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> dict
 
 
 def message_json(
-    row: Any, counts: Mapping[DeliveryStatus, int] | None, emails: str | None = None
+    row: MessageRecord, counts: Mapping[DeliveryStatus, int] | None, emails: str | None = None
 ) -> dict[str, Any]:
     """A message as Waldur renders it, plus Herald's read-only `delivery` counts.
     `query` and `emails` are stored as JSON text and spliced in unparsed: an
@@ -131,7 +134,7 @@ def message_json(
         "body": row.body,
         "query": orjson.Fragment(row.query),
         "author_full_name": row.author_full_name,
-        "emails": orjson.Fragment(emails if emails is not None else row.emails),
+        "emails": orjson.Fragment(emails or row.emails or "[]"),
         "state": row.state,
         "send_at": row.send_at.isoformat() if row.send_at else None,
         "delivery": delivery_json(row, counts),

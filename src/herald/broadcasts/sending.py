@@ -24,12 +24,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
 
 from herald.broadcasts import repository
+from herald.broadcasts.repository import MessageRecord
 from herald.core.clock import utc_now
 from herald.core.db import Database
 from herald.core.errors import NoRecipients, NotFound, WrongState
@@ -191,7 +191,7 @@ def prepare_unprepared(
 # --- where a send stands ---------------------------------------------------------
 
 
-def progress(row: Any, counts: Mapping[DeliveryStatus, int] | None) -> DeliveryProgress:
+def progress(row: MessageRecord, counts: Mapping[DeliveryStatus, int] | None) -> DeliveryProgress:
     """`delivery.status` of a message (row with state, prepared, steering)."""
     if row.state != MessageState.SENT:
         return DeliveryProgress.IDLE

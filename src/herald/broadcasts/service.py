@@ -12,11 +12,11 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from herald.api.pagination import PageRequest
 from herald.broadcasts import repository
+from herald.broadcasts.repository import MessageRecord
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
 from herald.broadcasts.sending import person_of
 from herald.core.clock import utc_now
@@ -46,7 +46,7 @@ RETRYABLE = (
 )
 
 
-def _author(session: Session, row: Row[Any]) -> User | None:
+def _author(session: Session, row: MessageRecord) -> User | None:
     return session.get(User, row.author_uuid) if row.author_uuid else None
 
 
@@ -56,8 +56,8 @@ def delivery_counts(session: Session, rows: Sequence[Any]) -> dict[int, dict[Del
     return outbox.delivery_counts(session, sent) if sent else {}
 
 
-def get_message(session: Session, uuid: str) -> Row[Any]:
-    row: Row[Any] | None = repository.get_message(session, uuid)
+def get_message(session: Session, uuid: str) -> MessageRecord:
+    row: MessageRecord | None = repository.get_message(session, uuid)
     if row is None:
         raise NotFound()
     return row
@@ -82,7 +82,7 @@ def _fill_from_template(session: Session, data: MessageInput) -> None:
         raise Invalid(errors)
 
 
-def create_message(session: Session, author: User, data: MessageInput) -> Row[Any]:
+def create_message(session: Session, author: User, data: MessageInput) -> MessageRecord:
     _fill_from_template(session, data)
     targeting = data.targeting if data.targeting is not UNSET else Targeting()
     stored = check_targeting(session, targeting, "query")
@@ -113,7 +113,7 @@ def _conflict_or_missing(session: Session, uuid: str, valid: tuple[str, ...]) ->
     return WrongState.valid_states(*valid)
 
 
-def update_message(session: Session, uuid: str, data: MessageInput) -> Row[Any]:
+def update_message(session: Session, uuid: str, data: MessageInput) -> MessageRecord:
     row = get_message(session, uuid)
     if row.state not in EDITABLE:
         raise WrongState.valid_states(*EDITABLE)
@@ -200,7 +200,9 @@ def count_deliveries(session: Session, uuid: str, statuses: list[DeliveryStatus]
 MAX_TEST_ADDRESSES = 10
 
 
-def _recipient(session: Session, row: Row[Any], email: str | None) -> tuple[str, Person] | None:
+def _recipient(
+    session: Session, row: MessageRecord, email: str | None
+) -> tuple[str, Person] | None:
     """The message's recipient with this address (or its first, by name), as it
     reaches them now or, once its audience is queued, as it was queued."""
     if row.state == SENT and row.prepared:

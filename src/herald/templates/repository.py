@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from herald.core.models import MessageTemplate
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRecord:
+    id: int
+    uuid: str
+    name: str
+    subject: str
+    body: str
+
 
 _COLUMNS = (
     MessageTemplate.id,
@@ -30,7 +40,7 @@ def count_templates(session: Session, name: str | None) -> int:
 
 def list_templates(
     session: Session, name: str | None, descending: bool, offset: int, limit: int
-) -> Sequence[Any]:
+) -> list[TemplateRecord]:
     order = MessageTemplate.name.desc() if descending else MessageTemplate.name.asc()
     statement = (
         select(*_COLUMNS)
@@ -39,11 +49,12 @@ def list_templates(
         .offset(offset)
         .limit(limit)
     )
-    return session.execute(statement).all()
+    return [TemplateRecord(**row._mapping) for row in session.execute(statement)]
 
 
-def get_template(session: Session, uuid: str) -> Any:
-    return session.execute(select(*_COLUMNS).where(MessageTemplate.uuid == uuid)).first()
+def get_template(session: Session, uuid: str) -> TemplateRecord | None:
+    row = session.execute(select(*_COLUMNS).where(MessageTemplate.uuid == uuid)).first()
+    return TemplateRecord(**row._mapping) if row is not None else None
 
 
 def insert_template(session: Session, values: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from herald.core.clock import utc_now
 from herald.core.errors import Invalid, NotFound
 from herald.core.text import MISSING, check_message_text, read_text
 from herald.templates import repository
+from herald.templates.repository import TemplateRecord
 
 FIELDS = ("name", "subject", "body")
 
@@ -29,20 +30,20 @@ def parse_template_input(data: dict[str, Any], *, partial: bool) -> dict[str, st
     return values
 
 
-def get_template(session: Session, uuid: str) -> Any:
+def get_template(session: Session, uuid: str) -> TemplateRecord:
     row = repository.get_template(session, uuid)
     if row is None:
         raise NotFound()
     return row
 
 
-def create_template(session: Session, values: dict[str, str]) -> Any:
+def create_template(session: Session, values: dict[str, str]) -> TemplateRecord:
     uuid = uuid_lib.uuid4().hex
     repository.insert_template(session, {**values, "uuid": uuid, "created": utc_now()})
     return get_template(session, uuid)
 
 
-def update_template(session: Session, uuid: str, values: dict[str, str]) -> Any:
+def update_template(session: Session, uuid: str, values: dict[str, str]) -> TemplateRecord:
     row = get_template(session, uuid)
     if values:
         repository.update_template(session, row.id, values)
