@@ -100,6 +100,12 @@ def _serve(url: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
     raise RuntimeError("herald serve did not become ready")
 
 
+def _client(port: int, key: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Token {key}"}, timeout=600
+    )
+
+
 def _floor(database: Database) -> float:
     """One INSERT … SELECT of every reachable user's address, rolled back."""
     with database.engine.connect() as connection:
@@ -124,11 +130,7 @@ def send_bench(backend: str, users: int) -> None:
     port = _free_port()
     server = _serve(url, port)
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Token {key}"},
-            timeout=600,
-        ) as api:
+        with _client(port, key) as api:
             started = time.perf_counter()
             created = api.post(
                 URL,
@@ -187,11 +189,7 @@ def pause_bench(backend: str, users: int) -> None:
         [str(herald), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Token {key}"},
-            timeout=60,
-        ) as api:
+        with _client(port, key) as api:
             uuid = api.post(URL, json={"subject": "s", "body": "b", "query": {"all_users": True}},
                             params={"field": "uuid"}).json()["uuid"]  # fmt: skip
             api.post(f"{URL}{uuid}/send/")
@@ -236,11 +234,7 @@ def list_memory_bench(backend: str, users: int, messages: int) -> None:
     port = _free_port()
     server = _serve(url, port)
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Token {key}"},
-            timeout=600,
-        ) as api:
+        with _client(port, key) as api:
             for _ in range(messages):
                 api.post(URL, json={"subject": "s", "body": "b", "query": {"all_users": True}},
                          params={"field": "uuid"})  # fmt: skip
