@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from herald.broadcasts import endpoints, sending
+from herald.broadcasts import repository, sending
 from herald.core.db import Database
 from tests.conftest import load_directory
 from tests.delivery.helpers import (
@@ -348,7 +348,7 @@ def test_a_page_of_large_messages_is_streamed_whole(
         _create(api, _addresses(50, f"big{n}.example"))
     whole = api.get(URL)
     assert "transfer-encoding" not in whole.headers
-    monkeypatch.setattr(endpoints, "STREAM_ABOVE_BYTES", 100)
+    monkeypatch.setattr(repository, "INLINE_EMAILS_BYTES", 100)
     streamed = api.get(URL)
     assert streamed.headers["transfer-encoding"] == "chunked"
     assert streamed.headers["X-Result-Count"] == "3"

@@ -72,8 +72,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-# A list page whose messages' addresses add up to more than this is streamed.
-STREAM_ABOVE_BYTES = 4_000_000
 DELIVERY_FILTERS = (*(p.value for p in DeliveryProgress), repository.FAILURES)
 _ORDERINGS = ORDERINGS + tuple(f"-{name}" for name in ORDERINGS)
 
@@ -160,18 +158,10 @@ def list_messages(
         counts = service.delivery_counts(session, rows)
         chosen = wanted_fields(field, MESSAGE_FIELDS)
         with_emails = chosen is None or "emails" in chosen
-        large = sum(row.emails_bytes or 0 for row in rows) > STREAM_ABOVE_BYTES
-        emails = (
-            repository.message_emails(session, [r.id for r in rows])
-            if with_emails and not large
-            else {}
-        )
-    if not (with_emails and large):
-        items = [
-            select(message_json(r, counts.get(r.id), emails.get(r.id, "[]")), chosen) for r in rows
-        ]
+    if not with_emails or all(row.emails is not None for row in rows):
+        items = [select(message_json(r, counts.get(r.id)), chosen) for r in rows]
         return list_response(request, items, total, pages)
-    # Pages of large messages are written message by message, each message's
+    # A page with large messages is written message by message, each large one's
     # addresses read on their own: a page of messages to a million people each
     # never sits in the server's memory at once (gzip compresses as it goes).
     database = request.app.state.database
@@ -187,8 +177,10 @@ def _messages_with_emails(
     chosen: list[str] | None,
 ) -> Iterator[bytes]:
     for row in rows:
-        with database.transaction(write=False) as session:
-            emails = repository.message_emails(session, [row.id]).get(row.id)
+        emails = row.emails
+        if emails is None:
+            with database.transaction(write=False) as session:
+                emails = repository.message_emails(session, [row.id]).get(row.id)
         if emails is not None:  # not deleted since the page was read
             yield orjson.dumps(select(message_json(row, counts.get(row.id), emails), chosen))
 
