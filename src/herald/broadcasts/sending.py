@@ -47,6 +47,7 @@ EDITABLE = (MessageState.DRAFT, MessageState.SCHEDULED)
 # message is wholly queued when the answer comes, few enough that the answer
 # never waits long (about 0.1 s on these machines).
 FIRST_BATCH = 5_000
+PERSONALISED_BATCH = 5_000
 # How long pause and cancel wait for the workers to give back what they hold of
 # the message, so that nothing of it starts after the answer.
 SETTLE_SECONDS = 5.0
@@ -111,6 +112,11 @@ def _queue_batch(session: Session, message_id: int, size: int) -> bool:
         targeting_from_stored(orjson.loads(message.query)),
         _author(session, message.author_uuid),
     )
+    personalised = is_template(message.subject) or is_template(message.body)
+    if personalised:
+        # Built row by row in Python (names and organisations frozen on each):
+        # smaller batches keep the delivery process's memory flat.
+        size = min(size, PERSONALISED_BATCH)
     until = audience.batch_end(message.prepare_cursor, size)
     keys = KeyRange(after=message.prepare_cursor, until=until)
     now = utc_now()
@@ -119,7 +125,7 @@ def _queue_batch(session: Session, message_id: int, size: int) -> bool:
         if message.steering == Steering.CANCELLED
         else DeliveryStatus.PENDING
     )
-    if is_template(message.subject) or is_template(message.body):
+    if personalised:
         # Placeholders need each recipient's name and organisations: frozen with
         # the address, so the mail says what the preview said.
         people = [(r.email, person_of(r)) for r in audience.recipients_in_range(keys)]
