@@ -296,7 +296,14 @@ def audience(session: Session, query: AudienceQuery, keys: KeyRange = EVERYTHING
         .cte("candidate_rows")
         .prefix_with("MATERIALIZED")  # read twice below: resolve the sources once
     )
-    shared = select(rows.c.key).group_by(rows.c.key).having(func.count() > 1)
+    shared_keys = (
+        select(rows.c.key.label("key"))
+        .group_by(rows.c.key)
+        .having(func.count() > 1)
+        .cte("shared_keys")
+        .prefix_with("MATERIALIZED")  # read twice below too: counted once
+    )
+    shared = select(shared_keys.c.key)
     alone = select(rows.c.key, rows.c.email, rows.c.name, rows.c.rank).where(
         rows.c.key.not_in(shared)
     )
