@@ -69,10 +69,9 @@ def recipients(
         pages = PageRequest.from_params(page, page_size)
         check_targeting(session, targeting, field=None)
         audience = Audience(session, targeting, user)
-        total = audience.count()
         if request.method == "HEAD":
-            return count_response(total)
+            return count_response(audience.count())
+        total, page_of = audience.page(pages.offset, pages.page_size)
         pages.check(total)
-        page_of = audience.recipients(pages.offset, pages.page_size)
     chosen = wanted_fields(field, RECIPIENT_FIELDS)
     return list_response(request, [select(r.as_json(), chosen) for r in page_of], total, pages)

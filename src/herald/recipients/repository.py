@@ -358,9 +358,16 @@ def addresses(session: Session, query: AudienceQuery) -> list[str]:
 def page(
     session: Session, query: AudienceQuery, offset: int, limit: int | None, email_key: str | None
 ) -> Sequence[Any]:
-    """(key, email, full_name, rank) by name, then address; with `email_key`, that one row."""
+    """(key, email, full_name, rank, total) by name, then address; with `email_key`, that
+    one row. `total` counts the whole audience, in the same pass as the page."""
     rows = audience(session, query)
-    statement = select(rows.c.key, rows.c.email, rows.c.full_name, rows.c.rank)
+    statement = select(
+        rows.c.key,
+        rows.c.email,
+        rows.c.full_name,
+        rows.c.rank,
+        func.count().over().label("total"),
+    )
     if email_key is not None:
         statement = statement.where(rows.c.key == email_key)
     statement = statement.order_by(

@@ -95,8 +95,14 @@ class Audience:
 
     def recipients(self, offset: int = 0, limit: int | None = None) -> list[Recipient]:
         """Named recipients sorted by full name, then address: the preview's order."""
+        return self.page(offset, limit)[1]
+
+    def page(self, offset: int, limit: int | None) -> tuple[int, list[Recipient]]:
+        """How many the query reaches, and a page of them in the preview's order: one
+        pass over the audience (a second, cheaper one only for a page past the end)."""
         rows = repository.page(self.session, self.query, offset, limit, None)
-        return self._named(rows, [row.key for row in rows])
+        total = int(rows[0].total) if rows else self.count()
+        return total, self._named(rows, [row.key for row in rows])
 
     def recipient(self, email: str) -> Recipient | None:
         """The recipient with this address, if the query reaches it."""
