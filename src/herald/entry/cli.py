@@ -379,7 +379,6 @@ def demo(
     )
     typer.echo(f"  API docs: {base}/api/docs/")
     typer.echo(f"staff token (expires in {DEMO_TOKEN_DAYS} days):")
-    typer.echo("staff token:")
     typer.echo(key)
 
 
