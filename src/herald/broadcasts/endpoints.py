@@ -51,7 +51,7 @@ from herald.core.addresses import email_error
 from herald.core.config import Settings
 from herald.core.db import Database
 from herald.core.errors import Invalid
-from herald.core.models import DeliveryProgress, DeliveryStatus
+from herald.core.models import DeliveryProgress, DeliveryStatus, Steering
 from herald.core.text import check_message_text, read_text, text_problem
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
@@ -320,8 +320,13 @@ def _prepare_in_background(database: Database, message_uuid: str, batch: int) ->
 
 
 def _steering(
-    uuid: str, request: Request, key: ApiKey, act: Callable[[Session, str], int], cancelled: bool
+    uuid: str,
+    request: Request,
+    key: ApiKey,
+    act: Callable[[Session, str], int],
+    halts: Steering | None,
 ) -> Response:
+    """Steer a send; a pause or cancel (`halts`) answers once it holds (see settle)."""
     once = Idempotency.of(request)
     database = request.app.state.database
     with staff_session(request, key) as (session, user):
@@ -329,9 +334,10 @@ def _steering(
             return replayed
         message_uuid = path_uuid(uuid)
         message_id = act(session, message_uuid)
-    # Committed: now wait until no worker holds a delivery of it, so that none
-    # starts after this answer (SPEC 4.1), then answer with what it has become.
-    sending.settle(database, message_id, cancelled)
+    if halts is not None:
+        # Committed: now wait until no worker holds a delivery of it, so that none
+        # starts after this answer (SPEC 4.1), then answer with what it has become.
+        sending.settle(database, message_id, halts is Steering.CANCELLED)
     with staff_session(request, key) as (session, user):
         message = service.get_message(session, message_uuid)
         counts = service.delivery_counts(session, [message])
@@ -350,20 +356,20 @@ _STEERING: dict[int | str, dict[str, Any]] = {
 def pause_message(uuid: str, request: Request, key: ApiKey) -> Response:
     """From `preparing` or `sending`: no delivery of it starts after the answer; mail
     already handed to the relay may finish."""
-    return _steering(uuid, request, key, sending.pause, cancelled=False)
+    return _steering(uuid, request, key, sending.pause, Steering.PAUSED)
 
 
 @router.post("/{uuid}/resume/", operation_id="broadcast_messages_resume", responses=_STEERING)
 def resume_message(uuid: str, request: Request, key: ApiKey) -> Response:
     """From `paused`: delivery goes on."""
-    return _steering(uuid, request, key, sending.resume, cancelled=False)
+    return _steering(uuid, request, key, sending.resume, None)
 
 
 @router.post("/{uuid}/cancel/", operation_id="broadcast_messages_cancel", responses=_STEERING)
 def cancel_message(uuid: str, request: Request, key: ApiKey) -> Response:
     """From `preparing`, `sending` or `paused`: every delivery not yet handed to the
     relay becomes `cancelled` and is never sent. It cannot be resumed."""
-    return _steering(uuid, request, key, sending.cancel, cancelled=True)
+    return _steering(uuid, request, key, sending.cancel, Steering.CANCELLED)
 
 
 @router.head(
