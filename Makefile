@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: help install browser nftables run test lint bench screenshots migration clean
+.PHONY: help install browser nftables mailservers run test lint bench screenshots migration clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,10 +33,16 @@ browser:  ## Debian's Chromium for the console's browser tests (needs root, as o
 nftables:  ## nftables, with which the tests cut the database off the network (needs root)
 	@command -v nft >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables)
 
+mailservers:  ## Debian's Postfix and Dovecot for the bounce tests (needs root); their system services stay off
+	@command -v postfix >/dev/null && command -v dovecot >/dev/null || ( \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix dovecot-imapd >/dev/null)
+
 $(AXE):  # axe-core from npm, injected by the console's accessibility tests
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4.14.1
 
-test: install browser nftables $(AXE)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
+test: install browser nftables mailservers $(AXE)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
 JSCHECKS := node_modules/.installed

@@ -31,13 +31,9 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from enum import StrEnum
 
+from herald.core.models import BounceKind
+
 HEADER_BYTES = 64 * 1024  # how much of a notification is kept (SPEC 4.2)
-
-
-class BounceKind(StrEnum):
-    HARD = "hard"
-    SOFT = "soft"
-    COMPLAINT = "complaint"
 
 
 class Reading(StrEnum):

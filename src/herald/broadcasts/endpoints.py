@@ -405,11 +405,10 @@ def list_deliveries(
         message_uuid = path_uuid(uuid)
         if request.method == "HEAD":
             return count_response(service.count_deliveries(session, message_uuid, statuses))
-        total, rows = service.deliveries_page(session, message_uuid, statuses, pages)
+        total, rows, bounces = service.deliveries_page(session, message_uuid, statuses, pages)
     chosen = wanted_fields(field, DELIVERY_FIELDS)
-    return list_response(
-        request, [select(delivery_row_json(r), chosen) for r in rows], total, pages
-    )
+    items = [select(delivery_row_json(r, bounces.get(r.id)), chosen) for r in rows]
+    return list_response(request, items, total, pages)
 
 
 @router.post(

@@ -18,8 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from herald.api.params import parse_uuid
+from herald.bounces.repository import BounceRecord
+from herald.bounces.schemas import delivery_bounce_json
 from herald.broadcasts.repository import MessageRecord
 from herald.broadcasts.sending import progress
+from herald.core.clock import wire_time
 from herald.core.errors import Invalid
 from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState
 from herald.core.text import BODY_MAX, MISSING, SUBJECT_RULE, check_message_text, read_text
@@ -39,7 +42,7 @@ MESSAGE_FIELDS = (
     "send_at",
     "delivery",
 )
-DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at")
+DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at", "bounce")
 ORDERINGS = ("created", "subject", "author_full_name")
 
 _DATE_FORMAT = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
@@ -103,10 +106,6 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
     return result
 
 
-def _datetime(value: datetime) -> str:
-    return value.isoformat(timespec="microseconds") + "Z"
-
-
 def delivery_json(
     row: MessageRecord, counts: Mapping[DeliveryStatus, int] | None
 ) -> dict[str, Any]:
@@ -129,7 +128,7 @@ def message_json(
     all-users message carries 100,000 addresses."""
     return {
         "uuid": row.uuid,
-        "created": _datetime(row.created),
+        "created": wire_time(row.created),
         "subject": row.subject,
         "body": row.body,
         "query": orjson.Fragment(row.query),
@@ -141,14 +140,17 @@ def message_json(
     }
 
 
-def delivery_row_json(row: Any) -> dict[str, Any]:
-    return {
+def delivery_row_json(row: Any, bounce: BounceRecord | None) -> dict[str, Any]:
+    result = {
         "email": row.email,
         "status": row.status,
         "attempts": row.attempts,
         "last_error": row.last_error,
-        "sent_at": _datetime(row.sent_at) if row.sent_at else None,
+        "sent_at": wire_time(row.sent_at) if row.sent_at else None,
     }
+    if bounce is not None:  # only a bounced delivery carries one (SPEC 4.2)
+        result["bounce"] = delivery_bounce_json(bounce)
+    return result
 
 
 # --- the OpenAPI description ------------------------------------------------
@@ -211,12 +213,21 @@ class SteeredOut(BaseModel):
     delivery: DeliveryCounts
 
 
+class DeliveryBounceOut(BaseModel):
+    uuid: str
+    kind: str = Field(description="hard, soft, complaint or unrecognised")
+    code: str = Field(description='the enhanced status code, such as "5.1.1"')
+    diagnostic: str
+    received: datetime
+
+
 class DeliveryOut(BaseModel):
     email: str
     status: DeliveryStatus
     attempts: int
     last_error: str | None
     sent_at: datetime | None
+    bounce: DeliveryBounceOut | None = Field(None, description="present on a bounced delivery")
 
 
 class RenderRequest(BaseModel):

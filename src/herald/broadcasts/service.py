@@ -15,6 +15,8 @@ import orjson
 from sqlalchemy.orm import Session
 
 from herald.api.pagination import PageRequest
+from herald.bounces import repository as bounces
+from herald.bounces.repository import BounceRecord
 from herald.broadcasts import repository
 from herald.broadcasts.repository import MessageRecord
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
@@ -34,6 +36,7 @@ from herald.delivery.mail import (
 from herald.personalisation import TemplateProblem
 from herald.recipients.service import Audience, check_targeting, outside_recipient
 from herald.recipients.targeting import Targeting, targeting_from_stored
+from herald.suppressions.service import refuse_suppressed
 from herald.templates import repository as template_repository
 
 DRAFT, SCHEDULED, SENT = MessageState.DRAFT, MessageState.SCHEDULED, MessageState.SENT
@@ -183,12 +186,15 @@ def prune_deliveries(session: Session, sent_before: datetime) -> int:
 
 def deliveries_page(
     session: Session, uuid: str, statuses: list[DeliveryStatus], pages: PageRequest
-) -> tuple[int, Sequence[Any]]:
-    """How many deliveries match, and the requested page of them (a page past the end is 404)."""
+) -> tuple[int, Sequence[Any], dict[int, BounceRecord]]:
+    """How many deliveries match, the requested page of them (a page past the end is
+    404), and the bounce of each bounced one."""
     row = get_message(session, uuid)
     total = outbox.count_deliveries(session, row.id, statuses)
     pages.check(total)
-    return total, outbox.list_deliveries(session, row.id, statuses, pages.offset, pages.page_size)
+    rows = outbox.list_deliveries(session, row.id, statuses, pages.offset, pages.page_size)
+    bounced = [r.id for r in rows if r.status == DeliveryStatus.BOUNCED]
+    return total, rows, bounces.latest_for_deliveries(session, bounced)
 
 
 def count_deliveries(session: Session, uuid: str, statuses: list[DeliveryStatus]) -> int:
@@ -284,6 +290,7 @@ def test_mails(
     """The message rendered for each test address, marked as a test in the subject.
     Nothing about the message, its state or its deliveries changes."""
     row = get_message(session, uuid)
+    refuse_suppressed(session, addresses, "emails")
     mails = []
     for address in addresses:
         found = _recipient(session, row, address)

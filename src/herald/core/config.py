@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     waldur_token: str | None = None
     waldur_customer_emails: Literal["none", "contact"] = "none"
     sync_interval: float | None = None
+    # Bounces (SPEC 4.2): the VERP envelope sender's base address, the key that
+    # signs its tags (also for sessions later; never generated, so a restart
+    # cannot orphan the tags of mail already out), the mailbox bounces land in,
+    # how often it is read, the webhook's own token, and how many soft bounces
+    # within 30 days suppress an address.
+    bounce_address: str | None = None
+    secret_key: str | None = None
+    bounce_imap_url: str | None = None
+    bounce_interval: Annotated[float, Field(gt=0)] = 60.0
+    bounce_webhook_token: str | None = None
+    soft_bounce_limit: Annotated[int, Field(ge=1)] = 3
     max_body_bytes: int = 1_048_576  # larger request bodies are refused with 413
     # Seconds a client has for a request's line and headers (0 would close every connection).
     header_timeout: Annotated[float, Field(gt=0)] = 10.0
@@ -60,6 +71,28 @@ class Settings(BaseSettings):
         if problem := email_error(value.strip()):
             raise ValueError(f"HERALD_FROM_EMAIL {value!r}: {problem}")
         return value.strip()
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _valid_bounce_address(cls, value: str | None) -> str | None:
+        from herald.core.addresses import email_error
+
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if problem := email_error(value):
+            raise ValueError(f"HERALD_BOUNCE_ADDRESS {value!r}: {problem}")
+        if "+" in value.rpartition("@")[0]:
+            raise ValueError(
+                f"HERALD_BOUNCE_ADDRESS {value!r}: no '+' in the local part "
+                "(Herald adds '+<tag>' to it)"
+            )
+        return value
+
+    @property
+    def secret(self) -> bytes:
+        """HERALD_SECRET_KEY as bytes (checked at start when it is needed)."""
+        return (self.secret_key or "").encode()
 
     def mail_destination(self) -> tuple[str, bool]:
         """Where mail goes, in words for a log line or the console (never the password),

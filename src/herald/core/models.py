@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -320,3 +320,77 @@ class MessageTemplate(Base):
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- bounces and suppressions (SPEC 4.2) -------------------------------------
+
+
+class BounceKind(StrEnum):
+    """What a bounce said: `unrecognised` is a notification for one of our
+    deliveries that could not be read (kept for staff, never guessed)."""
+
+    HARD = "hard"
+    SOFT = "soft"
+    COMPLAINT = "complaint"
+    UNRECOGNISED = "unrecognised"
+
+
+class BounceSource(StrEnum):
+    MAILBOX = "mailbox"  # read from the bounce mailbox over IMAP
+    WEBHOOK = "webhook"  # reported to POST /api/bounces/
+
+
+class SuppressionReason(StrEnum):
+    HARD = "hard"  # a hard bounce
+    SOFT = "soft"  # HERALD_SOFT_BOUNCE_LIMIT soft bounces within 30 days
+    COMPLAINT = "complaint"  # the recipient reported the mail as abuse
+    MANUAL = "manual"  # added by staff
+
+
+class Bounce(Base):
+    """One report that a mail did not arrive (or an unreadable one about our mail)."""
+
+    __tablename__ = "bounces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), unique=True)
+    # The delivery it is about; NULL once its message is deleted (the record stays).
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    message_uuid: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_LEN), default="")
+    key: Mapped[str] = mapped_column(String(EMAIL_LEN), default="")  # lower(email)
+    kind: Mapped[BounceKind] = mapped_column(EnumText(BounceKind))
+    code: Mapped[str] = mapped_column(String(16), default="")  # enhanced status, "5.1.1"
+    diagnostic: Mapped[str] = mapped_column(Text, default="")
+    received: Mapped[datetime] = mapped_column(DateTime, index=True)  # naive UTC
+    source: Mapped[BounceSource] = mapped_column(EnumText(BounceSource))
+    # What identifies the notification (its Message-ID, or a hash of it): the
+    # same notification read twice (a crash between recording and moving it)
+    # is recorded once.
+    notification: Mapped[str] = mapped_column(String(64), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary, default=b"")  # its first 64 kB
+
+    __table_args__ = (
+        Index("ix_bounces_key_received", "key", "received"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class Suppression(Base):
+    """An address Herald no longer mails (SPEC 4.2)."""
+
+    __tablename__ = "suppressions"
+
+    key: Mapped[str] = mapped_column(String(EMAIL_LEN), primary_key=True)  # lower(email)
+    email: Mapped[str] = mapped_column(String(EMAIL_LEN))
+    reason: Mapped[SuppressionReason] = mapped_column(EnumText(SuppressionReason), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # The bounce that caused it (NULL: added by hand, or the bounce was pruned).
+    bounce_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bounces.id", ondelete="SET NULL"), nullable=True
+    )
+    created: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # Who added it by hand (a user's UUID); NULL when Herald did.
+    created_by: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)

@@ -17,7 +17,14 @@ from herald.personalisation.grammar import MAX_SUBJECT
 SUBJECT_MAX = MAX_SUBJECT
 BODY_MAX = 1_000_000  # characters
 NAME_MAX = 150  # a template's name
-LIMITS = {"subject": SUBJECT_MAX, "body": BODY_MAX, "name": NAME_MAX}
+NOTE_MAX = 2000  # a suppression's note, a reported bounce's reason
+LIMITS = {
+    "subject": SUBJECT_MAX,
+    "body": BODY_MAX,
+    "name": NAME_MAX,
+    "note": NOTE_MAX,
+    "reason": NOTE_MAX,
+}
 
 REQUIRED = "This field is required."
 NULL = "This field may not be null."

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -43,9 +44,11 @@ from herald.core.addresses import email_key
 from herald.core.db import json_array, rowcount
 from herald.core.models import Delivery, DeliveryStatus
 from herald.delivery.mail import Person
+from herald.suppressions import repository as suppressions
 
 PENDING, SENT, FAILED = DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED
 CANCELLED = DeliveryStatus.CANCELLED
+BOUNCED, SUPPRESSED = DeliveryStatus.BOUNCED, DeliveryStatus.SUPPRESSED
 STATUSES = tuple(DeliveryStatus)
 _TABLE = cast(Table, Delivery.__table__)
 # Rows are written in batches so a 100,000-address send does not build one giant statement.
@@ -127,15 +130,18 @@ def queue_deliveries(
     status: DeliveryStatus = PENDING,
 ) -> int:
     """One row per (address, who they are) of a personalised message, the person
-    frozen on the row, in the caller's transaction. Returns how many."""
+    frozen on the row, in the caller's transaction; a suppressed address is
+    queued as `suppressed`. Returns how many."""
     for start in range(0, len(people), _BATCH):
         rows = []
-        for email, person in people[start : start + _BATCH]:
+        chunk = people[start : start + _BATCH]
+        suppressed = suppressions.suppressed_among(session, {email_key(e) for e, _ in chunk})
+        for email, person in chunk:
             row: dict[str, Any] = {
                 "message_id": message_id,
                 "message_uuid": message_uuid,
                 "email": email,
-                "status": status,
+                "status": SUPPRESSED if email_key(email) in suppressed else status,
                 "attempts": 0,
                 "next_attempt_at": now,
             }
@@ -153,14 +159,18 @@ def queue_selected(
     now: datetime,
     status: DeliveryStatus = PENDING,
 ) -> int:
-    """One row per address that `addresses` (a query with an `email` column) yields,
-    inserted by the database itself: no address passes through Python."""
+    """One row per address that `addresses` (a query with `key` and `email` columns)
+    yields, inserted by the database itself: no address passes through Python. A
+    suppressed address is queued as `suppressed` (one primary-key probe each)."""
     rows = addresses.subquery("addresses")
     source = select(
         literal(message_id),
         literal(message_uuid),
         rows.c.email,
-        literal(status.value),
+        case(
+            (suppressions.is_suppressed(rows.c.key), literal(SUPPRESSED.value)),
+            else_=literal(status.value),
+        ),
         literal(0),
         literal(now, DateTime),
     )
@@ -278,7 +288,28 @@ def claim_due_deliveries(
         )
         for row in session.execute(statement)
     ]
+    claimed = _without_suppressed(session, claimed, owner)
     return sorted(claimed, key=lambda d: d.id)
+
+
+def _without_suppressed(
+    session: Session, claimed: list[ClaimedDelivery], owner: str
+) -> list[ClaimedDelivery]:
+    """Deliveries queued before their address was suppressed are never sent: marked
+    `suppressed` here, in the claim's transaction, and left out of the claim."""
+    if not claimed:
+        return claimed
+    suppressed = suppressions.suppressed_among(session, {email_key(d.email) for d in claimed})
+    if not suppressed:
+        return claimed
+    dropped = [d.id for d in claimed if email_key(d.email) in suppressed]
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(dropped), Delivery.lease_owner == owner)
+        .values(status=SUPPRESSED, lease_expires_at=None, lease_owner=None)
+        .execution_options(synchronize_session=False)
+    )
+    return [d for d in claimed if email_key(d.email) not in suppressed]
 
 
 def renew_leases(
@@ -460,6 +491,7 @@ def list_deliveries(
 ) -> Sequence[Any]:
     statement = (
         select(
+            Delivery.id,
             Delivery.email,
             Delivery.status,
             Delivery.attempts,
@@ -513,3 +545,44 @@ def person_of(session: Session, message_id: int, email: str | None) -> tuple[str
     if row is None:
         return None
     return row.email, person_from_columns(*row[1:]) or Person()
+
+
+# --- bounces (SPEC 4.2) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BouncedDelivery:
+    id: int
+    email: str
+    message_uuid: str
+
+
+def delivery_by_id(session: Session, delivery_id: int) -> BouncedDelivery | None:
+    row = session.execute(
+        select(Delivery.id, Delivery.email, Delivery.message_uuid).where(Delivery.id == delivery_id)
+    ).first()
+    return BouncedDelivery(row.id, row.email, row.message_uuid) if row is not None else None
+
+
+def delivery_to(session: Session, message_uuid: str, email: str) -> BouncedDelivery | None:
+    """One message's delivery to an address (a bounce reported by webhook)."""
+    row = session.execute(
+        select(Delivery.id, Delivery.email, Delivery.message_uuid)
+        .where(
+            Delivery.message_uuid == message_uuid, func.lower(Delivery.email) == email_key(email)
+        )
+        .limit(1)
+    ).first()
+    return BouncedDelivery(row.id, row.email, row.message_uuid) if row is not None else None
+
+
+def mark_bounced(session: Session, delivery_id: int, reason: str) -> bool:
+    """A mail the relay accepted came back: `bounced`, with the code and diagnostic.
+    Only a sent delivery bounces (a late report never revives a cancelled one)."""
+    statement = (
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status.in_([SENT, BOUNCED]))
+        .values(status=BOUNCED, last_error=reason[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(session.execute(statement)) > 0

@@ -48,6 +48,7 @@ from herald.delivery import outbox
 from herald.delivery.mail import PersonalisedMessage, RenderedMessage, message_for
 from herald.delivery.outbox import FAILED, PENDING, SENT, ClaimedDelivery, MessageContent, Outcome
 from herald.delivery.transport import DeliveryError, Transport
+from herald.delivery.verp import envelope_sender
 from herald.operations.metrics import MAIL_ATTEMPTS, SMTP_REPLIES, reply_class
 from herald.personalisation import TemplateProblem
 
@@ -231,6 +232,14 @@ class DeliveryWorker:
         # How many deliveries of each message wait in the queue for a sender.
         self._waiting: Counter[str] = Counter()
         self._halts_checked_at = 0.0
+        # With HERALD_BOUNCE_ADDRESS each mail's envelope sender names its delivery
+        # (VERP, SPEC 4.2), so a bounce maps back to it; the From header is unchanged.
+        bounce_address, key = settings.bounce_address, settings.secret
+        self._envelope: Callable[[int], str] | None = (
+            (lambda delivery_id: envelope_sender(bounce_address, key, delivery_id))
+            if bounce_address and key
+            else None
+        )
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll (new mail was queued)."""
@@ -445,8 +454,9 @@ class DeliveryWorker:
                 return self._deferred(delivery, f"building the mail failed: {_describe(exc)}")
         try:
             async with asyncio.timeout(self.attempt_deadline):
+                sender = self._envelope(delivery.id) if self._envelope else mail.sender
                 reply = await self.transport.send(
-                    mail.sender, delivery.email, data, f"{delivery.message_uuid}-{delivery.id}"
+                    sender, delivery.email, data, f"{delivery.message_uuid}-{delivery.id}"
                 )
         except DeliveryError as error:
             SMTP_REPLIES.labels(reply_class(error.reason, ok=False)).inc()

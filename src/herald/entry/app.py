@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.api.openapi import finish
+from herald.bounces import endpoints as bounces
+from herald.bounces.repository import totals_by_kind as bounce_totals
 from herald.broadcasts import endpoints as broadcasts
 from herald.broadcasts.repository import count_by_state
 from herald.core.clock import utc_now
@@ -34,6 +36,7 @@ from herald.operations import jobs, metrics
 from herald.operations.endpoints import operations_router, status_router
 from herald.operations.middleware import RequestMetrics
 from herald.recipients import endpoints as recipients
+from herald.suppressions.repository import count as suppression_count
 from herald.templates import endpoints as templates
 
 REQUEST_THREADS = 4
@@ -144,6 +147,8 @@ def metrics_snapshot(session: Session) -> metrics.Snapshot:
         job_durations={name: run.duration for name, run in runs.items()},
         job_failing={name: run.last_success != run.last_run for name, run in runs.items()},
         directory=directory_counts(session),
+        bounces={kind.value: n for kind, n in bounce_totals(session).items()},
+        suppressed=suppression_count(session),
     )
 
 
@@ -184,6 +189,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(broadcasts.router)
     app.include_router(directory.router)
     app.include_router(templates.router)
+    app.include_router(bounces.bounces_router)
+    app.include_router(bounces.suppressions_router)
     app.include_router(operations_router(metrics_snapshot))
     app.include_router(status_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

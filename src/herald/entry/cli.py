@@ -20,6 +20,7 @@ from herald.core.config import Settings
 if TYPE_CHECKING:  # imported lazily at run time: `herald --version` stays fast
     from herald.core.db import Database
     from herald.core.models import User
+    from herald.suppressions.repository import Member
 
 FAILED = 2
 # Click's UsageError as typer ships it (typer carries its own click and exports only
@@ -36,8 +37,14 @@ directory_app = typer.Typer(
     help="The directory of users, customers, projects and offerings.", no_args_is_help=True
 )
 tokens_app = typer.Typer(help="API tokens: list and revoke.", no_args_is_help=True)
+bounces_app = typer.Typer(help="Bounces: read the bounce mailbox now.", no_args_is_help=True)
+suppressions_app = typer.Typer(
+    help="The suppression list: addresses Herald no longer mails.", no_args_is_help=True
+)
 app.add_typer(directory_app, name="directory")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(bounces_app, name="bounces")
+app.add_typer(suppressions_app, name="suppressions")
 
 ExpiresIn = Annotated[
     float | None,
@@ -323,6 +330,114 @@ def sync_directory(
     for reason, count in sorted(result.skipped.items()):
         typer.echo(f"  left out: {count} {reason}")
     typer.echo(f"read {result.fetched_rows} directory rows from Waldur in {result.seconds:.1f} s")
+
+
+@bounces_app.command("fetch")
+def fetch_bounces(
+    from_start: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Read every message in the folder again, not only those new since the "
+            "last round (after fixing HERALD_SECRET_KEY, say).",
+        ),
+    ] = False,
+) -> None:
+    """Read the bounce mailbox (HERALD_BOUNCE_IMAP_URL) now, as the delivery process does
+    every HERALD_BOUNCE_INTERVAL seconds."""
+    from herald.bounces.jobs import MailboxBusy
+    from herald.bounces.jobs import fetch_bounces as fetch
+    from herald.bounces.mailbox import MailboxError
+
+    database = _database()
+    try:
+        result = fetch(Settings(), database, from_start=from_start)
+    except (MailboxBusy, MailboxError) as exc:
+        _fail(str(exc))
+    finally:
+        database.dispose()
+    typer.echo(result.summary())
+
+
+@suppressions_app.command("list")
+def list_suppressions(
+    email: Annotated[str | None, typer.Option(help="Only addresses containing this.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only this reason: hard, soft, complaint or manual.")
+    ] = None,
+) -> None:
+    """Every suppressed address, newest first, with the users who hold it and their
+    organisations: whom to ask for a new address."""
+    from herald.core.models import SuppressionReason
+    from herald.suppressions import repository
+    from herald.suppressions.service import people_of
+
+    wanted = None
+    if reason is not None:
+        try:
+            wanted = SuppressionReason(reason)
+        except ValueError:
+            _fail(f"--reason {reason!r}: give hard, soft, complaint or manual")
+    database = _database()
+    with database.transaction(write=False) as session:
+        records = repository.page(session, email, wanted, 0, None)
+        people = people_of(session, records)
+    if not records:
+        typer.echo("no suppressed addresses")
+        return
+    for record in records:
+        users = people.get(record.key, [])
+        held_by = "; ".join(_member(m) for m in users) or "not in the directory"
+        note = f"  note: {record.note}" if record.note else ""
+        typer.echo(
+            f"{record.email:<40} {record.reason.value:<10} {_moment(record.created)}  "
+            f"{held_by}{note}"
+        )
+
+
+def _member(member: Member) -> str:
+    organisations = ", ".join(name for _, name in member.customers) or "no organisation"
+    return f"{member.full_name or member.username} ({organisations})"
+
+
+@suppressions_app.command("add")
+def add_suppression(
+    email: Annotated[str, typer.Argument(help="The address to stop mailing.")],
+    note: Annotated[str, typer.Option(help="Why, for whoever reads the list later.")] = "",
+) -> None:
+    """Stop mailing an address (it stays in audiences, marked suppressed)."""
+    from herald.core.clock import utc_now
+    from herald.core.errors import Invalid
+    from herald.suppressions.service import add_by_hand, parse_manual
+
+    database = _database()
+    try:
+        wanted = parse_manual({"email": email, "note": note})
+    except Invalid as exc:
+        _fail("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.body.items()))
+    with database.transaction() as session:
+        record, added = add_by_hand(session, wanted, None, utc_now())
+    if added:
+        typer.echo(f"suppressed {record.email}")
+    else:
+        typer.echo(f"{record.email} was suppressed already ({record.reason.value}); unchanged")
+
+
+@suppressions_app.command("remove")
+def remove_suppression(
+    email: Annotated[str, typer.Argument(help="The address to mail again.")],
+) -> None:
+    """Mail an address again (its user gave a working one, or it was a mistake)."""
+    from herald.core.errors import NotFound
+    from herald.suppressions.service import remove
+
+    database = _database()
+    try:
+        with database.transaction() as session:
+            record = remove(session, email)
+    except NotFound:
+        _fail(f"{email} is not suppressed; `herald suppressions list` shows what is")
+    typer.echo(f"removed the suppression of {record.email} ({record.reason.value})")
 
 
 @app.command()

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from herald.bounces.mailbox import mailbox_from_url
 from herald.core.config import Settings
 from herald.core.db import NO_SCHEMA, Database, missing_sqlite_file
 from herald.delivery.transport import transport_from_url
+
+MIN_SECRET = 16  # characters of HERALD_SECRET_KEY
 
 
 class ConfigurationError(Exception):
@@ -20,6 +23,18 @@ def check_configuration(settings: Settings) -> None:
         transport_from_url(settings.smtp_url)
     except (ValueError, OSError) as exc:
         raise ConfigurationError(f"HERALD_SMTP_URL cannot be used: {exc}") from exc
+    if settings.bounce_address and len(settings.secret) < MIN_SECRET:
+        raise ConfigurationError(
+            "HERALD_BOUNCE_ADDRESS is set but HERALD_SECRET_KEY is "
+            + ("not set" if not settings.secret else f"shorter than {MIN_SECRET} characters")
+            + ": bounce tags are signed with it; set it to a long random value that stays "
+            "the same across restarts (such as the output of `openssl rand -hex 32`)"
+        )
+    if settings.bounce_imap_url:
+        try:
+            mailbox_from_url(settings.bounce_imap_url)
+        except ValueError as exc:
+            raise ConfigurationError(f"HERALD_BOUNCE_IMAP_URL cannot be used: {exc}") from exc
     if path := missing_sqlite_file(settings.database_url):
         raise ConfigurationError(f"{NO_SCHEMA} (there is no database at {path})")
     database = Database(settings.database_url)

@@ -18,6 +18,7 @@ import logging
 import signal
 import sys
 
+from herald.bounces.jobs import periodic_fetch
 from herald.broadcasts.repository import MESSAGES
 from herald.broadcasts.sending import prepare_unprepared
 from herald.broadcasts.tasks import send_due_messages
@@ -72,6 +73,19 @@ async def _sync_loop(settings: Settings, database: Database, stopping: asyncio.E
             await asyncio.wait_for(stopping.wait(), timeout=interval)
 
 
+async def _bounce_loop(settings: Settings, database: Database, stopping: asyncio.Event) -> None:
+    """Every HERALD_BOUNCE_INTERVAL seconds, the bounce mailbox (one process at a time).
+    A mailbox that cannot be read is logged and recorded, and tried again next
+    interval; delivery is never held up by it."""
+    while not stopping.is_set():
+        try:
+            await asyncio.to_thread(periodic_fetch, settings, database)
+        except Exception:
+            logger.exception("reading the bounce mailbox failed; trying again next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=settings.bounce_interval)
+
+
 async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None) -> None:
     """Run the worker and the scheduler until `stopping` is set (or a signal arrives).
 
@@ -100,14 +114,19 @@ async def run_delivery(settings: Settings, stopping: asyncio.Event | None = None
     syncing = None
     if settings.sync_interval and settings.waldur_url:
         syncing = asyncio.create_task(_sync_loop(settings, database, worker.stopping), name="sync")
+    if settings.bounce_imap_url:
+        bouncing = asyncio.create_task(
+            _bounce_loop(settings, database, worker.stopping), name="bounces"
+        )
+    else:
+        bouncing = None
+    optional = [task for task in (syncing, bouncing) if task is not None]
     try:
         await worker.run()
     finally:
         worker.stopping.set()
         link.cancel()
-        await asyncio.gather(
-            scheduler, preparer, *([syncing] if syncing else []), return_exceptions=True
-        )
+        await asyncio.gather(scheduler, preparer, *optional, return_exceptions=True)
         database.dispose()
     for task in (scheduler, preparer):
         if task.exception() is not None:

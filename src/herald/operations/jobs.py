@@ -20,6 +20,7 @@ from herald.core.models import JobRun
 class Job(StrEnum):
     SCHEDULER = "scheduler"
     DIRECTORY_SYNC = "directory_sync"
+    BOUNCES = "bounces"
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,11 @@ def unlock(session: Session, job: Job) -> None:
         .values(locked_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def last_detail(session: Session, job: Job) -> dict[str, Any]:
+    row = session.get(JobRun, job.value)
+    return orjson.loads(row.detail) if row is not None else {}
 
 
 def runs(session: Session) -> dict[str, Run]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from herald.core.models import DeliveryStatus, MessageState
@@ -69,6 +69,8 @@ class Snapshot:
     job_durations: dict[str, float] = field(default_factory=dict)  # seconds the last run took
     job_failing: dict[str, bool] = field(default_factory=dict)  # whether the last run failed
     directory: dict[str, int] = field(default_factory=dict)  # rows by section
+    bounces: dict[str, int] = field(default_factory=dict)  # bounces recorded, by kind
+    suppressed: int = 0  # addresses on the suppression list
 
 
 Label = TypeVar("Label", bound=str)  # a status, a state, a job's name
@@ -121,6 +123,20 @@ class _DatabaseCollector(Collector):
             "herald_directory_rows", "Rows of the directory by section (after the last sync)",
             "section", s.directory,
         )  # fmt: skip
+        # Read from the bounces table, so it counts what every process and the
+        # webhook recorded (and falls only when `herald prune` removes old ones).
+        bounces = CounterMetricFamily(
+            "herald_bounces", "Bounces recorded, by kind (hard, soft, complaint, unrecognised)",
+            labels=["kind"],
+        )  # fmt: skip
+        for kind, number in sorted(s.bounces.items()):
+            bounces.add_metric([kind], float(number))
+        yield bounces
+        yield GaugeMetricFamily(
+            "herald_suppressed_addresses",
+            "Addresses on the suppression list (never mailed)",
+            value=s.suppressed,
+        )
 
 
 def render(snapshot: Snapshot) -> bytes:

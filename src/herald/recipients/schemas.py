@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-RECIPIENT_FIELDS = ("full_name", "email", "offerings", "customers")
+RECIPIENT_FIELDS = ("full_name", "email", "offerings", "customers", "suppressed")
 
 
 class NamedRef(BaseModel):

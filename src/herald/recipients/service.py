@@ -23,6 +23,7 @@ from herald.core.models import User
 from herald.recipients import repository
 from herald.recipients.repository import EVERYTHING, AudienceQuery, KeyRange
 from herald.recipients.targeting import Targeting, stored_form
+from herald.suppressions import repository as suppressions
 
 
 def _by_name(items: dict[str, str] | None) -> list[dict[str, str]]:
@@ -34,13 +35,15 @@ class Recipient:
     """One address and how it was reached. A plain slotted class: a preview page or
     a batch of queued deliveries makes one per address."""
 
-    __slots__ = ("email", "full_name", "customers", "offerings")
+    __slots__ = ("email", "full_name", "customers", "offerings", "suppressed")
 
     def __init__(self, email: str, full_name: str) -> None:
         self.email = email
         self.full_name = full_name
         self.customers: dict[str, str] | None = None
         self.offerings: dict[str, str] | None = None
+        # On the suppression list: counted, never mailed (SPEC 4.2); set by the preview.
+        self.suppressed = False
 
     def reached_through(
         self, customer_uuid: str, customer_name: str, offerings: dict[str, str] | None
@@ -54,12 +57,15 @@ class Recipient:
             self.offerings.update(offerings)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "full_name": self.full_name,
             "email": self.email,
             "offerings": _by_name(self.offerings),
             "customers": _by_name(self.customers),
         }
+        if self.suppressed:  # Waldur's shape otherwise: the mark only where it applies
+            result["suppressed"] = True
+        return result
 
 
 class Audience:
@@ -102,7 +108,11 @@ class Audience:
         pass over the audience (a second, cheaper one only for a page past the end)."""
         rows = repository.page(self.session, self.query, offset, limit, None)
         total = int(rows[0].total) if rows else self.count()
-        return total, self._named(rows, [row.key for row in rows])
+        named = self._named(rows, [row.key for row in rows])
+        suppressed = suppressions.suppressed_among(self.session, {row.key for row in rows})
+        for row, person in zip(rows, named, strict=True):
+            person.suppressed = row.key in suppressed
+        return total, named
 
     def recipient(self, email: str) -> Recipient | None:
         """The recipient with this address, if the query reaches it."""
