@@ -17,6 +17,7 @@ as everything on these machines runs.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import itertools
 import os
@@ -244,10 +245,8 @@ class MailServers:
         subprocess.run(["postfix", "-c", str(conf), "stop"], capture_output=True, timeout=30)
         pid_file = self.root / "dovecot-run" / "master.pid"
         if pid_file.exists():
-            try:
+            with contextlib.suppress(ValueError, ProcessLookupError):
                 os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-            except (ValueError, ProcessLookupError):
-                pass
 
     def stop_imap(self) -> None:
         """Dovecot alone goes down (the IMAP-server-down failure path)."""

@@ -122,6 +122,12 @@ def _delivery_status(message: EmailMessage, addressed_to: tuple[str, ...]) -> No
     )
 
 
+def status_code_in(text: str) -> str:
+    """The first enhanced status code ("5.1.1") in a text, or ""."""
+    found = _STATUS.search(text)
+    return ".".join(found.groups()) if found else ""
+
+
 def _recipient_block(block: Message) -> Failure | None:
     recipient = _typed_address(block.get("Final-Recipient")) or _typed_address(
         block.get("Original-Recipient")
@@ -129,8 +135,7 @@ def _recipient_block(block: Message) -> Failure | None:
     if not recipient:
         return None
     action = str(block.get("Action", "")).strip().lower()
-    status_match = _STATUS.search(str(block.get("Status", "")))
-    status = ".".join(status_match.groups()) if status_match else ""
+    status = status_code_in(str(block.get("Status", "")))
     diagnostic = _typed_value(block.get("Diagnostic-Code")) or action
     if action == "failed":
         kind: BounceKind | None = BounceKind.SOFT if status.startswith("4") else BounceKind.HARD

@@ -31,7 +31,13 @@ from sqlalchemy.orm import Session
 
 from herald.api.params import parse_uuid
 from herald.bounces import repository
-from herald.bounces.parsing import HEADER_BYTES, Failure, Reading, read_notification
+from herald.bounces.parsing import (
+    HEADER_BYTES,
+    Failure,
+    Reading,
+    read_notification,
+    status_code_in,
+)
 from herald.bounces.repository import BounceRecord, NewBounce
 from herald.core.addresses import email_error, email_key
 from herald.core.config import Settings
@@ -264,7 +270,7 @@ def take_report(
         else None
     )
     new = _bounce(
-        delivery, report.email, report.kind, "", report.reason, now,
+        delivery, report.email, report.kind, status_code_in(report.reason), report.reason, now,
         BounceSource.WEBHOOK, uuid_module.uuid4().hex, raw[:HEADER_BYTES],
         message_uuid=report.message_uuid,
     )  # fmt: skip

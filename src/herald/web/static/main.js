@@ -9,6 +9,7 @@
 import { SESSION_ENDED, TOKEN_KEY } from "./api.js";
 import { confirmDialog } from "./dialogs.js";
 import { REDRAW, h, nav, show } from "./dom.js";
+import { showBounce, showBounces } from "./screens/bounces.js";
 import { showCompose } from "./screens/compose.js";
 import { showList } from "./screens/list.js";
 import { showMessage } from "./screens/message.js";
@@ -27,7 +28,8 @@ window.addEventListener("beforeunload", (event) => {
 
 // The navigation shows the screen you are on (aria-current, and a visible mark).
 function markCurrent(hash) {
-  const section = hash.startsWith("#/new") ? "#/new" : hash.startsWith("#/templates") ? "#/templates" : "#/";
+  const section = hash.startsWith("#/new") ? "#/new" : hash.startsWith("#/templates") ? "#/templates"
+    : hash.startsWith("#/bounces") ? "#/bounces" : "#/";
   for (const link of nav.querySelectorAll("a")) {
     if (link.getAttribute("href") === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -53,6 +55,8 @@ async function route() {
     else if (hash === "#/templates") await showTemplates();
     else if (hash === "#/templates/new") await showTemplate(null);
     else if ((match = hash.match(/^#\/templates\/([0-9a-f]{32})$/))) await showTemplate(match[1]);
+    else if ((match = hash.match(/^#\/bounces\/([0-9a-f]{32})$/))) await showBounce(match[1]);
+    else if (hash === "#/bounces" || hash.startsWith("#/bounces?")) await showBounces(hash);
     else await showList();
   } catch (err) {
     if (err.status !== 401) {

@@ -148,7 +148,7 @@ export async function drawDelivery(uuid, section, header, status) {
   }
   const percent = percentSent(d);
   const filter = h("select", { id: "delivery-status" },
-    ...[["", "All"], ["pending", "Pending"], ["sent", "Sent"], ["failed", "Failed"], ["cancelled", "Not sent (stopped)"]].map(
+    ...[["", "All"], ["pending", "Pending"], ["sent", "Sent"], ["failed", "Failed"], ["cancelled", "Not sent (stopped)"], ["bounced", "Bounced"], ["suppressed", "Suppressed (not mailed)"]].map(
       ([value, label]) => h("option", { value, selected: value === status, text: label })));
   filter.addEventListener("change", () => drawDelivery(uuid, section, header, filter.value));
   const retry = d.failed ? action(h("button", { type: "button", text: `Retry ${d.failed} failed` }), "Retrying…", async () => {
@@ -161,6 +161,8 @@ export async function drawDelivery(uuid, section, header, status) {
     h("p", { id: "delivery-summary", class: d.failed ? "error" : null,
       text: `${d.sent}/${d.total} sent (${percent}%) · ${d.pending} pending · ${d.failed} failed` +
         (d.cancelled ? ` · ${d.cancelled} not sent (stopped)` : "") +
+        (d.bounced ? ` · ${d.bounced} bounced` : "") +
+        (d.suppressed ? ` · ${d.suppressed} suppressed (not mailed)` : "") +
         (d.status === "paused" ? " · paused" : d.status === "preparing" ? " · still queueing recipients" : "") }),
     h("progress", { max: d.total || 1, value: d.sent, "aria-label": "Delivery progress" }),
     h("div", { class: "actions" },
@@ -173,7 +175,10 @@ export async function drawDelivery(uuid, section, header, status) {
         h("td", { "data-label": "E-mail", text: r.email }),
         h("td", { "data-label": "Status" }, h("span", { class: `badge ${r.status}`, text: r.status })),
         h("td", { "data-label": "Attempts", text: r.attempts }),
-        h("td", { "data-label": "Last error", text: r.last_error || "—" }),
+        h("td", { "data-label": "Last error" }, r.bounce
+          ? h("span", {}, `${r.bounce.kind} bounce: ${[r.bounce.code, r.bounce.diagnostic].filter(Boolean).join(" ")} `,
+            h("a", { href: `#/bounces/${r.bounce.uuid}`, text: "Read the bounce" }))
+          : r.status === "suppressed" ? "Suppressed: never mailed" : r.last_error || "—"),
         h("td", { "data-label": "Sent", class: "nowrap", text: when(r.sent_at) })))))));
   const moving = d.status === "preparing" || d.status === "sending";
   if (moving && location.hash === `#/m/${uuid}`) store.pollTimer = setTimeout(() => drawDelivery(uuid, section, header, status), 1500);

@@ -1,0 +1,121 @@
+// @ts-check
+// Bounces and suppressions: who cannot be reached, why, and whom to ask for a new
+// address; remove a suppression (after a question); read a bounce as it arrived.
+
+import { api } from "../api.js";
+import { confirmDialog } from "../dialogs.js";
+import { action, h, loading, plural, say, scroller, show, stale, when } from "../dom.js";
+
+const REASONS = [["", "Any reason"], ["hard", "Hard bounce"], ["soft", "Repeated soft bounces"], ["complaint", "Complaint"], ["manual", "Added by hand"]];
+const KIND_WORDS = { hard: "hard bounce", soft: "soft bounce", complaint: "complaint", unrecognised: "unreadable" };
+
+/** The search in the address: #/bounces?email=…&reason=… (a shared link keeps it). */
+function searchOf(hash) {
+  return new URLSearchParams(hash.split("?")[1] || "");
+}
+
+function people(users) {
+  if (!users.length) return h("span", { class: "muted", text: "Not in the directory" });
+  return h("ul", { class: "plain" }, ...users.map((u) => h("li", {},
+    `${u.full_name || u.username}${u.is_active ? "" : " (inactive)"}`,
+    h("span", { class: "muted", text: ` — ${u.customers.map((c) => c.name).join(", ") || "no organisation"}` }))));
+}
+
+function cause(s) {
+  if (!s.bounce) return h("span", { text: s.note || "—" });
+  const b = s.bounce;
+  const said = b.diagnostic.length > 120 ? `${b.diagnostic.slice(0, 119)}…` : b.diagnostic;
+  return h("span", {}, `${KIND_WORDS[b.kind] || b.kind} ${b.code}`.trim() + " ",
+    h("a", { href: `#/bounces/${b.uuid}`, text: "Read the bounce" }),
+    said ? h("span", { class: "muted", text: ` — ${said}` }) : null,
+    s.note ? h("span", { class: "muted", text: ` · ${s.note}` }) : null);
+}
+
+export async function showBounces(hash) {
+  const token = loading("bounces and suppressions");
+  const wanted = searchOf(hash);
+  const email = wanted.get("email") || "";
+  const reason = wanted.get("reason") || "";
+  const query = new URLSearchParams({ page_size: "100" });
+  if (email) query.set("email", email);
+  if (reason) query.set("reason", reason);
+  const bounceQuery = new URLSearchParams({ page_size: "50" });
+  if (email) bounceQuery.set("email", email);
+  const [suppressions, bounces] = await Promise.all([
+    api("GET", `/api/suppressions/?${query}`),
+    api("GET", `/api/bounces/?${bounceQuery}`),
+  ]);
+  if (stale(token)) return;
+
+  const search = h("input", { type: "search", id: "bounce-search", value: email, placeholder: "part of an address" });
+  const reasons = h("select", { id: "bounce-reason" },
+    ...REASONS.map(([value, label]) => h("option", { value, selected: value === reason, text: label })));
+  const form = h("form", { class: "filters", role: "search" },
+    h("div", {}, h("label", { for: "bounce-search", text: "Address" }), search),
+    h("div", {}, h("label", { for: "bounce-reason", text: "Reason" }), reasons),
+    h("button", { type: "submit", class: "secondary", text: "Search" }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    if (search.value.trim()) next.set("email", search.value.trim());
+    if (reasons.value) next.set("reason", reasons.value);
+    location.hash = `#/bounces${next.toString() ? `?${next}` : ""}`;
+  });
+
+  const error = h("p", { class: "error", role: "alert" });
+  const rows = suppressions.data.map((s) => h("tr", {},
+    h("td", { "data-label": "Address", text: s.email }),
+    h("td", { "data-label": "Why" }, cause(s)),
+    h("td", { "data-label": "Since", class: "nowrap", text: when(s.created) }),
+    h("td", { "data-label": "Who to ask" }, people(s.users)),
+    h("td", { "data-label": "" }, action(h("button", { type: "button", class: "secondary", text: "Mail again" }), "Removing…", async () => {
+      if (!(await confirmDialog("Mail this address again?",
+        `Remove the suppression of ${s.email}? Herald will mail it again from the next broadcast on; ` +
+        "if the address is still dead it will bounce again.", "Mail again", true))) { say("Nothing was changed."); return; }
+      await api("DELETE", `/api/suppressions/${encodeURIComponent(s.email)}/`);
+      say(`${s.email} will be mailed again.`);
+      showBounces(location.hash);
+    }, error))));
+
+  const bounceRows = bounces.data.map((b) => h("tr", {},
+    h("td", { "data-label": "Received", class: "nowrap", text: when(b.received) }),
+    h("td", { "data-label": "Address", text: b.email || "—" }),
+    h("td", { "data-label": "Kind" }, h("span", { class: `badge ${b.kind === "soft" ? "pending" : "failed"}`, text: KIND_WORDS[b.kind] || b.kind })),
+    h("td", { "data-label": "What the mail server said", text: [b.code, b.diagnostic].filter(Boolean).join(" ") || "—" }),
+    h("td", { "data-label": "" }, h("a", { href: `#/bounces/${b.uuid}`, text: "Read" }))));
+
+  show("Bounces",
+    h("h1", { text: "Bounces and suppressions" }),
+    h("p", { class: "muted", text: "Suppressed addresses stay in every audience but are never mailed. " +
+      "Ask the people listed for a working address, then mail it again." }),
+    form, error,
+    h("h2", { id: "suppressions-title", text: `Suppressed (${suppressions.count})` }),
+    scroller("Suppressed addresses", h("table", { class: "cards", id: "suppressions" },
+      h("caption", { class: "muted", text: suppressions.count > 100 ? `First 100 of ${suppressions.count}` : plural(suppressions.count, "address", "addresses") }),
+      h("thead", {}, h("tr", {}, ...["Address", "Why", "Since", "Who to ask", ""].map((t) => h("th", { scope: "col", text: t })))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No suppressed addresses." }))))),
+    h("h2", { id: "bounces-title", text: `Recent bounces (${bounces.count})` }),
+    scroller("Recent bounces", h("table", { class: "cards", id: "bounces" },
+      h("caption", { class: "muted", text: bounces.count > 50 ? `Newest 50 of ${bounces.count}` : plural(bounces.count, "bounce") }),
+      h("thead", {}, h("tr", {}, ...["Received", "Address", "Kind", "What the mail server said", ""].map((t) => h("th", { scope: "col", text: t })))),
+      h("tbody", {}, bounceRows.length ? bounceRows : h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No bounces." }))))));
+}
+
+export async function showBounce(uuid) {
+  const token = loading("the bounce");
+  const b = (await api("GET", `/api/bounces/${uuid}/`)).data;
+  if (stale(token)) return;
+  show("Bounce",
+    h("p", {}, h("a", { href: "#/bounces", text: "← Bounces and suppressions" })),
+    h("h1", { text: `${KIND_WORDS[b.kind] || b.kind}: ${b.email || "address unknown"}` }),
+    h("dl", { class: "facts" },
+      h("dt", { text: "Received" }), h("dd", { text: when(b.received) }),
+      h("dt", { text: "Status code" }), h("dd", { text: b.code || "—" }),
+      h("dt", { text: "What the mail server said" }), h("dd", { text: b.diagnostic || "—" }),
+      h("dt", { text: "Broadcast" }), h("dd", {}, b.message_uuid ? h("a", { href: `#/m/${b.message_uuid}`, text: "Open the broadcast" }) : "—"),
+      h("dt", { text: "Reported by" }), h("dd", { text: b.source === "webhook" ? "the mail service (webhook)" : "the bounce mailbox" })),
+    h("h2", { text: "The notification as it arrived" }),
+    b.raw === undefined
+      ? h("p", { class: "muted", text: "Only staff can read the notification itself." })
+      : scroller("The notification", h("pre", { id: "bounce-raw", text: b.raw })));
+}

@@ -1,0 +1,103 @@
+"""The console's bounces screen and the bounces on a broadcast's page, in Chromium (SPEC 4.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, expect
+
+from tests.delivery.helpers import wait_for
+from tests.web.conftest import PHYSICS, _page, _sign_in
+
+URL = "/api/broadcast-messages/"
+
+
+def _api(served: dict[str, Any]) -> httpx.Client:
+    return httpx.Client(
+        base_url=served["base"], headers={"Authorization": f"Token {served['token']}"}, timeout=30
+    )
+
+
+def test_staff_find_a_suppressed_address_see_whom_to_ask_and_mail_it_again(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    with _api(served) as api:
+        report = {
+            "email": "olga@physics.example",
+            "kind": "hard",
+            "reason": "550 5.1.1 no such user",
+        }
+        assert api.post("/api/bounces/", json=report).status_code == 202
+        manual = {"email": "someone@else.example", "note": "asked to stop"}
+        assert api.post("/api/suppressions/", json=manual).status_code == 201
+    page = _page(browser, 1280)
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("link", name="Bounces").click()
+    table = page.locator("#suppressions")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    olga = table.locator("tr", has_text="olga@physics.example")
+    expect(olga).to_contain_text("Olga Owner")
+    expect(olga).to_contain_text("Physics Institute")  # whom to ask, and where
+    expect(olga).to_contain_text("hard bounce 5.1.1")
+
+    # A search lives in the address: a reload or a shared link keeps it.
+    page.get_by_role("searchbox", name="Address").fill("olga")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(f"{served['base']}/#/bounces?email=olga")
+    page.reload()
+    expect(table.locator("tbody tr")).to_have_count(1)
+
+    # Removing asks first; Cancel changes nothing.
+    olga.get_by_role("button", name="Mail again").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Remove the suppression of olga@physics.example?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(olga).to_be_visible()
+    olga.get_by_role("button", name="Mail again").click()
+    dialog.get_by_role("button", name="Mail again").click()
+    expect(page.locator("#status")).to_contain_text("olga@physics.example will be mailed again")
+    expect(table).to_contain_text("No suppressed addresses.")
+    with _api(served) as api:
+        assert [s["email"] for s in api.get("/api/suppressions/").json()] == [
+            "someone@else.example"
+        ]
+
+    # The bounce itself, as it arrived.
+    page.goto(f"{served['base']}/#/bounces")
+    page.locator("#bounces").get_by_role("link", name="Read").first.click()
+    expect(page.get_by_role("heading", name="hard bounce: olga@physics.example")).to_be_visible()
+    expect(page.locator("#bounce-raw")).to_contain_text('"reason":"550 5.1.1 no such user"')
+    assert not page.outside_requests  # type: ignore[attr-defined]
+
+
+def test_a_broadcasts_page_shows_its_bounces_and_suppressed_recipients(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    with _api(served) as api:
+        assert api.post("/api/suppressions/", json={"email": "mia@physics.example"}).status_code
+        body = {"subject": "Outage", "body": "b", "query": {"customers": [PHYSICS]}}
+        uuid = api.post(URL, json=body).json()["uuid"]
+        assert api.post(f"{URL}{uuid}/send/").status_code == 200
+        wait_for(
+            lambda: api.get(f"{URL}{uuid}/").json()["delivery"]["status"] == "done", 30, "sent"
+        )
+        report = {"email": "olga@physics.example", "kind": "hard", "reason": "mailbox gone",
+                  "message_uuid": uuid}  # fmt: skip
+        assert api.post("/api/bounces/", json=report).status_code == 202
+    page = _page(browser, 1280)
+    _sign_in(page, served["base"], served["token"])
+    page.goto(f"{served['base']}/#/m/{uuid}")
+    summary = page.locator("#delivery-summary")
+    expect(summary).to_contain_text("1 bounced")
+    expect(summary).to_contain_text("1 suppressed (not mailed)")
+    page.get_by_label("Show").select_option("bounced")
+    row = page.locator("#deliveries tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("olga@physics.example")
+    expect(row).to_contain_text("hard bounce: mailbox gone")
+    row.get_by_role("link", name="Read the bounce").click()
+    expect(page.locator("#bounce-raw")).to_contain_text("mailbox gone")
+    page.go_back()
+    mia = page.locator("#deliveries tbody tr", has_text="mia@physics.example")
+    expect(mia).to_contain_text("Suppressed: never mailed")
