@@ -4,6 +4,7 @@ the audience takes to be queued behind it, and how soon a pause stops the mail.
     .venv/bin/python bench/send_bench.py sqlite 100000
     .venv/bin/python bench/send_bench.py postgresql 100000 1000000
     .venv/bin/python bench/send_bench.py pause sqlite 20000
+    .venv/bin/python bench/send_bench.py suppressed postgresql 100000 10000
 
 A real `herald serve --no-worker` answers over HTTP (it prepares the rest in
 the background after its answer, as in production). The floor is the fastest
@@ -125,8 +126,26 @@ def _floor(database: Database) -> float:
     return elapsed
 
 
-def send_bench(backend: str, users: int) -> None:
+def _suppress(database: Database, count: int, users: int) -> None:
+    """Suppress `count` addresses of the audience, spread over it (SPEC 4.2)."""
+    from herald.core.clock import utc_now
+    from herald.core.models import Suppression
+
+    step = max(1, users // count)
+    now = utc_now()
+    rows = [
+        {"key": f"user{n}@site{n % 97}.example", "email": f"user{n}@site{n % 97}.example",
+         "reason": "hard", "note": "", "created": now}
+        for n in range(1, users + 1, step)
+    ][:count]  # fmt: skip
+    with database.transaction() as session:
+        session.execute(insert(Suppression), rows)
+
+
+def send_bench(backend: str, users: int, suppressed: int = 0) -> tuple[float, float, int]:
     url, database, key = _directory(backend, users)
+    if suppressed:
+        _suppress(database, suppressed, users)
     port = _free_port()
     server = _serve(url, port)
     try:
@@ -168,6 +187,28 @@ def send_bench(backend: str, users: int) -> None:
         f"  floor, one INSERT…SELECT:  {floor_s:8.2f} s = preparation at {ratio:.0%} of floor speed"
     )
     print(f"  retrieve with gzip:        {wire / 1e6:8.1f} MB on the wire ({encoding})")
+    if suppressed:
+        print(f"  suppressed (not queued to send): {delivery['suppressed']:,}")
+    return answer_s, prepared_s, total
+
+
+def suppressed_bench(backend: str, users: int, suppressed: int, rounds: int = 3) -> None:
+    """The send path with and without suppressions, alternately (target: within 10%)."""
+    plain: list[tuple[float, float, int]] = []
+    with_list: list[tuple[float, float, int]] = []
+    for _ in range(rounds):
+        plain.append(send_bench(backend, users))
+        with_list.append(send_bench(backend, users, suppressed))
+
+    def best(runs: list[tuple[float, float, int]], index: int) -> float:
+        return min(run[index] for run in runs)
+
+    heading = f"send with {suppressed:,} of {users:,} addresses suppressed, {backend}"
+    print(f"\n== {heading}, best of {rounds} ==")
+    for label, index in (("send answer", 0), ("audience queued", 1)):
+        without, within = best(plain, index), best(with_list, index)
+        print(f"  {label:<16} {without:8.3f} s without, {within:8.3f} s with: "
+              f"{within / without:6.1%} (target <= 110%)")  # fmt: skip
 
 
 def pause_bench(backend: str, users: int) -> None:
@@ -260,6 +301,8 @@ def list_memory_bench(backend: str, users: int, messages: int) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "list-memory":
         list_memory_bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "suppressed":
+        suppressed_bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif sys.argv[1] == "pause":
         pause_bench(sys.argv[2], int(sys.argv[3]))
     else:

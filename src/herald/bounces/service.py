@@ -70,6 +70,12 @@ class BounceRules:
     def of(cls, settings: Settings) -> BounceRules:
         return cls(settings.bounce_address, settings.secret, settings.soft_bounce_limit)
 
+    @property
+    def tag_prefix(self) -> bytes:
+        """`local+` of the bounce address, lower-cased: in every VERP address of ours."""
+        local = (self.bounce_address or "").rpartition("@")[0]
+        return f"{local}+".lower().encode()
+
 
 class Verdict(StrEnum):
     """What became of one message from the mailbox."""
@@ -96,6 +102,10 @@ def take_notification(session: Session, raw: bytes, rules: BounceRules, now: dat
     """Judge one message read from the bounce mailbox and record what it says."""
     if not rules.bounce_address or not rules.key:
         return Taken(Verdict.NOT_OURS)  # without VERP no bounce can be tied to a delivery
+    if rules.tag_prefix not in raw.lower():
+        # A bounce of ours names its VERP address somewhere (its To, the returned
+        # original's Return-Path); mail that never does is not read any further.
+        return Taken(Verdict.NOT_OURS)
     notification = read_notification(raw)
     if notification.reading is Reading.AUTO_REPLY:
         return Taken(Verdict.NOT_OURS)
