@@ -382,6 +382,8 @@ def test_staff_can_pause_resume_and_stop_a_running_send(
     page.wait_for_timeout(1500)
     assert sink.count() == held, "mail left after the pause"
     page.get_by_role("link", name="← All broadcasts").click()
+    # The list has drawn (the broadcast's page also has a "Delivery" section).
+    expect(page.get_by_role("heading", name="Broadcasts")).to_be_visible()
     page.get_by_label("Delivery").select_option("paused")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#broadcasts tbody tr", has_text="Wrong date")).to_be_visible()

@@ -14,7 +14,9 @@ behaviour with schemathesis.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 # Models of hand-read request bodies, registered by `json_request_body` and
 # written into the document's components by `finish`.
@@ -179,3 +181,20 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
         return schema
     rest = {key: value for key, value in schema.items() if key != "anyOf"}
     return {**kept[0], **rest}
+
+
+# Patterns for the OpenAPI document, the same rules the parsers apply by hand
+# (api/params.py parse_uuid, addresses.py email_error; quoted local parts,
+# which Herald also accepts, are left out for brevity).
+UUID_PATTERN = (
+    r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12})$"
+)
+EMAIL_PATTERN = (
+    r"^(?=[^@]{1,64}@)[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(\.[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+)*@"
+    r"(localhost|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{1,62}[A-Za-z0-9])$"
+)
+Uuid = Annotated[str, Field(pattern=UUID_PATTERN, description="32 hex digits, or dashed")]
+# In json_schema_extra: these models only document hand-read bodies, and
+# pydantic's own regular expressions have no look-ahead.
+Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN})]

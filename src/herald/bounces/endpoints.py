@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from herald.api.errors import PermissionDenied
-from herald.api.openapi import json_request_body
+from herald.api.openapi import UUID_PATTERN, Email, Uuid, json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.api.params import path_uuid, read_body
+from herald.api.params import parse_uuid, path_uuid, read_body
 from herald.api.responses import JSONResponse
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, authenticate_staff, staff_session
 from herald.bounces import repository, service
@@ -23,7 +23,7 @@ from herald.core.config import Settings
 from herald.core.db import Database
 from herald.core.errors import Invalid, NotFound
 from herald.core.models import BounceKind, SuppressionReason
-from herald.core.text import text_problem
+from herald.core.text import NOTE_MAX, text_problem
 from herald.idempotency.service import Idempotency
 from herald.suppressions import repository as suppressions
 from herald.suppressions import service as suppression_rules
@@ -36,15 +36,20 @@ WEBHOOK_CALLER = "bounce-webhook"
 
 
 class BounceReport(BaseModel):
-    email: str
-    kind: str = Field(description="hard, soft or complaint")
-    reason: str = Field("", description="the relay's words")
-    message_uuid: str | None = Field(None, description="the message the bounced mail was")
+    email: Email
+    kind: Literal["hard", "soft", "complaint"]
+    reason: str = Field("", max_length=NOTE_MAX, description="the relay's words")
+    message_uuid: Uuid | None = Field(None, description="the message the bounced mail was")
 
 
 class ManualSuppressionRequest(BaseModel):
-    email: str
-    note: str = ""
+    email: Email
+    note: str = Field("", max_length=NOTE_MAX)
+
+
+def _choices(enum: type[BounceKind] | type[SuppressionReason]) -> dict[str, Any]:
+    """Document a filter's choices (checked by hand, for DRF's message)."""
+    return {"enum": ["", *(c.value for c in enum)]}
 
 
 Choice = TypeVar("Choice", BounceKind, SuppressionReason)
@@ -77,14 +82,21 @@ def list_bounces(
     request: Request,
     key: ApiKey,
     email: Annotated[str | None, Query(description="case-insensitive substring")] = None,
-    kind: Annotated[str | None, Query(description="hard, soft, complaint or unrecognised")] = None,
-    message_uuid: Annotated[str | None, Query(description="bounces of one message")] = None,
+    kind: Annotated[
+        str | None, Query(description="the kind", json_schema_extra=_choices(BounceKind))
+    ] = None,
+    message_uuid: Annotated[
+        str | None,
+        Query(description="bounces of one message", json_schema_extra={"pattern": UUID_PATTERN}),
+    ] = None,
     page: str | None = None,
     page_size: str | None = None,
 ) -> Response:
     wanted = _choice("kind", kind, BounceKind)
     search = _search("email", email)
-    message = path_uuid(message_uuid) if message_uuid else None
+    message = parse_uuid(message_uuid) if message_uuid is not None else None
+    if message_uuid is not None and message is None:
+        raise Invalid.field("message_uuid", "Must be a valid UUID.")
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, _user):
         total = repository.count(session, search, wanted, message)
@@ -164,7 +176,9 @@ def list_suppressions(
     request: Request,
     key: ApiKey,
     email: Annotated[str | None, Query(description="case-insensitive substring")] = None,
-    reason: Annotated[str | None, Query(description="hard, soft, complaint or manual")] = None,
+    reason: Annotated[
+        str | None, Query(description="why", json_schema_extra=_choices(SuppressionReason))
+    ] = None,
     page: str | None = None,
     page_size: str | None = None,
 ) -> Response:

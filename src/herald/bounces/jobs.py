@@ -78,6 +78,11 @@ def fetch_bounces(
     failure is recorded for /metrics and the status API, then raised)."""
     if not settings.bounce_imap_url:
         raise MailboxError("HERALD_BOUNCE_IMAP_URL is not set: there is no bounce mailbox to read")
+    if not settings.bounce_address or not settings.secret:
+        raise MailboxError(
+            "HERALD_BOUNCE_ADDRESS and HERALD_SECRET_KEY must be set, as for the delivery "
+            "process: bounces are tied to deliveries by the signed tags of that address"
+        )
     now = utc_now()
     with database.transaction() as session:
         if not jobs.try_lock(session, jobs.Job.BOUNCES, now, now + LOCK_FOR):

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from herald.api.openapi import Email, Uuid
 from herald.api.params import parse_uuid
 from herald.bounces.repository import BounceRecord
 from herald.bounces.schemas import delivery_bounce_json
@@ -163,23 +164,6 @@ class QueryOut(BaseModel):
     additional_recipients: list[str] | None = None
     excluded_recipients: list[str] | None = None
     send_to_me: bool | None = None
-
-
-# Patterns for the OpenAPI document, the same rules the parsers apply by hand
-# (api/params.py parse_uuid, addresses.py email_error; quoted local parts,
-# which Herald also accepts, are left out for brevity).
-UUID_PATTERN = (
-    r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-    r"[0-9a-fA-F]{12})$"
-)
-EMAIL_PATTERN = (
-    r"^(?=[^@]{1,64}@)[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(\.[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+)*@"
-    r"(localhost|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{1,62}[A-Za-z0-9])$"
-)
-Uuid = Annotated[str, Field(pattern=UUID_PATTERN, description="32 hex digits, or dashed")]
-# In json_schema_extra: these models only document hand-read bodies, and
-# pydantic's own regular expressions have no look-ahead.
-Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN})]
 
 
 class QueryIn(BaseModel):

@@ -30,6 +30,11 @@ def check_configuration(settings: Settings) -> None:
             + ": bounce tags are signed with it; set it to a long random value that stays "
             "the same across restarts (such as the output of `openssl rand -hex 32`)"
         )
+    if settings.bounce_imap_url and not settings.bounce_address:
+        raise ConfigurationError(
+            "HERALD_BOUNCE_IMAP_URL is set but HERALD_BOUNCE_ADDRESS is not: without VERP "
+            "envelope senders no bounce in that mailbox can be tied to a delivery"
+        )
     if settings.bounce_imap_url:
         try:
             mailbox_from_url(settings.bounce_imap_url)
