@@ -240,11 +240,9 @@ def test_a_bounce_address_without_a_secret_key_stops_the_start(database_url: str
     )
     assert started.returncode != 0
     assert "HERALD_SECRET_KEY is not set" in started.stderr
-    mailbox_only = herald(
-        database_url, "worker", env={"HERALD_BOUNCE_IMAP_URL": "imaps://u:p@imap.example.org/INBOX"}
-    )
+    mailbox = {"HERALD_BOUNCE_IMAP_URL": "imaps://u:p@imap.example.org/INBOX"}
+    mailbox_only = herald(database_url, "worker", env=mailbox)
     assert mailbox_only.returncode != 0
     assert "HERALD_BOUNCE_ADDRESS is not" in mailbox_only.stderr
-    fetch = herald(database_url, "bounces", "fetch",
-                   env={"HERALD_BOUNCE_IMAP_URL": "imaps://u:p@imap.example.org/INBOX"})  # fmt: skip
+    fetch = herald(database_url, "bounces", "fetch", env=mailbox)
     assert fetch.returncode == 2 and "HERALD_SECRET_KEY must be set" in fetch.stderr

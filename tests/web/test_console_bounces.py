@@ -7,6 +7,9 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, expect
 
+from herald.core.clock import utc_now
+from herald.core.db import Database
+from herald.operations import jobs
 from tests.delivery.helpers import wait_for
 from tests.web.conftest import PHYSICS, _page, _sign_in
 
@@ -69,6 +72,24 @@ def test_staff_find_a_suppressed_address_see_whom_to_ask_and_mail_it_again(
     expect(page.get_by_role("heading", name="hard bounce: olga@physics.example")).to_be_visible()
     expect(page.locator("#bounce-raw")).to_contain_text('"reason":"550 5.1.1 no such user"')
     assert not page.outside_requests  # type: ignore[attr-defined]
+
+
+def test_a_bounce_mailbox_that_cannot_be_read_says_so_on_the_screen(
+    served: dict[str, Any], browser: Browser, db: Database
+) -> None:
+    error = "cannot log in to the bounce mailbox imaps://bounces@imap.example.org:993/INBOX"
+    with db.transaction() as session:
+        jobs.record_run(
+            session, jobs.Job.BOUNCES, utc_now(), 0.2, ok=False, detail={"error": error}
+        )
+    page = _page(browser, 1280)
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("link", name="Bounces").click()
+    expect(page.locator("#mailbox-state")).to_contain_text(f"could not be read just now: {error}")
+    with db.transaction() as session:
+        jobs.record_run(session, jobs.Job.BOUNCES, utc_now(), 0.2, ok=True, detail={"read": 0})
+    page.reload()
+    expect(page.locator("#mailbox-state")).to_have_text("Bounce mailbox read just now.")
 
 
 def test_a_broadcasts_page_shows_its_bounces_and_suppressed_recipients(

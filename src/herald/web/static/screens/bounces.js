@@ -5,6 +5,7 @@
 import { api } from "../api.js";
 import { confirmDialog } from "../dialogs.js";
 import { action, h, loading, plural, say, scroller, show, stale, when } from "../dom.js";
+import { ago } from "../server.js";
 
 const REASONS = [["", "Any reason"], ["hard", "Hard bounce"], ["soft", "Repeated soft bounces"], ["complaint", "Complaint"], ["manual", "Added by hand"]];
 const KIND_WORDS = { hard: "hard bounce", soft: "soft bounce", complaint: "complaint", unrecognised: "unreadable" };
@@ -41,9 +42,10 @@ export async function showBounces(hash) {
   if (reason) query.set("reason", reason);
   const bounceQuery = new URLSearchParams({ page_size: "50" });
   if (email) bounceQuery.set("email", email);
-  const [suppressions, bounces] = await Promise.all([
+  const [suppressions, bounces, status] = await Promise.all([
     api("GET", `/api/suppressions/?${query}`),
     api("GET", `/api/bounces/?${bounceQuery}`),
+    api("GET", "/api/status/"),
   ]);
   if (stale(token)) return;
 
@@ -86,6 +88,7 @@ export async function showBounces(hash) {
 
   show("Bounces",
     h("h1", { text: "Bounces and suppressions" }),
+    mailboxState(status.data.jobs.bounces),
     h("p", { class: "muted", text: "Suppressed addresses stay in every audience but are never mailed. " +
       "Ask the people listed for a working address, then mail it again." }),
     form, error,
@@ -99,6 +102,17 @@ export async function showBounces(hash) {
       h("caption", { class: "muted", text: bounces.count > 50 ? `Newest 50 of ${bounces.count}` : plural(bounces.count, "bounce") }),
       h("thead", {}, h("tr", {}, ...["Received", "Address", "Kind", "What the mail server said", ""].map((t) => h("th", { scope: "col", text: t })))),
       h("tbody", {}, bounceRows.length ? bounceRows : h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No bounces." }))))));
+}
+
+/** Whether the bounce mailbox is being read: a failure says so, in words, up front. */
+function mailboxState(run) {
+  if (!run) return null;
+  if (run.last_success !== run.last_run) {
+    return h("p", { id: "mailbox-state", class: "error", role: "alert",
+      text: `The bounce mailbox could not be read ${ago(run.last_run)}: ${run.detail.error || "see the server log"}. ` +
+        "Bounces that arrived since are not counted yet; Herald tries again every interval." });
+  }
+  return h("p", { id: "mailbox-state", class: "muted", text: `Bounce mailbox read ${ago(run.last_run)}.` });
 }
 
 export async function showBounce(uuid) {
