@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from herald.core.db import Database
@@ -141,7 +142,7 @@ def test_references_may_point_at_rows_already_imported(
     assert f"projects[0].customer: no customer {org}" in replaced.stderr
 
 
-def test_replace_removes_what_the_file_does_not_name_but_keeps_token_holders(
+def test_replace_removes_what_the_file_does_not_name_but_keeps_heralds_own_operators(
     db: Database, database_url: str, tmp_path: Path, staff: dict[str, str]
 ) -> None:
     herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
@@ -156,9 +157,9 @@ def test_replace_removes_what_the_file_does_not_name_but_keeps_token_holders(
     assert "users: 0 added, 0 changed, 1 removed, 9 unchanged" in result.stdout
     assert "resources: 0 added, 0 changed, 2 removed, 1 unchanged" in result.stdout
     assert "project_roles: 0 added, 0 changed, 3 removed, 2 unchanged" in result.stdout
-    assert "kept 1 users not in the file because they hold API tokens" in result.stdout
+    assert "kept 1 of Herald's own operators" in result.stdout
     after = _counts(db)
-    assert after["users"] == 10  # 9 named + the staff user with a token
+    assert after["users"] == 10  # 9 named + the operator `create-staff` made
     assert after["resources"] == 1 and after["project_roles"] == 2
 
 
@@ -295,3 +296,59 @@ def test_the_documented_examples_import(db: Database, database_url: str, tmp_pat
     assert "project_roles: 1 added" in inline.stdout
     shipped = herald(database_url, "directory", "import", str(DOCS / "directory-example.json"))
     assert shipped.returncode == 0, shipped.stderr
+
+
+def test_a_staff_member_who_left_the_portal_loses_access_at_once(
+    db: Database,
+    database_url: str,
+    tmp_path: Path,
+    staff: dict[str, str],
+    anonymous: httpx.Client,
+) -> None:
+    """The offboarding case: import --replace of a file without a staff member who holds
+    a Herald token; their token stops working, they stay as the author of their work."""
+    from herald.auth.tokens import create_token
+    from herald.directory.repository import find_user_by_email
+
+    herald(database_url, "directory", "import", str(EXAMPLE_DIRECTORY))
+    with db.transaction() as session:
+        alice = find_user_by_email(session, "alice@uni.example")
+        assert alice is not None and alice.is_staff
+        key = create_token(session, alice)
+    as_alice = {"Authorization": f"Token {key}"}
+    made = anonymous.post(
+        "/api/broadcast-messages/",
+        json={"subject": "Alice's", "body": "b", "query": {"all_users": True}},
+        headers=as_alice,
+    )
+    assert made.status_code == 201, made.text
+
+    document = json.loads(EXAMPLE_DIRECTORY.read_text())
+    document["users"] = [u for u in document["users"] if u["email"] != "alice@uni.example"]
+    for section in ("customer_roles", "project_roles"):
+        document[section] = [g for g in document[section] if g["user"] != alice.uuid]
+    result = herald(
+        database_url, "directory", "import", "--replace", str(_write(tmp_path, document))
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 users not in the file held API tokens" in result.stdout
+    assert "alice@uni.example" in result.stdout
+
+    refused = anonymous.get("/api/broadcast-messages/", headers=as_alice)
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "User inactive or deleted."}
+    # Kept only as the author of what she did.
+    mine = anonymous.get(
+        f"/api/broadcast-messages/{made.json()['uuid']}/",
+        headers={"Authorization": f"Token {staff['token']}"},
+    )
+    assert mine.status_code == 200 and mine.json()["author_full_name"] == "Alice Andersen"
+    with db.transaction(write=False) as session:
+        kept = find_user_by_email(session, "alice@uni.example")
+        assert kept is not None and not kept.is_active
+    # Herald's own operator (the `staff` fixture, made by create-staff) keeps access;
+    # a second import does not report Alice again.
+    again = herald(
+        database_url, "directory", "import", "--replace", str(_write(tmp_path, document, "c.json"))
+    )
+    assert "held API tokens" not in again.stdout

@@ -291,3 +291,42 @@ def test_the_delivery_process_syncs_periodically(
         assert counts(session)["users"] == 8
         run = jobs.runs(session)["directory_sync"]
     assert run.last_success is not None and run.detail["sections"]["users"]["unchanged"] == 8
+
+
+def test_a_synced_user_who_leaves_or_is_made_inactive_loses_api_access(
+    db: Database, database_url: str, waldur: FakeWaldur, anonymous: Any
+) -> None:
+    """Leaving means leaving (SPEC 8): removed from Waldur, or inactive there, and the
+    Herald token of that user is refused at the next sync; they stay as an author."""
+    from herald.auth.tokens import create_token
+    from herald.directory.repository import find_user_by_email
+
+    settings = _settings(database_url, waldur)
+    run_sync(settings, database=db)
+    users = waldur.collections["/api/users/"]
+    leaving, deactivated = users[0], users[1]
+    keys = {}
+    with db.transaction() as session:
+        for person in (leaving, deactivated):
+            user = find_user_by_email(session, person["email"])
+            assert user is not None
+            user.is_staff = True  # made staff in Herald, say
+            keys[person["email"]] = create_token(session, user)
+    for key in keys.values():
+        answer = anonymous.get(
+            "/api/broadcast-messages/", headers={"Authorization": f"Token {key}"}
+        )
+        assert answer.status_code == 200
+
+    waldur.collections["/api/users/"] = [u for u in users if u is not leaving]
+    deactivated["is_active"] = False
+    result = run_sync(settings, database=db)
+    assert result.report.left == [leaving["email"]]
+    for email, key in keys.items():
+        answer = anonymous.get(
+            "/api/broadcast-messages/", headers={"Authorization": f"Token {key}"}
+        )
+        assert answer.status_code == 401, email
+    with db.transaction(write=False) as session:
+        kept = find_user_by_email(session, leaving["email"])
+        assert kept is not None and not kept.is_active  # kept as an author, inactive

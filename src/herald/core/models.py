@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     true,
 )
@@ -32,7 +33,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -114,6 +115,11 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     is_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Herald's own operator, made by `herald create-staff` and named by no import:
+    # an import or sync that does not name them leaves them be. Everyone else
+    # leaves with the portal (SPEC 8): a user an import --replace or a sync no
+    # longer names is deleted, or, if they hold API tokens, kept inactive.
+    local: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_users_email_lower", func.lower(email)),)
 

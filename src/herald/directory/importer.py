@@ -40,7 +40,8 @@ class ImportReport:
     """What an import changed (or, for a dry run, would change), per section."""
 
     sections: dict[str, SectionChanges] = field(default_factory=dict)
-    kept_token_holders: int = 0
+    kept_operators: int = 0  # Herald's own, never named by an import
+    left: list[str] = field(default_factory=list)  # token holders kept inactive: who left
     dry_run: bool = False
 
     def summary(self) -> str:
@@ -55,10 +56,15 @@ class ImportReport:
             )
         head = "would change (dry run, nothing written):" if self.dry_run else "imported:"
         text = "\n".join([head, *lines])
-        if self.kept_token_holders:
+        if self.kept_operators:
             text += (
-                f"\n  kept {self.kept_token_holders} users not in the file because they hold "
-                "API tokens"
+                f"\n  kept {self.kept_operators} of Herald's own operators "
+                "(made by `herald create-staff`, named by no import)"
+            )
+        if self.left:
+            text += (
+                f"\n  {len(self.left)} users not in the file held API tokens: kept as inactive "
+                f"authors of past records, their tokens no longer work ({', '.join(self.left)})"
             )
         return text
 
@@ -72,6 +78,8 @@ class _Plan:
 
     writes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     removals: dict[str, set[Any]] = field(default_factory=dict)
+    # Users who left the portal but hold tokens: kept, inactive (SPEC 8).
+    deactivations: set[str] = field(default_factory=set)
 
 
 def read_file(path: Path) -> Any:
@@ -110,6 +118,9 @@ def check_document(
 def _stored_form(section: str, row: dict[str, Any]) -> dict[str, Any]:
     if section == "customers":
         return {**row, "notification_emails": orjson.dumps(row["notification_emails"]).decode()}
+    if section == "users":
+        # A user the portal names is the portal's, even one `create-staff` made first.
+        return {**row, "local": False}
     return row
 
 
@@ -142,11 +153,20 @@ def _plan(session: Session, directory: Directory, replace: bool, report: ImportR
         if replace:
             doomed = set(current) - named
             if section == "users" and doomed:
-                # Herald's own operators are usually not in the portal's export:
-                # removing them would lock staff out of the API they are using.
-                keep = doomed & repository.users_holding_tokens(session)
-                report.kept_token_holders = len(keep)
-                doomed -= keep
+                # Herald's own operators are not in the portal's export: they stay.
+                operators = doomed & repository.local_users(session)
+                report.kept_operators = len(operators)
+                # Whoever else the portal no longer names has left: a token holder
+                # is kept, inactive, as the author of what they did; the rest go.
+                leaving = (doomed - operators) & repository.users_holding_tokens(session)
+                plan.deactivations = leaving
+                # Reported once, when they leave (later runs find them inactive already).
+                report.left = sorted(
+                    str(current[uuid][position["email"]]) or uuid
+                    for uuid in leaving
+                    if current[uuid][position["is_active"]]
+                )
+                doomed -= operators | leaving
             plan.removals[section] = doomed
             changes.removed = len(doomed)
         report.sections[section] = changes
@@ -174,6 +194,7 @@ def write_plan(session: Session, plan: _Plan, progress: Progress | None = None) 
     for section in reversed(SECTIONS):
         if plan.removals.get(section):
             repository.delete_keys(session, section, plan.removals[section])
+    repository.deactivate_users(session, plan.deactivations)
 
 
 def write_directory(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, tuple_
+from sqlalchemy import Table, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from herald.core.db import rowcount
 from herald.core.models import (
     ApiToken,
     Base,
@@ -89,6 +90,27 @@ def rows_by_key(
 
 def users_holding_tokens(session: Session) -> set[str]:
     return set(session.scalars(select(ApiToken.user_uuid).distinct()))
+
+
+def local_users(session: Session) -> set[str]:
+    """Herald's own operators (`herald create-staff`), whom no import named."""
+    return set(session.scalars(select(User.uuid).where(User.local)))
+
+
+def deactivate_users(session: Session, uuids: Iterable[str]) -> int:
+    """Users who left the portal: inactive, so their tokens are refused at once."""
+    wanted = list(uuids)
+    changed = 0
+    for start in range(0, len(wanted), CHUNK):
+        changed += rowcount(
+            session.execute(
+                update(User)
+                .where(User.uuid.in_(wanted[start : start + CHUNK]))
+                .values(is_active=False)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return changed
 
 
 def delete_keys(session: Session, section: str, keys: Iterable[Any]) -> int:

@@ -26,6 +26,7 @@ def ensure_staff(session: Session, email: str, full_name: str, support: bool) ->
             is_active=True,
             is_staff=False,
             is_support=False,
+            local=True,  # Herald's own operator: no import removes them
         )
         session.add(user)
     if support:
