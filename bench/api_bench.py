@@ -2,6 +2,7 @@
 
     python bench/api_bench.py [--backend sqlite|postgresql|both] [--size 10k|100k|both]
                               [--workers 2] [--seconds 10]
+    python bench/api_bench.py --tokens [--backend ...] [--seconds 10]
 
 For each database and size: generate the directory, import it with Herald's
 importer, store a message history, start `herald serve --workers N` as real
@@ -87,12 +88,12 @@ def _timed(call: Callable[[], httpx.Response], runs: int, status: int) -> dict[s
 
 
 class Server:
-    def __init__(self, database_url: str, workers: int) -> None:
+    def __init__(self, database_url: str, workers: int, **env: str) -> None:
         self.port = _free_port()
         herald = Path(sys.executable).with_name("herald")
         self.process = subprocess.Popen(
             [str(herald), "serve", "--port", str(self.port), "--workers", str(workers)],
-            env={**os.environ, "HERALD_DATABASE_URL": database_url},
+            env={**os.environ, "HERALD_DATABASE_URL": database_url, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -181,6 +182,49 @@ def bench(
     return figures
 
 
+def token_bench(backend: str, workers: int, seconds: float, pg_url: str) -> None:
+    """The token check (SPEC 8), side by side: the list endpoint with Herald's own
+    token, Waldur tokens off (before) and on (after), and with a Waldur token
+    (checked with a Waldur-shaped server's users/me, cached 60 s)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.waldur_replay import FakeWaldur
+
+    url = _fresh_database(backend, pg_url)
+    upgrade_to_head(url)
+    database = Database(url)
+    with database.transaction() as session:
+        import_document(session, directory(SIZES["10k"]))
+        staff = ensure_staff(session, "bench@herald.example", "Bench Staff", support=False)
+        token = create_token(session, staff)
+    database.dispose()
+    waldur = FakeWaldur().start()
+    peer = next(u for u in waldur.collections["/api/users/"] if u["is_staff"])
+    waldur.user_tokens = {"waldur-token-0123456789": peer["uuid"]}
+    path = f"{LIST}?page_size=10"
+    rows = []
+    try:
+        for label, env, key in (
+            ("Herald token, Waldur tokens off (before)", {}, token),
+            ("Herald token, Waldur tokens on", {"HERALD_WALDUR_AUTH": "true"}, token),
+            ("Waldur token (cached 60 s)", {"HERALD_WALDUR_AUTH": "true"},
+             "waldur-token-0123456789"),
+        ):  # fmt: skip
+            server = Server(url, workers, HERALD_WALDUR_URL=waldur.url, **env)
+            asked_before = sum(1 for p, _ in waldur.requests if p == "/api/users/me/")
+            try:
+                result = run_load(server.port, path, key, 8, seconds)
+            finally:
+                server.stop()
+            asked = sum(1 for p, _ in waldur.requests if p == "/api/users/me/") - asked_before
+            rows.append((label, result.rate, result.p50 * 1000, result.errors, asked))
+    finally:
+        waldur.stop()
+    print(f"\n== token check, {backend}, 10k directory, {workers} server processes ==")
+    for label, rate, p50, errors, asked in rows:
+        print(f"  {label:<42} {rate:7.0f} req/s  p50 {p50:5.1f} ms  errors {errors}"
+              f"  calls to Waldur {asked}")  # fmt: skip
+
+
 def _row(label: str, value: str, target: str, versus: str) -> str:
     return f"  {label:<42} {value:>14}  {target:<16} {versus}"
 
@@ -260,7 +304,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--pg-url", default=os.environ.get("HERALD_BENCH_DATABASE_URL", PG_DEFAULT))
+    parser.add_argument("--tokens", action="store_true", help="only the token check (SPEC 8)")
     args = parser.parse_args()
+    if args.tokens:
+        for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
+            token_bench(backend, args.workers, args.seconds, args.pg_url)
+        return
     RESULTS.mkdir(exist_ok=True)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     sizes = ["10k", "100k"] if args.size == "both" else [args.size]

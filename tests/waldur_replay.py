@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ class FakeWaldur:
         self.failures: list[int] = []  # statuses to answer next, one per request
         self.refuse: int | None = None  # 401 or 403 for every request
         self.not_json = False
+        # Tokens of Waldur's own users, for GET /api/users/me/: token -> user uuid.
+        self.user_tokens: dict[str, str] = {}
+        self.delay = 0.0  # seconds before every answer (a slow Waldur)
         self.lock = threading.Lock()
         fake = self
 
@@ -90,8 +94,12 @@ class FakeWaldur:
         with self.lock:
             self.requests.append((parts.path, query))
             failure = self.failures.pop(0) if self.failures else None
+        if self.delay:
+            time.sleep(self.delay)
         if failure is not None:
             return self._send(handler, failure, {"detail": "Server Error (500)"})
+        if parts.path == "/api/users/me/":
+            return self._me(handler)
         if handler.headers.get("Authorization") != f"Token {self.token}" or self.refuse == 401:
             return self._send(handler, 401, {"detail": "Invalid token."})
         if self.refuse == 403:
@@ -126,6 +134,15 @@ class FakeWaldur:
         return self._send(
             handler, 200, chosen, self._headers(parts.path, query, page, pages, len(items))
         )
+
+    def _me(self, handler: BaseHTTPRequestHandler) -> None:
+        """The user a token belongs to, as Waldur's `users/me` answers (a `users/` object)."""
+        given = handler.headers.get("Authorization", "").partition(" ")[2]
+        uuid = self.user_tokens.get(given)
+        found = [u for u in self.collections["/api/users/"] if u["uuid"] == uuid]
+        if not found:
+            return self._send(handler, 401, {"detail": "Invalid token."})
+        return self._send(handler, 200, found[0])
 
     def _headers(self, path: str, query: list[tuple[str, str]], page: int, pages: int,
                  total: int) -> dict[str, str]:  # fmt: skip

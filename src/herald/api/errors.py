@@ -56,6 +56,15 @@ class PermissionDenied(APIError):
         super().__init__({"detail": "You do not have permission to perform this action."})
 
 
+class ServiceUnavailable(APIError):
+    """Something Herald needs to answer is out of reach for now: try again later."""
+
+    status_code = 503
+
+    def __init__(self, detail: str) -> None:
+        super().__init__({"detail": detail}, headers={"Retry-After": "30"})
+
+
 class UnsupportedMediaType(APIError):
     status_code = 415
 

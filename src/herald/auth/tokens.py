@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -69,11 +70,19 @@ class Holder:
     """Who holds a key, and which token it is."""
 
     user: User
-    token_id: int
+    token_id: int | None  # None: a Waldur token (Herald keeps no row of its use)
     last_used: datetime | None
 
     def use_is_due(self, now: datetime) -> bool:
+        if self.token_id is None:
+            return False
         return self.last_used is None or now - self.last_used >= LAST_USED_EVERY
+
+
+# Who else may vouch for a key Herald does not know (Waldur, SPEC 8): set by the
+# application when HERALD_WALDUR_AUTH is on; raises ServiceUnavailable when it
+# cannot answer.
+TokenFallback = Callable[[Session, str], "Holder | None"]
 
 
 def holder_of(session: Session, key: str) -> Holder | None:

@@ -142,7 +142,9 @@ async def report_bounce(request: Request, key: ApiKey) -> Response:
 
         def check() -> str:
             with database.transaction(write=False) as session:
-                holder = authenticate_staff(session, key)
+                holder = authenticate_staff(
+                    session, key, getattr(request.app.state, "token_fallback", None)
+                )
             if not holder.user.is_staff:
                 raise PermissionDenied()
             return holder.user.uuid

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     waldur_url: str | None = None
     waldur_token: str | None = None
     waldur_customer_emails: Literal["none", "contact"] = "none"
+    # Waldur's own tokens accepted by the API (SPEC 8): an unknown token is asked of
+    # Waldur's users/me, and the answer cached this many seconds.
+    waldur_auth: bool = False
+    waldur_auth_cache: Annotated[float, Field(ge=0)] = 60.0
     sync_interval: float | None = None
     # Bounces (SPEC 4.2): the VERP envelope sender's base address, the key that
     # signs its tags (also for sessions later; never generated, so a restart

@@ -33,7 +33,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -207,6 +207,17 @@ class ApiToken(Base):
     expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Written at most once a minute per token (auth/tokens.py), not per request.
     last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class WaldurToken(Base):
+    """What Waldur said of one of its tokens (SPEC 8), kept under the token's hash
+    (never the token) for HERALD_WALDUR_AUTH_CACHE seconds."""
+
+    __tablename__ = "waldur_tokens"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_uuid: Mapped[str] = mapped_column(ForeignKey("users.uuid", ondelete="CASCADE"), index=True)
+    checked: Mapped[datetime] = mapped_column(DateTime)  # naive UTC, when Waldur answered
 
 
 # --- messages and their outbox -------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, tuple_, update
@@ -20,6 +21,7 @@ from herald.core.models import (
     ProjectRole,
     Resource,
     User,
+    WaldurToken,
 )
 
 MODELS: dict[str, type[Base]] = {
@@ -163,3 +165,39 @@ def search_named(
     model = MODELS[section]
     statement = _named(model, name).order_by(model.name, model.uuid).offset(offset).limit(limit)  # type: ignore[attr-defined]
     return session.scalars(statement).all()
+
+
+# --- Waldur's own tokens (SPEC 8): what Waldur said of each, by hash ----------
+
+
+def waldur_token_user(session: Session, key_hash: str) -> tuple[User, datetime] | None:
+    """The user Waldur last said this token belongs to, and when it said so."""
+    row = session.execute(
+        select(User, WaldurToken.checked)
+        .join(WaldurToken, WaldurToken.user_uuid == User.uuid)
+        .where(WaldurToken.key_hash == key_hash)
+    ).first()
+    if row is None:
+        return None
+    user, checked = row
+    session.expunge(user)
+    return user, checked
+
+
+def remember_waldur_token(
+    session: Session, key_hash: str, user: dict[str, Any], now: datetime
+) -> None:
+    """The user as Waldur describes them (added to the directory if missing), and
+    that this token is theirs, as of now."""
+    upsert(session, "users", [user])
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(WaldurToken).values(key_hash=key_hash, user_uuid=user["uuid"], checked=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["key_hash"], set_={"user_uuid": user["uuid"], "checked": now}
+        )
+    )
+
+
+def forget_waldur_token(session: Session, key_hash: str) -> None:
+    session.execute(delete(WaldurToken).where(WaldurToken.key_hash == key_hash))

@@ -32,6 +32,7 @@ from herald.core.db import Database
 from herald.delivery.outbox import queue_stats
 from herald.directory import endpoints as directory
 from herald.directory.repository import counts as directory_counts
+from herald.directory.waldur_auth import WaldurTokens
 from herald.operations import jobs, metrics
 from herald.operations.endpoints import operations_router, status_router
 from herald.operations.middleware import RequestMetrics
@@ -183,6 +184,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.database = database
+    if settings.waldur_auth and settings.waldur_url:
+        # Waldur's own tokens work here too (SPEC 8); Herald's are looked up first.
+        app.state.token_fallback = WaldurTokens(settings, database)
     install_error_handlers(app)
     # Before the messages' router: its `/{uuid}/` would take `recipients` for a UUID.
     app.include_router(recipients.router)

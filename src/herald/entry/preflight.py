@@ -30,6 +30,11 @@ def check_configuration(settings: Settings) -> None:
             + ": bounce tags are signed with it; set it to a long random value that stays "
             "the same across restarts (such as the output of `openssl rand -hex 32`)"
         )
+    if settings.waldur_auth and not settings.waldur_url:
+        raise ConfigurationError(
+            "HERALD_WALDUR_AUTH is on but HERALD_WALDUR_URL is not set: give the Waldur "
+            "whose tokens Herald should accept, such as https://waldur.example.org"
+        )
     if settings.bounce_imap_url and not settings.bounce_address:
         raise ConfigurationError(
             "HERALD_BOUNCE_IMAP_URL is set but HERALD_BOUNCE_ADDRESS is not: without VERP "
