@@ -59,8 +59,8 @@ def test_a_waldur_staff_token_works_and_costs_one_call_per_cache_period(
     for _ in range(5):
         assert _get(herald_url, "w-staff").status_code == 200
     assert _asked(waldur) == 1  # then answered from the cache
-    created = httpx.post(herald_url + URL, headers={"Authorization": "Token w-staff"},
-                         json={"subject": "S", "body": "B", "query": {"all_users": True}})  # fmt: skip
+    body = {"subject": "S", "body": "B", "query": {"all_users": True}}
+    created = httpx.post(herald_url + URL, headers={"Authorization": "Token w-staff"}, json=body)
     assert created.status_code == 201, created.text
     with db.transaction(write=False) as session:
         user = find_user_by_email(session, "staff@peer.test")
