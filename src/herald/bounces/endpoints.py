@@ -15,6 +15,8 @@ from herald.api.openapi import UUID_PATTERN, Email, Uuid, json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.api.params import parse_uuid, path_uuid, read_body
 from herald.api.responses import JSONResponse
+from herald.audit.service import actor_of
+from herald.audit.service import record as audit
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, authenticate_staff, staff_session
 from herald.bounces import repository, service
 from herald.bounces.schemas import bounce_json, suppression_json
@@ -218,6 +220,9 @@ def add_suppression(request: Request, key: ApiKey, body: AuthenticatedBody) -> R
             return replayed
         wanted = suppression_rules.parse_manual(body.json_object())
         record, added = suppression_rules.add_by_hand(session, wanted, user.uuid, utc_now())
+        if added:
+            audit(session, actor_of(request, user), "suppression.add", "suppression", record.key,
+                  {"email": record.email, "note": record.note})  # fmt: skip
         people = suppression_rules.people_of(session, [record])
         cause = repository.by_id(session, record.bounce_id) if record.bounce_id else None
         answer = JSONResponse(
@@ -230,6 +235,8 @@ def add_suppression(request: Request, key: ApiKey, body: AuthenticatedBody) -> R
 @suppressions_router.delete("/{email}/", status_code=204, operation_id="suppressions_destroy")
 def remove_suppression(email: str, request: Request, key: ApiKey) -> Response:
     """Mail this address again (a user gave a working address, or it was a mistake)."""
-    with staff_session(request, key) as (session, _user):
-        suppression_rules.remove(session, email)
+    with staff_session(request, key) as (session, user):
+        removed = suppression_rules.remove(session, email)
+        audit(session, actor_of(request, user), "suppression.remove", "suppression", removed.key,
+              {"email": removed.email, "reason": removed.reason.value})  # fmt: skip
     return Response(status_code=204)

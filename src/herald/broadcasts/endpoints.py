@@ -23,6 +23,7 @@ from herald.api.pagination import (
 )
 from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
+from herald.audit.service import actor_of, record
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
 from herald.broadcasts import repository, sending, service
 from herald.broadcasts.schemas import (
@@ -201,6 +202,7 @@ def create_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> Re
             body.json_object(), partial=False, today=_settings(request).today()
         )
         message = service.create_message(session, user, data)
+        record(session, actor_of(request, user), "message.create", "message", message.uuid)
         counts = service.delivery_counts(session, [message])
         return once.remember(session, user.uuid, _message_response(message, counts, None, 201))
 
@@ -228,12 +230,13 @@ def retrieve_message(
 def update_message(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
 ) -> JSONResponse:
-    with staff_session(request, key) as (session, _user):
+    with staff_session(request, key) as (session, user):
         message_uuid = path_uuid(uuid)
         data = parse_message_input(
             body.json_object(), partial=False, today=_settings(request).today()
         )
         message = service.update_message(session, message_uuid, data)
+        record(session, actor_of(request, user), "message.update", "message", message_uuid)
         counts = service.delivery_counts(session, [message])
     return _message_response(message, counts, None)
 
@@ -247,12 +250,13 @@ def update_message(
 def partial_update_message(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
 ) -> JSONResponse:
-    with staff_session(request, key) as (session, _user):
+    with staff_session(request, key) as (session, user):
         message_uuid = path_uuid(uuid)
         data = parse_message_input(
             body.json_object(), partial=True, today=_settings(request).today()
         )
         message = service.update_message(session, message_uuid, data)
+        record(session, actor_of(request, user), "message.update", "message", message_uuid)
         counts = service.delivery_counts(session, [message])
     return _message_response(message, counts, None)
 
@@ -264,8 +268,10 @@ def partial_update_message(
     responses={409: {"model": ErrorOut}, **_ERRORS},
 )
 def delete_message(uuid: str, request: Request, key: ApiKey) -> Response:
-    with staff_session(request, key) as (session, _user):
-        service.delete_message(session, path_uuid(uuid))
+    with staff_session(request, key) as (session, user):
+        message_uuid = path_uuid(uuid)
+        service.delete_message(session, message_uuid)
+        record(session, actor_of(request, user), "message.delete", "message", message_uuid)
     return Response(status_code=204)
 
 
@@ -279,7 +285,9 @@ def schedule_message(uuid: str, request: Request, key: ApiKey) -> Response:
     with staff_session(request, key) as (session, user):
         if replayed := once.replay(session, user.uuid):
             return replayed
-        service.schedule_message(session, path_uuid(uuid), _settings(request).today())
+        message_uuid = path_uuid(uuid)
+        service.schedule_message(session, message_uuid, _settings(request).today())
+        record(session, actor_of(request, user), "message.schedule", "message", message_uuid)
         return once.remember(session, user.uuid, Response(status_code=200))
 
 
@@ -300,6 +308,7 @@ def send_message(uuid: str, request: Request, key: ApiKey) -> Response:
         prepared = sending.send_message(
             session, message_uuid, settings.today(), settings.prepare_batch
         )
+        record(session, actor_of(request, user), "message.send", "message", message_uuid)
         response = once.remember(session, user.uuid, Response(status_code=200))
     if not prepared:
         # Carried on by this process after the answer; a delivery process
@@ -325,6 +334,7 @@ def _steering(
     key: ApiKey,
     act: Callable[[Session, str], int],
     halts: Steering | None,
+    action: str,
 ) -> Response:
     """Steer a send; a pause or cancel (`halts`) answers once it holds (see settle)."""
     once = Idempotency.of(request)
@@ -334,6 +344,7 @@ def _steering(
             return replayed
         message_uuid = path_uuid(uuid)
         message_id = act(session, message_uuid)
+        record(session, actor_of(request, user), action, "message", message_uuid)
     if halts is not None:
         # Committed: now wait until no worker holds a delivery of it, so that none
         # starts after this answer (SPEC 4.1), then answer with what it has become.
@@ -356,20 +367,20 @@ _STEERING: dict[int | str, dict[str, Any]] = {
 def pause_message(uuid: str, request: Request, key: ApiKey) -> Response:
     """From `preparing` or `sending`: no delivery of it starts after the answer; mail
     already handed to the relay may finish."""
-    return _steering(uuid, request, key, sending.pause, Steering.PAUSED)
+    return _steering(uuid, request, key, sending.pause, Steering.PAUSED, "message.pause")
 
 
 @router.post("/{uuid}/resume/", operation_id="broadcast_messages_resume", responses=_STEERING)
 def resume_message(uuid: str, request: Request, key: ApiKey) -> Response:
     """From `paused`: delivery goes on."""
-    return _steering(uuid, request, key, sending.resume, None)
+    return _steering(uuid, request, key, sending.resume, None, "message.resume")
 
 
 @router.post("/{uuid}/cancel/", operation_id="broadcast_messages_cancel", responses=_STEERING)
 def cancel_message(uuid: str, request: Request, key: ApiKey) -> Response:
     """From `preparing`, `sending` or `paused`: every delivery not yet handed to the
     relay becomes `cancelled` and is never sent. It cannot be resumed."""
-    return _steering(uuid, request, key, sending.cancel, Steering.CANCELLED)
+    return _steering(uuid, request, key, sending.cancel, Steering.CANCELLED, "message.cancel")
 
 
 @router.head(
@@ -422,7 +433,10 @@ def retry_failed(uuid: str, request: Request, key: ApiKey) -> Response:
     with staff_session(request, key) as (session, user):
         if replayed := once.replay(session, user.uuid):
             return replayed
-        retried = service.retry_failed(session, path_uuid(uuid))
+        message_uuid = path_uuid(uuid)
+        retried = service.retry_failed(session, message_uuid)
+        record(session, actor_of(request, user), "message.retry-failed", "message", message_uuid,
+               {"retried": retried})  # fmt: skip
         return once.remember(session, user.uuid, JSONResponse({"retried": retried}))
 
 
@@ -496,6 +510,8 @@ async def send_test(uuid: str, request: Request, key: ApiKey, body: Authenticate
             message_uuid = path_uuid(uuid)
             addresses = _test_addresses(body.json_object())
             mails = service.test_mails(session, message_uuid, addresses, settings.from_email)
+            record(session, actor_of(request, user), "message.test-send", "message", message_uuid,
+                   {"emails": addresses})  # fmt: skip
             return None, user.uuid, mails
 
     replayed, user_uuid, mails = await run_in_threadpool(render)

@@ -33,7 +33,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0011"
+SCHEMA_HEAD = "0012"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -411,3 +411,28 @@ class Suppression(Base):
     created: Mapped[datetime] = mapped_column(DateTime, index=True)
     # Who added it by hand (a user's UUID); NULL when Herald did.
     created_by: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)
+
+
+# --- the audit trail (SPEC 8) ------------------------------------------------------
+
+
+class AuditEntry(Base):
+    """One change a person made. The person's name and address are copied, so an
+    entry outlives their directory entry; `user_uuid` NULL: the operator at the
+    command line."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime, index=True)  # naive UTC
+    user_uuid: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True, index=True)
+    user_full_name: Mapped[str] = mapped_column(String(300), default="")
+    user_email: Mapped[str] = mapped_column(String(EMAIL_LEN), default="")
+    action: Mapped[str] = mapped_column(String(50), index=True)  # "message.send"
+    object_type: Mapped[str] = mapped_column(String(30))
+    object_uuid: Mapped[str | None] = mapped_column(String(EMAIL_LEN), nullable=True, index=True)
+    client: Mapped[str] = mapped_column(String(64), default="")  # the client's address
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+
+    __table_args__ = {"sqlite_autoincrement": True}

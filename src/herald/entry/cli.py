@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -18,6 +18,8 @@ from herald.core.addresses import email_error
 from herald.core.config import Settings
 
 if TYPE_CHECKING:  # imported lazily at run time: `herald --version` stays fast
+    from sqlalchemy.orm import Session
+
     from herald.core.db import Database
     from herald.core.models import User
     from herald.suppressions.repository import Member
@@ -180,6 +182,13 @@ def create_staff(
     with database.transaction() as session:
         user = ensure_staff(session, email, full_name, support)
         key = create_token(session, user, expires_in)
+        _audit(
+            session,
+            "token.create",
+            "user",
+            user.uuid,
+            {"email": user.email, "role": "support" if support else "staff"},
+        )
         role = "support" if support else "staff"
         typer.echo(f"{user.full_name} <{user.email}> is {role}; new API token:")
     typer.echo(key)
@@ -200,9 +209,20 @@ def create_token_command(
         if user is None:
             _fail(f"no user has the address {email!r}; import the directory or use create-staff")
         key = create_token(session, user, expires_in)
+        _audit(session, "token.create", "user", user.uuid, {"email": user.email})
         _warn_if_refused(user)
         typer.echo(f"new API token for {user.full_name} <{user.email}>:")
     typer.echo(key)
+
+
+def _audit(
+    session: Session, action: str, object_type: str, object_uuid: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """A change made at the command line, recorded as the operator's (SPEC 8)."""
+    from herald.audit.service import Actor, record
+
+    record(session, Actor.operator(), action, object_type, object_uuid, detail)
 
 
 def _moment(value: datetime | None) -> str:
@@ -251,6 +271,7 @@ def revoke_tokens(
         if token_id is not None:
             if not revoke_token(session, token_id):
                 _fail(f"no token has the id {token_id}; `herald tokens list` shows them")
+            _audit(session, "token.revoke", "token", str(token_id))
             typer.echo(f"revoked token {token_id}")
             return
         assert email is not None
@@ -258,6 +279,7 @@ def revoke_tokens(
         if user is None:
             _fail(f"no user has the address {email!r}")
         count = revoke_tokens_of(session, user.uuid)
+        _audit(session, "token.revoke", "user", user.uuid, {"email": user.email, "tokens": count})
         typer.echo(f"revoked {count} token(s) of {user.email}")
 
 
@@ -290,6 +312,9 @@ def import_directory(
                     report = write_directory(session, directory, replace, bar.update, dry_run)
             else:
                 report = write_directory(session, directory, replace, None, dry_run)
+            if not dry_run:
+                _audit(session, "directory.import", "directory", None,
+                       {"file": str(file), "replace": replace, "left": report.left})  # fmt: skip
     except DirectoryError as exc:
         typer.echo(f"error: {file} was not imported; nothing was written:", err=True)
         for problem in exc.problems:
@@ -417,6 +442,8 @@ def add_suppression(
         _fail("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.body.items()))
     with database.transaction() as session:
         record, added = add_by_hand(session, wanted, None, utc_now())
+        if added:
+            _audit(session, "suppression.add", "suppression", record.key, {"email": record.email})
     if added:
         typer.echo(f"suppressed {record.email}")
     else:
@@ -435,6 +462,8 @@ def remove_suppression(
     try:
         with database.transaction() as session:
             record = remove(session, email)
+            _audit(session, "suppression.remove", "suppression", record.key,
+                   {"email": record.email})  # fmt: skip
     except NotFound:
         _fail(f"{email} is not suppressed; `herald suppressions list` shows what is")
     typer.echo(f"removed the suppression of {record.email} ({record.reason.value})")
@@ -443,22 +472,33 @@ def remove_suppression(
 @app.command()
 def prune(
     sent_before: Annotated[
-        str, typer.Option("--sent-before", help="A day, YYYY-MM-DD: prune messages sent before it.")
-    ],
+        str | None,
+        typer.Option("--sent-before", help="A day, YYYY-MM-DD: prune messages sent before it."),
+    ] = None,
 ) -> None:
-    """Delete the per-recipient delivery records of messages sent before a day.
+    """Delete the per-recipient delivery records of messages sent before a day, and the
+    audit trail older than HERALD_AUDIT_DAYS (400).
 
     The messages stay, with their recipient lists; records still pending are kept."""
+    from herald.audit.service import prune as prune_audit
     from herald.broadcasts.service import prune_deliveries
 
-    try:
-        day = date.fromisoformat(sent_before)
-    except ValueError:
-        _fail(f"--sent-before {sent_before!r}: give a day as YYYY-MM-DD")
+    day = None
+    if sent_before is not None:
+        try:
+            day = date.fromisoformat(sent_before)
+        except ValueError:
+            _fail(f"--sent-before {sent_before!r}: give a day as YYYY-MM-DD")
+    settings = Settings()
     database = _database()
     with database.transaction() as session:
-        removed = prune_deliveries(session, datetime(day.year, day.month, day.day))
-    typer.echo(f"removed {removed} delivery records of messages sent before {day.isoformat()}")
+        if day is not None:
+            removed = prune_deliveries(session, datetime(day.year, day.month, day.day))
+            typer.echo(
+                f"removed {removed} delivery records of messages sent before {day.isoformat()}"
+            )
+        forgotten = prune_audit(session, settings.audit_days)
+    typer.echo(f"removed {forgotten} audit entries older than {settings.audit_days} days")
 
 
 @app.command()

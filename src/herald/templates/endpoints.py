@@ -14,6 +14,7 @@ from herald.api.openapi import json_request_body
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
+from herald.audit.service import actor_of, record
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
 from herald.core.errors import Invalid
 from herald.core.text import NAME_MAX, SUBJECT_RULE, text_problem
@@ -109,6 +110,7 @@ def create_template(request: Request, key: ApiKey, body: AuthenticatedBody) -> R
             return replayed
         values = service.parse_template_input(body.json_object(), partial=False)
         row = service.create_template(session, values)
+        record(session, actor_of(request, user), "template.create", "template", row.uuid)
         response = JSONResponse(_json(request, row), status_code=201)
         return once.remember(session, user.uuid, response)
 
@@ -136,10 +138,11 @@ def retrieve_template(
 def update_template(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
 ) -> JSONResponse:
-    with staff_session(request, key) as (session, _user):
+    with staff_session(request, key) as (session, user):
         template_uuid = path_uuid(uuid)
         values = service.parse_template_input(body.json_object(), partial=False)
         row = service.update_template(session, template_uuid, values)
+        record(session, actor_of(request, user), "template.update", "template", template_uuid)
     return JSONResponse(_json(request, row))
 
 
@@ -152,15 +155,18 @@ def update_template(
 def partial_update_template(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
 ) -> JSONResponse:
-    with staff_session(request, key) as (session, _user):
+    with staff_session(request, key) as (session, user):
         template_uuid = path_uuid(uuid)
         values = service.parse_template_input(body.json_object(), partial=True)
         row = service.update_template(session, template_uuid, values)
+        record(session, actor_of(request, user), "template.update", "template", template_uuid)
     return JSONResponse(_json(request, row))
 
 
 @router.delete("/{uuid}/", status_code=204, operation_id="broadcast_message_templates_destroy")
 def delete_template(uuid: str, request: Request, key: ApiKey) -> Response:
-    with staff_session(request, key) as (session, _user):
-        service.delete_template(session, path_uuid(uuid))
+    with staff_session(request, key) as (session, user):
+        template_uuid = path_uuid(uuid)
+        service.delete_template(session, template_uuid)
+        record(session, actor_of(request, user), "template.delete", "template", template_uuid)
     return Response(status_code=204)

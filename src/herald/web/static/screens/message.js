@@ -69,6 +69,8 @@ export async function showMessage(uuid) {
 
   const delivery = h("section", { id: "delivery", "aria-labelledby": "delivery-title" });
   const header = h("h1", {}, m.subject, " ", badge(m));
+  const history = h("p", { id: "history", class: "muted" });
+  drawHistory(uuid, history);
   // The status changed (paused elsewhere, done): redraw the buttons with it.
   header.dataset.status = status;
   const testTo = h("input", { type: "text", id: "test-to", placeholder: "up to 10 addresses" });
@@ -76,6 +78,7 @@ export async function showMessage(uuid) {
   show(m.subject,
     h("p", {}, h("a", { href: "#/", text: "← All broadcasts" })),
     header,
+    history,
     actions,
     m.state === "SENT" ? delivery : null,
     h("section", { "aria-labelledby": "facts-title" },
@@ -107,6 +110,27 @@ export async function showMessage(uuid) {
         }, testError)),
       testError));
   if (m.state === "SENT") drawDelivery(uuid, delivery, header, "");
+}
+
+const DONE = {
+  "message.create": "created", "message.update": "edited", "message.schedule": "scheduled",
+  "message.send": "sent", "message.pause": "paused", "message.resume": "resumed",
+  "message.cancel": "stopped", "message.retry-failed": "retried", "message.test-send": "test sent",
+};
+
+/** Who did what to it, in order: "Created by Ada Ng at 10:02 · sent by Bo Olsen at 10:03". */
+async function drawHistory(uuid, line) {
+  let entries;
+  try {
+    entries = (await api("GET", `/api/audit/?object=${uuid}&o=created&page_size=100`)).data;
+  } catch (err) {
+    return; // support staff do not read the audit trail
+  }
+  const said = entries.filter((e) => DONE[e.action]).map((e) =>
+    `${DONE[e.action]} by ${e.user.full_name || e.user.email || "the operator"} at ${when(e.created)}`);
+  if (!said.length) return;
+  said[0] = said[0][0].toUpperCase() + said[0].slice(1);
+  line.textContent = said.join(" · ");
 }
 
 export function recipientPreview(uuid, emails) {

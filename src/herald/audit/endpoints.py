@@ -1,0 +1,46 @@
+"""GET /api/audit/ (SPEC 8): the trail, for staff, paginated like every list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from herald.api.errors import PermissionDenied
+from herald.api.pagination import PageRequest, count_response, list_response
+from herald.audit import repository
+from herald.audit.service import entry_json, filters_from
+from herald.auth.dependencies import ApiKey, staff_session
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+@router.head("/", operation_id="audit_count")
+@router.get("/", operation_id="audit_list")
+def list_entries(
+    request: Request,
+    key: ApiKey,
+    object: Annotated[str | None, Query(description="the changed object's uuid")] = None,  # noqa: A002
+    user: Annotated[str | None, Query(description="who made the change (uuid)")] = None,
+    action: Annotated[str | None, Query(description="such as message.send")] = None,
+    created_from: Annotated[str | None, Query(description="YYYY-MM-DD, UTC")] = None,
+    created_to: Annotated[str | None, Query(description="YYYY-MM-DD, UTC, included")] = None,
+    o: Annotated[str | None, Query(description="created (oldest first) or -created")] = None,
+    page: str | None = None,
+    page_size: str | None = None,
+) -> Response:
+    """Newest first; `?object=` gives one object's history (oldest first with `o=created`)."""
+    filters = filters_from(object, user, action, created_from, created_to)
+    pages = PageRequest.from_params(page, page_size)
+    with staff_session(request, key) as (session, caller):
+        if not caller.is_staff:
+            raise PermissionDenied()
+        total = repository.count(session, filters)
+        if request.method == "HEAD":
+            return count_response(total)
+        pages.check(total)
+        rows = repository.page(
+            session, filters, pages.offset, pages.page_size, oldest_first=o == "created"
+        )
+    return list_response(request, [entry_json(r) for r in rows], total, pages)
