@@ -29,3 +29,22 @@ def test_a_broadcasts_page_says_who_did_what_to_it(
     expect(history).to_contain_text("Created by Stella Staff at")
     expect(history).to_contain_text("edited by Stella Staff at")
     expect(history).to_contain_text("sent by Stella Staff at")
+
+
+def test_a_templates_page_says_who_made_and_edited_it(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    with httpx.Client(
+        base_url=served["base"], headers={"Authorization": f"Token {served['token']}"}, timeout=30
+    ) as api:
+        made = api.post(
+            "/api/broadcast-message-templates/",
+            json={"name": "Outage", "subject": "s", "body": "b"},
+        ).json()["uuid"]
+        assert api.patch(f"/api/broadcast-message-templates/{made}/", json={"body": "c"}).is_success
+    page = _page(browser, 1280)
+    _sign_in(page, served["base"], served["token"])
+    page.goto(f"{served['base']}/#/templates/{made}")
+    history = page.locator("#history")
+    expect(history).to_contain_text("Created by Stella Staff at")
+    expect(history).to_contain_text("edited by Stella Staff at")

@@ -4,6 +4,7 @@
 import { MESSAGE_FIELDS, api, onlyFields } from "../api.js";
 import { confirmDelete, confirmSend, confirmStop } from "../dialogs.js";
 import { action, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale, when } from "../dom.js";
+import { drawHistory } from "../history.js";
 import { badge, percentSent } from "../outcome.js";
 import { previewFrame } from "../preview.js";
 import { store } from "../store.js";
@@ -110,27 +111,6 @@ export async function showMessage(uuid) {
         }, testError)),
       testError));
   if (m.state === "SENT") drawDelivery(uuid, delivery, header, "");
-}
-
-const DONE = {
-  "message.create": "created", "message.update": "edited", "message.schedule": "scheduled",
-  "message.send": "sent", "message.pause": "paused", "message.resume": "resumed",
-  "message.cancel": "stopped", "message.retry-failed": "retried", "message.test-send": "test sent",
-};
-
-/** Who did what to it, in order: "Created by Ada Ng at 10:02 · sent by Bo Olsen at 10:03". */
-async function drawHistory(uuid, line) {
-  let entries;
-  try {
-    entries = (await api("GET", `/api/audit/?object=${uuid}&o=created&page_size=100`)).data;
-  } catch (err) {
-    return; // support staff do not read the audit trail
-  }
-  const said = entries.filter((e) => DONE[e.action]).map((e) =>
-    `${DONE[e.action]} by ${e.user.full_name || e.user.email || "the operator"} at ${when(e.created)}`);
-  if (!said.length) return;
-  said[0] = said[0][0].toUpperCase() + said[0].slice(1);
-  line.textContent = said.join(" · ");
 }
 
 export function recipientPreview(uuid, emails) {

@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { confirmDialog } from "../dialogs.js";
 import { action, h, loading, newKey, say, show, stale } from "../dom.js";
+import { drawHistory } from "../history.js";
 import { livePreview } from "../preview.js";
 import { store } from "../store.js";
 
@@ -57,9 +58,12 @@ export async function showTemplate(uuid) {
     say(`Deleted the template “${t.name}”.`); location.hash = "#/templates";
   }, error));
   const title = uuid ? "Edit template" : "New template";
+  const history = h("p", { id: "history", class: "muted" });
+  if (uuid) drawHistory(uuid, history);
   show(title,
     h("p", {}, h("a", { href: "#/templates", text: "← All templates" })),
     h("h1", { text: title }),
+    history,
     h("div", { class: "card" }, h("div", { class: "two" },
       h("div", {}, h("label", { for: "template-name", text: "Name" }), name,
         h("label", { for: "subject", text: "Subject" }), subject,
