@@ -56,6 +56,15 @@ class PermissionDenied(APIError):
         super().__init__({"detail": "You do not have permission to perform this action."})
 
 
+class CrossSiteRefused(APIError):
+    """A change by cookie that did not come from Herald's own pages (SPEC 8)."""
+
+    status_code = 403
+
+    def __init__(self, detail: str) -> None:
+        super().__init__({"detail": detail})
+
+
 class ServiceUnavailable(APIError):
     """Something Herald needs to answer is out of reach for now: try again later."""
 

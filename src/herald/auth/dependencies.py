@@ -13,27 +13,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from herald.api.errors import NotAuthenticated, PermissionDenied
+from herald.api.errors import CrossSiteRefused, NotAuthenticated, PermissionDenied
 from herald.api.params import RequestBody, read_body
+from herald.auth import sessions
 from herald.auth.tokens import Holder, TokenFallback, holder_of, record_use
 from herald.core.clock import utc_now
 from herald.core.db import Database
 from herald.core.models import User
 
 _SCHEMES = {"token", "bearer"}
+DEFAULT_IDLE = timedelta(hours=8)
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def same_origin(request: Request) -> bool:
+    """Whether a request comes from Herald's own pages: the browser's Sec-Fetch-Site,
+    else its Origin; neither (not a browser of this decade) counts as foreign."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site:
+        return fetch_site == "same-origin"
+    origin = request.headers.get("origin")
+    return origin is not None and origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
 async def api_key(request: Request) -> str:
+    """`Authorization: Token <key>`, or a console session's cookie (SPEC 8)."""
     header = request.headers.get("authorization")
     if header is None or not header.strip():
-        raise NotAuthenticated()
+        cookie = request.cookies.get(sessions.COOKIE)
+        if not cookie:
+            raise NotAuthenticated()
+        changes = request.method not in _READ_METHODS
+        if changes and not same_origin(request):
+            raise CrossSiteRefused(
+                "Refused: a change signed in by the console's cookie must come from Herald's "
+                "own pages."
+            )
+        csrf = request.headers.get("x-csrf-token", "")
+        return sessions.SessionKey(cookie, csrf, changes).encode()
     parts = header.split()
     if len(parts) != 2 or parts[0].lower() not in _SCHEMES:
         raise NotAuthenticated("Invalid token.")
@@ -47,10 +71,14 @@ def _fallback(request: Request) -> TokenFallback | None:
     return getattr(request.app.state, "token_fallback", None)
 
 
+def session_idle(request: Request) -> timedelta:
+    return timedelta(hours=request.app.state.settings.session_idle_hours)
+
+
 def _holder_alone(request: Request, key: str) -> Holder:
     database: Database = request.app.state.database
     with database.transaction(write=False) as session:
-        return authenticate_staff(session, key, _fallback(request))
+        return authenticate_staff(session, key, _fallback(request), session_idle(request))
 
 
 async def authenticated_body(request: Request, key: ApiKey) -> RequestBody:
@@ -65,12 +93,27 @@ async def authenticated_body(request: Request, key: ApiKey) -> RequestBody:
 AuthenticatedBody = Annotated[RequestBody, Depends(authenticated_body)]
 
 
-def authenticate_staff(session: Session, key: str, fallback: TokenFallback | None = None) -> Holder:
-    """Herald's own token (one indexed lookup), else, with Waldur tokens on, what
-    Waldur says of it (cached); refused unless an active staff or support user."""
-    holder = holder_of(session, key)
-    if holder is None and fallback is not None:
-        holder = fallback(session, key)
+def authenticate_staff(
+    session: Session,
+    key: str,
+    fallback: TokenFallback | None = None,
+    idle: timedelta = DEFAULT_IDLE,
+) -> Holder:
+    """A console session (with its CSRF token for a change), else Herald's own token
+    (one indexed lookup), else, with Waldur tokens on, what Waldur says of it
+    (cached); refused unless an active staff or support user."""
+    cookie = sessions.SessionKey.decode(key)
+    if cookie is not None:
+        found = sessions.find(session, cookie.cookie, utc_now(), idle)
+        if found is None:
+            raise NotAuthenticated("Your session has ended; sign in again.")
+        if cookie.changes and not sessions.csrf_holds(found, cookie.csrf):
+            raise CrossSiteRefused("CSRF token missing or incorrect (X-CSRF-Token).")
+        holder: Holder | None = found.holder
+    else:
+        holder = holder_of(session, key)
+        if holder is None and fallback is not None:
+            holder = fallback(session, key)
     if holder is None:
         raise NotAuthenticated("Invalid token.")
     if not holder.user.is_active:
@@ -97,7 +140,7 @@ def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
         # it holds the write lock): check first, in a read transaction of its own.
         holder = _holder_alone(request, key)
     with database.transaction(write=write) as session:
-        holder = holder or authenticate_staff(session, key, fallback)
+        holder = holder or authenticate_staff(session, key, fallback, session_idle(request))
         yield session, holder.user
     now = utc_now()
     if holder.use_is_due(now) and holder.token_id is not None:
@@ -105,3 +148,10 @@ def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
         # on SQLite, and this happens at most once a minute per token.
         with database.transaction() as session:
             record_use(session, holder.token_id, now)
+    elif (
+        holder.session_cookie
+        and holder.last_used
+        and now - holder.last_used >= sessions.TOUCH_EVERY
+    ):
+        with database.transaction() as session:
+            sessions.touch(session, holder.session_cookie, now)

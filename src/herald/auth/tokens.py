@@ -70,8 +70,10 @@ class Holder:
     """Who holds a key, and which token it is."""
 
     user: User
-    token_id: int | None  # None: a Waldur token (Herald keeps no row of its use)
+    token_id: int | None  # None: a Waldur token or a console session
     last_used: datetime | None
+    # A console session's cookie, when it is one (its use is noted once a minute too).
+    session_cookie: str | None = None
 
     def use_is_due(self, now: datetime) -> bool:
         if self.token_id is None:

@@ -17,7 +17,13 @@ from herald.api.params import parse_uuid, path_uuid, read_body
 from herald.api.responses import JSONResponse
 from herald.audit.service import actor_of
 from herald.audit.service import record as audit
-from herald.auth.dependencies import ApiKey, AuthenticatedBody, authenticate_staff, staff_session
+from herald.auth.dependencies import (
+    ApiKey,
+    AuthenticatedBody,
+    authenticate_staff,
+    session_idle,
+    staff_session,
+)
 from herald.bounces import repository, service
 from herald.bounces.schemas import bounce_json, suppression_json
 from herald.core.clock import utc_now
@@ -145,7 +151,10 @@ async def report_bounce(request: Request, key: ApiKey) -> Response:
         def check() -> str:
             with database.transaction(write=False) as session:
                 holder = authenticate_staff(
-                    session, key, getattr(request.app.state, "token_fallback", None)
+                    session,
+                    key,
+                    getattr(request.app.state, "token_fallback", None),
+                    session_idle(request),
                 )
             if not holder.user.is_staff:
                 raise PermissionDenied()

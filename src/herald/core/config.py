@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     bounce_interval: Annotated[float, Field(gt=0)] = 60.0
     bounce_webhook_token: str | None = None
     soft_bounce_limit: Annotated[int, Field(ge=1)] = 3
+    # Console sessions (SPEC 8): signed out after this long unused, and after this long at most.
+    session_idle_hours: Annotated[float, Field(gt=0)] = 8.0
+    session_max_days: Annotated[float, Field(gt=0)] = 7.0
     audit_days: Annotated[int, Field(ge=1)] = 400  # how long `herald prune` keeps the trail
     max_body_bytes: int = 1_048_576  # larger request bodies are refused with 413
     # Seconds a client has for a request's line and headers (0 would close every connection).

@@ -33,7 +33,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0012"
+SCHEMA_HEAD = "0013"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -207,6 +207,22 @@ class ApiToken(Base):
     expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Written at most once a minute per token (auth/tokens.py), not per request.
     last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ConsoleSession(Base):
+    """A signed-in console (SPEC 8): the cookie holds a random id, this row its
+    SHA-256. A row, not a signed blob, so any process accepts it and signing out or
+    leaving the portal ends it at once."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_uuid: Mapped[str] = mapped_column(ForeignKey("users.uuid", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)  # written at most once a minute
+    expires: Mapped[datetime] = mapped_column(DateTime)  # the absolute limit
+    method: Mapped[str] = mapped_column(String(16), default="token")  # how it was opened
 
 
 class WaldurToken(Base):

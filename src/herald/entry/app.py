@@ -23,6 +23,7 @@ from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.api.openapi import finish
 from herald.audit import endpoints as audit
+from herald.auth import endpoints as session_endpoints
 from herald.bounces import endpoints as bounces
 from herald.bounces.repository import totals_by_kind as bounce_totals
 from herald.broadcasts import endpoints as broadcasts
@@ -199,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operations_router(metrics_snapshot))
     app.include_router(status_router)
     app.include_router(audit.router)
+    app.include_router(session_endpoints.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     # Swagger UI 5 (it reads OpenAPI 3.1) from an installed package: nothing is

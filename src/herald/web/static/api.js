@@ -4,7 +4,6 @@
 export const onlyFields = (names) => names.map((name) => `field=${name}`).join("&");
 // What a broadcast's page reads of it: everything but `emails` (see showMessage).
 export const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery"];
-export const TOKEN_KEY = "herald.token";
 /** The event a 401 raises; main.js signs out on it. */
 export const SESSION_ENDED = "herald:session-ended";
 // ---- the API -------------------------------------------------------------
@@ -36,13 +35,27 @@ export class ApiError extends Error {
   }
 }
 
+/** The signed-in session (its cookie is HttpOnly: the page never holds a key). */
+export const session = { csrf: "", user: null };
+
+/** Who is signed in, or null: asks the server (a new tab, a shared link). */
+export async function currentSession() {
+  const response = await fetch("/api/session/", { credentials: "same-origin" });
+  if (!response.ok) { session.csrf = ""; session.user = null; return null; }
+  const data = await response.json();
+  session.csrf = data.csrf_token;
+  session.user = data.user;
+  return data.user;
+}
+
 export async function api(method, path, body, options = {}) {
-  const headers = { Authorization: `Token ${sessionStorage.getItem(TOKEN_KEY) || ""}` };
+  // Changes carry the session's CSRF token; the cookie goes by itself.
+  const headers = method === "GET" || method === "HEAD" ? {} : { "X-CSRF-Token": session.csrf };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (options.key) headers["Idempotency-Key"] = options.key;
   let response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (err) {
     throw new ApiError(0, { detail: "Herald cannot be reached; check the connection and try again." });
   }

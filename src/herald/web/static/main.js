@@ -6,7 +6,7 @@
 // Every action that creates or sends carries an Idempotency-Key and disables its
 // button while it runs, so a double click or a retried request never acts twice.
 
-import { SESSION_ENDED, TOKEN_KEY } from "./api.js";
+import { SESSION_ENDED, currentSession, session } from "./api.js";
 import { confirmDialog } from "./dialogs.js";
 import { REDRAW, h, nav, show } from "./dom.js";
 import { showBounce, showBounces } from "./screens/bounces.js";
@@ -38,7 +38,8 @@ function markCurrent(hash) {
 
 async function route() {
   clearTimeout(store.pollTimer);
-  if (!sessionStorage.getItem(TOKEN_KEY)) return showSignIn();
+  // A new tab or a shared link: the cookie says who is signed in; the address stays.
+  if (!session.user && !(await currentSession())) return showSignIn();
   nav.hidden = false;
   showServerNotice();
   showDirectoryFooter();
@@ -82,5 +83,5 @@ window.addEventListener("hashchange", async () => {
 // Other modules ask for these by event, so that none of them imports this one.
 window.addEventListener(REDRAW, () => route());
 window.addEventListener(SESSION_ENDED, (event) => signOut(/** @type {CustomEvent<string>} */ (event).detail));
-document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
+document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out.", true));
 route();

@@ -1,14 +1,17 @@
 // @ts-check
 // Signing in and out.
 
-import { TOKEN_KEY, api } from "../api.js";
+import { api, currentSession, session } from "../api.js";
 import { h, nav, redraw, show } from "../dom.js";
 import { store } from "../store.js";
 
 // ---- signing in and out -------------------------------------------------
 
-export function signOut(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
+export async function signOut(message, onServer = false) {
+  if (onServer) {
+    try { await api("DELETE", "/api/session/"); } catch (err) { /* ended already */ }
+  }
+  session.csrf = ""; session.user = null;
   store.server = null;
   store.unsaved = null;
   document.getElementById("notice").hidden = true;
@@ -28,13 +31,13 @@ export function showSignIn(message) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
-    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
     try {
-      await api("GET", "/api/broadcast-messages/?page_size=1", undefined, { signingIn: true });
+      await api("POST", "/api/session/", { token: input.value.trim() }, { signingIn: true });
+      await currentSession();
       nav.hidden = false;
-      if (location.hash === "#/" || !location.hash) redraw(); else location.hash = "#/";
+      input.value = "";
+      redraw(); // where the address pointed: a shared link lands where it led
     } catch (err) {
-      sessionStorage.removeItem(TOKEN_KEY);
       error.textContent = err.status === 401 ? "That token is not valid." :
         err.status === 403 ? "This account is neither staff nor support, so it cannot use Herald." : err.message;
       input.focus();

@@ -1,0 +1,116 @@
+"""/api/session/ (SPEC 8): sign the console in once per browser, and out.
+
+`POST` with `{"token": key}` (a Herald token, or a Waldur token when those are
+on) opens a session: 204 and the cookie (`HttpOnly; SameSite=Strict; Path=/`,
+`Secure` over HTTPS). `GET` says who is signed in, with the CSRF token the
+console sends on every change. `DELETE` ends the session on the server.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from herald.api.errors import CrossSiteRefused, NotAuthenticated
+from herald.api.openapi import json_request_body
+from herald.api.params import read_body
+from herald.api.responses import JSONResponse
+from herald.auth import sessions
+from herald.auth.dependencies import authenticate_staff, same_origin, session_idle
+from herald.core.clock import utc_now
+from herald.core.db import Database
+from herald.core.errors import Invalid
+
+router = APIRouter(prefix="/api/session", tags=["session"])
+
+
+class SignIn(BaseModel):
+    token: str
+
+
+def _foreign(request: Request) -> None:
+    if not same_origin(request):
+        raise CrossSiteRefused("Refused: sign in and out from Herald's own pages.")
+
+
+@router.post(
+    "/",
+    status_code=204,
+    operation_id="session_open",
+    openapi_extra=json_request_body(SignIn),
+)
+async def sign_in(request: Request) -> Response:
+    _foreign(request)
+    settings = request.app.state.settings
+    body = await read_body(request, 4096)
+    data = body.json_object()
+    token = data.get("token")
+    if not isinstance(token, str) or not token.strip():
+        raise Invalid.field("token", "Give a staff or support API token.")
+    database: Database = request.app.state.database
+    fallback = getattr(request.app.state, "token_fallback", None)
+
+    def open_it() -> sessions.Opened:
+        with database.transaction(write=False) as session:
+            holder = authenticate_staff(session, token.strip(), fallback, session_idle(request))
+        now = utc_now()
+        with database.transaction() as session:
+            sessions.forget_expired(session, now)
+            return sessions.open_session(session, holder.user.uuid, now, settings.session_max_days)
+
+    opened = await run_in_threadpool(open_it)
+    response = Response(status_code=204)
+    response.set_cookie(
+        sessions.COOKIE,
+        opened.cookie,
+        max_age=int(timedelta(days=settings.session_max_days).total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        # Over HTTPS, directly or as a proxy uvicorn trusts forwarded it.
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.get("/", operation_id="session_retrieve")
+def who(request: Request) -> JSONResponse:
+    cookie = request.cookies.get(sessions.COOKIE)
+    if not cookie:
+        raise NotAuthenticated()
+    database: Database = request.app.state.database
+    with database.transaction(write=False) as session:
+        found = sessions.find(session, cookie, utc_now(), session_idle(request))
+    if found is None or not found.holder.user.is_active:
+        raise NotAuthenticated("Your session has ended; sign in again.")
+    user = found.holder.user
+    body: dict[str, Any] = {
+        "user": {
+            "uuid": user.uuid,
+            "email": user.email,
+            "full_name": user.full_name,
+            "is_staff": user.is_staff,
+            "is_support": user.is_support,
+            "is_active": user.is_active,
+        },
+        "csrf_token": found.csrf,
+    }
+    return JSONResponse(body)
+
+
+@router.delete("/", status_code=204, operation_id="session_close")
+def sign_out(request: Request) -> Response:
+    _foreign(request)
+    cookie = request.cookies.get(sessions.COOKIE)
+    if cookie:
+        database: Database = request.app.state.database
+        with database.transaction() as session:
+            sessions.close_session(session, cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict")
+    return response
