@@ -330,3 +330,22 @@ def test_a_synced_user_who_leaves_or_is_made_inactive_loses_api_access(
     with db.transaction(write=False) as session:
         kept = find_user_by_email(session, leaving["email"])
         assert kept is not None and not kept.is_active  # kept as an author, inactive
+
+
+def test_a_sync_is_on_the_audit_trail_with_what_it_changed(
+    db: Database, database_url: str, waldur: FakeWaldur
+) -> None:
+    run_sync(_settings(database_url, waldur), database=db)
+    result = herald(database_url, "directory", "sync", env={
+        "HERALD_WALDUR_URL": waldur.url, "HERALD_WALDUR_TOKEN": TOKEN})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with db.transaction(write=False) as session:
+        rows = session.execute(
+            text(
+                "SELECT user_full_name, detail FROM audit_entries WHERE action = 'directory.sync' "
+                "ORDER BY id"
+            )  # fmt: skip
+        ).all()
+    assert [r[0] for r in rows] == ["the periodic directory sync", "the operator"]
+    assert json.loads(rows[0][1])["changes"]["users"]["added"] == 8
+    assert json.loads(rows[1][1])["changes"] == {}

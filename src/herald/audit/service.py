@@ -38,6 +38,11 @@ class Actor:
         return cls(None, "the operator", "", "command line")
 
     @classmethod
+    def system(cls, what: str) -> Actor:
+        """Herald itself, on a schedule (a periodic sync): no person, named."""
+        return cls(None, what, "", "herald")
+
+    @classmethod
     def person(cls, user: Any, client: str) -> Actor:
         return cls(user.uuid, user.full_name or user.username or "", user.email, client[:64])
 

@@ -9,9 +9,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from herald.audit.service import Actor, record
 from herald.core.clock import utc_now
 from herald.core.config import Settings
 from herald.core.db import Database
+from herald.directory.importer import ImportReport
 from herald.directory.sync import Progress, SyncResult, sync
 from herald.directory.waldur import WaldurClient, WaldurError
 from herald.operations import jobs
@@ -28,6 +30,7 @@ def run_sync(
     progress: Progress | None = None,
     database: Database | None = None,
     page_size: int | None = None,
+    actor: Actor | None = None,
 ) -> SyncResult:
     """One sync with the configured Waldur; raises WaldurError or MassRemoval (nothing written)."""
     if not settings.waldur_url:
@@ -38,6 +41,17 @@ def run_sync(
     database = database or Database(settings.database_url, statement_timeout=None)
     started = time.monotonic()
     options: dict[str, Any] = {"page_size": page_size} if page_size else {}
+    who = actor or Actor.system("the periodic directory sync")
+
+    def recorded(session: Any, report: ImportReport) -> None:
+        changes = {
+            name: {"added": c.added, "changed": c.changed, "removed": c.removed}
+            for name, c in report.sections.items()
+            if c.added or c.changed or c.removed
+        }
+        detail = {"waldur": settings.waldur_url, "changes": changes, "left": report.left}
+        record(session, who, "directory.sync", "directory", None, detail)
+
     try:
         with WaldurClient(settings.waldur_url, settings.waldur_token or "", **options) as client:
             result = sync(
@@ -47,6 +61,7 @@ def run_sync(
                 dry_run=dry_run,
                 allow_mass_removal=allow_mass_removal,
                 progress=progress,
+                on_applied=recorded,
             )
     except Exception as exc:
         if not dry_run:

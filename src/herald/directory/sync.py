@@ -278,11 +278,15 @@ def sync(
     dry_run: bool = False,
     allow_mass_removal: bool = False,
     progress: Progress | None = None,
+    on_applied: Callable[[Any, ImportReport], None] | None = None,
 ) -> SyncResult:
-    """Read Waldur whole, then apply it in one transaction (nothing is written on failure)."""
+    """Read Waldur whole, then apply it in one transaction (nothing is written on failure);
+    `on_applied` runs in that transaction (the audit entry of the sync)."""
     started = time.monotonic()
     fetched = fetch(client, customer_emails, progress)
     rows = fetched.count()
     with database.transaction() as session:
         report = apply(session, fetched, dry_run, allow_mass_removal)
+        if on_applied is not None and not dry_run:
+            on_applied(session, report)
     return SyncResult(report, fetched.skipped, time.monotonic() - started, rows)

@@ -337,6 +337,7 @@ def sync_directory(
     ] = False,
 ) -> None:
     """Read the directory from Waldur (HERALD_WALDUR_URL, HERALD_WALDUR_TOKEN) and apply it."""
+    from herald.audit.service import Actor
     from herald.directory.jobs import run_sync
 
     settings = Settings()
@@ -348,6 +349,7 @@ def sync_directory(
             typer.echo(f"\rreading {section}: {counted[section]}   ", err=True, nl=False)
 
     result = run_sync(settings, dry_run=dry_run, allow_mass_removal=allow_mass_removal,
+                      actor=Actor.operator(),
                       progress=progress)  # fmt: skip
     if sys.stderr.isatty():
         typer.echo("", err=True)
