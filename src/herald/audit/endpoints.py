@@ -12,8 +12,12 @@ from herald.api.pagination import PageRequest, count_response, list_response
 from herald.audit import repository
 from herald.audit.service import entry_json, filters_from
 from herald.auth.dependencies import ApiKey, staff_session
+from herald.core.errors import Invalid
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
+# Documented as checked by hand (a day that does not parse is a 400 naming it).
+DAY = {"format": "date"}
+ORDERINGS = ("created", "-created")
 
 
 @router.head("/", operation_id="audit_count")
@@ -24,13 +28,28 @@ def list_entries(
     object: Annotated[str | None, Query(description="the changed object's uuid")] = None,  # noqa: A002
     user: Annotated[str | None, Query(description="who made the change (uuid)")] = None,
     action: Annotated[str | None, Query(description="such as message.send")] = None,
-    created_from: Annotated[str | None, Query(description="YYYY-MM-DD, UTC")] = None,
-    created_to: Annotated[str | None, Query(description="YYYY-MM-DD, UTC, included")] = None,
-    o: Annotated[str | None, Query(description="created (oldest first) or -created")] = None,
+    created_from: Annotated[
+        str | None, Query(description="YYYY-MM-DD, UTC", json_schema_extra=DAY)
+    ] = None,
+    created_to: Annotated[
+        str | None, Query(description="YYYY-MM-DD, UTC, included", json_schema_extra=DAY)
+    ] = None,
+    o: Annotated[
+        str | None,
+        Query(
+            description="oldest or newest first",
+            json_schema_extra={"enum": list(ORDERINGS)},
+        ),
+    ] = None,
     page: str | None = None,
     page_size: str | None = None,
 ) -> Response:
     """Newest first; `?object=` gives one object's history (oldest first with `o=created`)."""
+    if o is not None and o not in ORDERINGS:
+        raise Invalid.field(
+            "o",
+            f"Select a valid choice. {o} is not one of the available choices: created, -created.",
+        )
     filters = filters_from(object, user, action, created_from, created_to)
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, caller):

@@ -88,7 +88,7 @@ def filters_from(
     errors: dict[str, Any] = {}
 
     def day(name: str, value: str | None) -> date | None:
-        if not value:
+        if value is None:
             return None
         try:
             return date.fromisoformat(value.strip())

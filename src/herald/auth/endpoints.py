@@ -42,7 +42,8 @@ def _foreign(request: Request) -> None:
     "/",
     status_code=204,
     operation_id="session_open",
-    openapi_extra=json_request_body(SignIn),
+    # Open to anyone: the token in the body is the credential.
+    openapi_extra={**json_request_body(SignIn), "security": []},
 )
 async def sign_in(request: Request) -> Response:
     _foreign(request)
@@ -78,7 +79,9 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-@router.get("/", operation_id="session_retrieve")
+@router.get(
+    "/", operation_id="session_retrieve", openapi_extra={"security": [{"SessionCookie": []}]}
+)
 def who(request: Request) -> JSONResponse:
     cookie = request.cookies.get(sessions.COOKIE)
     if not cookie:
@@ -103,7 +106,7 @@ def who(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.delete("/", status_code=204, operation_id="session_close")
+@router.delete("/", status_code=204, operation_id="session_close", openapi_extra={"security": []})
 def sign_out(request: Request) -> Response:
     _foreign(request)
     cookie = request.cookies.get(sessions.COOKIE)

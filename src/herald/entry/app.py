@@ -125,9 +125,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             "in": "header",
             "name": "Authorization",
             "description": "Token <key>",
-        }
+        },
+        "SessionCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "herald_session",
+            "description": "the console's session (POST /api/session/); changes also need "
+            "X-CSRF-Token and Herald's own origin",
+        },
     }
-    schema["security"] = [{"TokenAuth": []}]
+    schema["security"] = [{"TokenAuth": []}, {"SessionCookie": []}]
     app.openapi_schema = schema
     return schema
 
