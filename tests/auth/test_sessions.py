@@ -109,3 +109,14 @@ def test_who_may_open_a_session(browser_like: httpx.Client, db: Database) -> Non
         "/api/session/", json={"token": support}, headers={"Sec-Fetch-Site": "cross-site"}
     )
     assert foreign.status_code == 403
+
+
+def test_behind_an_https_proxy_the_cookie_is_secure(
+    browser_like: httpx.Client, staff: dict[str, str]
+) -> None:
+    """The test server trusts 127.0.0.1 as its proxy, as `herald serve` behind nginx does."""
+    opened = browser_like.post(
+        "/api/session/", json={"token": staff["token"]}, headers={"X-Forwarded-Proto": "https"}
+    )
+    assert opened.status_code == 204, opened.text
+    assert "Secure" in opened.headers["set-cookie"]
