@@ -43,6 +43,10 @@ def test_staff_find_a_suppressed_address_see_whom_to_ask_and_mail_it_again(
     expect(olga).to_contain_text("Olga Owner")
     expect(olga).to_contain_text("Physics Institute")  # whom to ask, and where
     expect(olga).to_contain_text("hard bounce 5.1.1")
+    # A suppression added by hand says who added it, and why (from the audit trail).
+    expect(table.locator("tr", has_text="someone@else.example")).to_contain_text(
+        "Added by Stella Staff: asked to stop"
+    )
 
     # A search lives in the address: a reload or a shared link keeps it.
     page.get_by_role("searchbox", name="Address").fill("olga")
