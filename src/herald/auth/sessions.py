@@ -79,7 +79,6 @@ def open_session(
 class Found:
     holder: Holder
     csrf: str
-    touch_due: bool
 
 
 _USER_COLUMNS = (
@@ -104,7 +103,7 @@ def find(session: Session, cookie: str, now: datetime, idle: timedelta) -> Found
     values = dict(row._mapping)
     csrf, last_seen = values.pop("csrf_token"), values.pop("last_seen")
     holder = Holder(User(**values), None, last_seen, session_cookie=cookie)
-    return Found(holder, csrf, now - last_seen >= TOUCH_EVERY)
+    return Found(holder, csrf)
 
 
 def csrf_holds(found: Found, given: str) -> bool:

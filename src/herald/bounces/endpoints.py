@@ -205,7 +205,7 @@ def list_suppressions(
         pages.check(total)
         rows = suppressions.page(session, search, wanted, pages.offset, pages.page_size)
         people = suppression_rules.people_of(session, rows)
-        causes = {r.bounce_id: repository.by_id(session, r.bounce_id) for r in rows if r.bounce_id}
+        causes = repository.by_ids(session, [r.bounce_id for r in rows if r.bounce_id])
     items = [
         suppression_json(
             request, r, causes.get(r.bounce_id) if r.bounce_id else None, people.get(r.key, [])

@@ -135,6 +135,14 @@ def by_id(session: Session, bounce_id: int) -> BounceRecord | None:
     return _record(row) if row is not None else None
 
 
+def by_ids(session: Session, bounce_ids: Sequence[int]) -> dict[int, BounceRecord]:
+    """The bounces with these ids (the causes of a page of suppressions), in one query."""
+    if not bounce_ids:
+        return {}
+    statement = select(*_COLUMNS).where(Bounce.id.in_(list(bounce_ids)))
+    return {record.id: record for record in map(_record, session.execute(statement))}
+
+
 def latest_for_deliveries(session: Session, delivery_ids: Sequence[int]) -> dict[int, BounceRecord]:
     """The newest bounce of each of these deliveries (a page of a message's deliveries)."""
     if not delivery_ids:

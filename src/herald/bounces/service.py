@@ -43,7 +43,7 @@ from herald.core.addresses import email_error, email_key
 from herald.core.config import Settings
 from herald.core.errors import Invalid
 from herald.core.models import BounceKind, BounceSource, SuppressionReason
-from herald.core.text import MISSING, read_text
+from herald.core.text import MISSING, read_address, read_optional_text, refuse_unknown
 from herald.delivery import outbox, verp
 from herald.suppressions import repository as suppressions
 
@@ -242,31 +242,23 @@ _FIELDS = {"email", "kind", "reason", "message_uuid"}
 def parse_report(data: dict[str, Any]) -> Report:
     """`{"email", "kind", "reason"?, "message_uuid"?}`; 400 naming every field that is wrong."""
     errors: dict[str, Any] = {}
-    email = data.get("email", MISSING)
-    if email is MISSING:
-        errors["email"] = ["This field is required."]
-    elif problem := email_error(email):
-        errors["email"] = [problem]
+    email = read_address(data, "email", errors)
     kind = data.get("kind", MISSING)
     choices = ", ".join(k.value for k in _WEBHOOK_KINDS)
     if kind is MISSING:
         errors["kind"] = ["This field is required."]
     elif kind not in [k.value for k in _WEBHOOK_KINDS]:
         errors["kind"] = [f'"{kind}" is not a valid choice: {choices}.']
-    reason = ""
-    if data.get("reason") not in (None, ""):
-        value = read_text(data, "reason", False, errors)
-        reason = value if isinstance(value, str) else ""
+    reason = read_optional_text(data, "reason", errors)
     message_uuid = None
     if data.get("message_uuid") is not None:
         message_uuid = parse_uuid(data["message_uuid"])
         if message_uuid is None:
             errors["message_uuid"] = ["Must be a valid UUID."]
-    for name in sorted(set(data) - _FIELDS):
-        errors[name] = ["Unknown field."]
+    refuse_unknown(data, _FIELDS, errors)
     if errors:
         raise Invalid(errors)
-    return Report(str(email).strip(), BounceKind(kind), reason, message_uuid)
+    return Report(email, BounceKind(kind), reason, message_uuid)
 
 
 def take_report(
@@ -284,8 +276,6 @@ def take_report(
         BounceSource.WEBHOOK, uuid_module.uuid4().hex, raw[:HEADER_BYTES],
         message_uuid=report.message_uuid,
     )  # fmt: skip
-    if delivery is None:  # the address as reported, not as the outbox spelled it
-        new = NewBounce(**{**new.__dict__, "email": report.email, "key": email_key(report.email)})
     bounce_id = repository.insert(session, new)
     assert bounce_id is not None  # a fresh identity each report
     suppressed = _apply(session, new, bounce_id, rules, now)

@@ -139,3 +139,32 @@ def check_placeholders(subject: Any, body: Any, errors: dict[str, Any]) -> None:
             check_template(body, html=looks_like_html(body))
         except TemplateProblem as problem:
             errors["body"] = [str(problem)]
+
+
+def read_address(data: dict[str, Any], name: str, errors: dict[str, Any]) -> str:
+    """A required e-mail address field (one check: core/addresses.py), trimmed;
+    problems go into `errors`."""
+    from herald.core.addresses import email_error
+
+    value = data.get(name, MISSING)
+    if value is MISSING:
+        errors[name] = [REQUIRED]
+    elif problem := email_error(value):
+        errors[name] = [problem]
+    else:
+        return str(value).strip()
+    return ""
+
+
+def read_optional_text(data: dict[str, Any], name: str, errors: dict[str, Any]) -> str:
+    """An optional text (a note, a reason): "" when absent, null or empty, else as
+    `read_text` checks it."""
+    if data.get(name) in (None, ""):
+        return ""
+    value = read_text(data, name, False, errors)
+    return value if isinstance(value, str) else ""
+
+
+def refuse_unknown(data: dict[str, Any], known: set[str], errors: dict[str, Any]) -> None:
+    for name in sorted(set(data) - known):
+        errors[name] = ["Unknown field."]

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from herald.core.addresses import email_error, email_key
+from herald.core.addresses import email_key
 from herald.core.errors import Invalid, NotFound
 from herald.core.models import SuppressionReason
-from herald.core.text import MISSING, read_text
+from herald.core.text import read_address, read_optional_text, refuse_unknown
 from herald.suppressions import repository
 from herald.suppressions.repository import Member, SuppressionRecord
 
@@ -33,20 +33,12 @@ class ManualSuppression:
 def parse_manual(data: dict[str, Any]) -> ManualSuppression:
     """`{"email", "note"?}` as staff write it; 400 naming each field that is wrong."""
     errors: dict[str, Any] = {}
-    email = data.get("email", MISSING)
-    if email is MISSING:
-        errors["email"] = ["This field is required."]
-    elif problem := email_error(email):
-        errors["email"] = [problem]
-    note = ""
-    if data.get("note") not in (None, ""):
-        note = read_text(data, "note", False, errors)
-    unknown = sorted(set(data) - {"email", "note"})
-    for name in unknown:
-        errors[name] = ["Unknown field."]
+    email = read_address(data, "email", errors)
+    note = read_optional_text(data, "note", errors)
+    refuse_unknown(data, {"email", "note"}, errors)
     if errors:
         raise Invalid(errors)
-    return ManualSuppression(str(email).strip(), note if isinstance(note, str) else "")
+    return ManualSuppression(email, note)
 
 
 def add_by_hand(
