@@ -296,3 +296,43 @@ def test_one_process_reads_the_mailbox_at_a_time(
         with db.transaction() as session:
             jobs.unlock(session, jobs.Job.BOUNCES)
     assert fetch_bounces(settings, db).read == 0
+
+
+def test_a_round_that_died_before_moving_records_nothing_twice_and_unreadable_is_kept(
+    api: httpx.Client, database_url: str, db: Database, mail: MailServers
+) -> None:
+    """The crash window: bounces recorded, then the process dies before moving them.
+    Injected by putting the handled bounce back in the inbox; the next round finds it
+    recorded already and only moves it. A notification for one of our deliveries that
+    cannot be read is kept as `unrecognised`, never guessed."""
+    bounce = mail.new_mailbox()
+    settings = _settings(database_url, mail, bounce, bounce_imap_url=None)
+    with WorkerThread(settings):
+        uuid = _send(api, ["dead-twice@dead.test"])
+        wait_for(lambda: _delivery(api, uuid)["status"] == "done", 60, "the send")
+    _wait_for_bounces(mail, bounce, 1)
+    reading = _settings(database_url, mail, bounce)
+    assert fetch_bounces(reading, db).detail()["recorded"] == 1
+    client = mail.imap(bounce)
+    try:
+        client.select('"INBOX/Processed"')
+        assert (
+            client.copy("1:*", '"INBOX"')[0] == "OK"
+        )  # back where it was: the move never happened
+    finally:
+        client.logout()
+    [delivery_tag] = [
+        a for a in api.get("/api/bounces/").json() if a["email"] == "dead-twice@dead.test"
+    ]
+    garbled = (
+        f"To: {envelope_sender(bounce, SECRET.encode(), 1)}\r\nSubject: ?\r\n\r\n"
+        "\x00 not a report at all\r\n"
+    ).encode()
+    mail.append(bounce, [garbled])
+    again = fetch_bounces(reading, db, from_start=True)
+    assert again.detail()["recorded"] == 0 and again.detail()["unrecognised"] == 1
+    assert again.moved == 2 and mail.count(bounce) == 0
+    kinds = sorted(b["kind"] for b in api.get("/api/bounces/").json())
+    assert kinds == ["hard", "unrecognised"]  # the hard bounce once, not twice
+    assert delivery_tag["kind"] == "hard"
+    assert _delivery(api, uuid)["bounced"] == 1
