@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, delete, func, insert, not_, null, or_, select, update
 from sqlalchemy.orm import Session
 
+from herald.broadcasts.transitions import RULES, Change
 from herald.core.db import rowcount, text_bytes
 from herald.core.models import (
     BroadcastMessage,
@@ -190,13 +191,28 @@ def insert_message(session: Session, values: dict[str, Any]) -> None:
     session.execute(insert(BroadcastMessage).values(**values))
 
 
-def update_in_states(
-    session: Session, message_id: int, states: Sequence[str], values: dict[str, Any]
+def change_state(
+    session: Session,
+    message_id: int,
+    change: Change,
+    values: dict[str, Any],
+    today: date | None = None,
 ) -> bool:
-    """Apply `values` only if the message is still in one of `states`."""
+    """Apply `values` only if the message still meets `change`'s rule (transitions.py):
+    one of its states and, for a change that needs it, its day against `today`;
+    in one statement."""
+    rule = RULES[change]
+    conditions = [BroadcastMessage.id == message_id, BroadcastMessage.state.in_(rule.from_states)]
+    if rule.due_only or rule.day_to_come:
+        if today is None:
+            raise ValueError(f"{change} needs today's date")
+        if rule.due_only:
+            conditions.append(BroadcastMessage.send_at <= today)
+        if rule.day_to_come:
+            conditions.append(BroadcastMessage.send_at >= today)
     statement = (
         update(BroadcastMessage)
-        .where(BroadcastMessage.id == message_id, BroadcastMessage.state.in_(states))
+        .where(*conditions)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -228,9 +244,12 @@ def delete_unless_delivering(session: Session, message_id: int) -> bool:
 
 
 def due_scheduled_messages(session: Session, today: date) -> list[str]:
+    """The messages the scheduler should send: a list to work through, not a promise;
+    each send checks again (`change_state` with Change.SEND_DUE)."""
+    rule = RULES[Change.SEND_DUE]
     statement = (
         select(BroadcastMessage.uuid)
-        .where(BroadcastMessage.state == MessageState.SCHEDULED, BroadcastMessage.send_at <= today)
+        .where(BroadcastMessage.state.in_(rule.from_states), BroadcastMessage.send_at <= today)
         .order_by(BroadcastMessage.send_at, BroadcastMessage.id)
     )
     return list(session.scalars(statement))

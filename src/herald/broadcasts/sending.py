@@ -26,14 +26,23 @@ from collections.abc import Callable, Mapping
 from datetime import date
 
 import orjson
+from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from herald.broadcasts import repository
 from herald.broadcasts.repository import MessageRecord
+from herald.broadcasts.transitions import RULES, Change
 from herald.core.clock import utc_now
 from herald.core.db import Database
 from herald.core.errors import NoRecipients, NotFound, WrongState
-from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
+from herald.core.models import (
+    BroadcastMessage,
+    DeliveryProgress,
+    DeliveryStatus,
+    MessageState,
+    Steering,
+    User,
+)
 from herald.delivery import outbox
 from herald.delivery.mail import Person
 from herald.personalisation import is_template
@@ -42,7 +51,6 @@ from herald.recipients.targeting import targeting_from_stored
 
 logger = logging.getLogger("herald.sending")
 
-EDITABLE = (MessageState.DRAFT, MessageState.SCHEDULED)
 # Addresses queued inside the send request itself: enough that a typical
 # message is wholly queued when the answer comes, few enough that the answer
 # never waits long (about 0.1 s on these machines).
@@ -67,33 +75,46 @@ def person_of(recipient: Recipient) -> Person:
 # --- send ---------------------------------------------------------------------
 
 
-def send_message(session: Session, uuid: str, today: date, batch: int = FIRST_BATCH) -> bool:
+def send_message(
+    session: Session,
+    uuid: str,
+    today: date,
+    batch: int = FIRST_BATCH,
+    change: Change = Change.SEND,
+) -> bool:
     """Mark the message SENT and queue its first batch, in the caller's transaction.
 
+    `change` is who sends (transitions.py): a person (DRAFT or SCHEDULED) or the
+    scheduler (only SCHEDULED and due, checked in the same statement that flips it).
     Concurrent sends: the state flip is compare-and-set, so exactly one gets
     past it (the others wait for its row lock, then find the state changed).
     Raises NoRecipients when nobody is reached (the flip rolls back with it).
     Returns whether the whole audience is queued already."""
-    row = repository.get_message(session, uuid)
-    if row is None:
+    found = repository.get_message(session, uuid)
+    if found is None:
         raise NotFound()
-    flipped = repository.update_in_states(
+    flipped = repository.change_state(
         session,
-        row.id,
-        EDITABLE,
+        found.id,
+        change,
         {
             "state": MessageState.SENT,
             "sent": utc_now(),
-            "send_at": row.send_at or today,
+            "send_at": func.coalesce(BroadcastMessage.send_at, today),
             "prepared": False,
             "prepare_cursor": None,
             "steering": None,
         },
+        today,
     )
     if not flipped:
         if repository.get_message(session, uuid) is None:
             raise NotFound()
-        raise WrongState.valid_states(*EDITABLE)
+        raise WrongState.valid_states(*RULES[change].from_states)
+    # Read again now that the flip holds the row: an edit that landed between the
+    # first read and the flip is what is sent.
+    row = repository.get_message(session, uuid)
+    assert row is not None  # locked by the flip, in this transaction
     audience = Audience(
         session, targeting_from_stored(orjson.loads(row.query)), _author(session, row.author_uuid)
     )

@@ -21,6 +21,7 @@ from herald.broadcasts import repository
 from herald.broadcasts.repository import MessageRecord
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
 from herald.broadcasts.sending import person_of
+from herald.broadcasts.transitions import EDITABLE, RULES, Change
 from herald.core.clock import utc_now
 from herald.core.errors import Conflict, Invalid, NoRecipients, NotFound, WrongState
 from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
@@ -40,7 +41,6 @@ from herald.suppressions.service import refuse_suppressed
 from herald.templates import repository as template_repository
 
 DRAFT, SCHEDULED, SENT = MessageState.DRAFT, MessageState.SCHEDULED, MessageState.SENT
-EDITABLE = (DRAFT, SCHEDULED)
 RETRYABLE = (
     DeliveryProgress.PREPARING,
     DeliveryProgress.SENDING,
@@ -134,7 +134,7 @@ def update_message(session: Session, uuid: str, data: MessageInput) -> MessageRe
         if data.send_at is None:
             # A scheduled message without a day is a draft again.
             values["state"] = DRAFT
-    if values and not repository.update_in_states(session, row.id, EDITABLE, values):
+    if values and not repository.change_state(session, row.id, Change.EDIT, values):
         raise _conflict_or_missing(session, uuid, EDITABLE)
     return get_message(session, uuid)
 
@@ -160,8 +160,12 @@ def schedule_message(session: Session, uuid: str, today: date) -> None:
         raise Invalid.field(
             "send_at", f"{PAST_DATE} Today is {today.isoformat()}; it is {row.send_at.isoformat()}."
         )
-    if not repository.update_in_states(session, row.id, EDITABLE, {"state": SCHEDULED}):
-        raise _conflict_or_missing(session, uuid, EDITABLE)
+    if not repository.change_state(session, row.id, Change.SCHEDULE, {"state": SCHEDULED}, today):
+        # Sent, deleted or its day cleared since it was read: say which.
+        row = get_message(session, uuid)
+        if row.state in RULES[Change.SCHEDULE].from_states:
+            raise Invalid.field("send_at", "Set send_at to the day to send the message on.")
+        raise WrongState.valid_states(*RULES[Change.SCHEDULE].from_states)
 
 
 def retry_failed(session: Session, uuid: str) -> int:
