@@ -99,6 +99,55 @@ def test_pause_while_twenty_mails_are_on_the_wire(
     assert set(sink.deliveries_per_address()) == set(addresses)
 
 
+def _started_after(sink: SmtpSink, moment: float) -> int:
+    with sink.lock:
+        return len([t for t in sink.rcpt_times if t > moment])
+
+
+def test_pause_holds_under_a_send_rate_limit(
+    database_url: str, db: Database, api: httpx.Client, sink: SmtpSink
+) -> None:
+    """With HERALD_SMTP_RATE set, senders hold mails while they wait for their turn:
+    those are not on the wire, so a pause takes them back and none leaves after it."""
+    uuid = _send(api, _addresses(12))
+    # One mail every 2 s: the four senders' turns reach past the pause's 5 s wait.
+    settings = settings_for(database_url, sink.url, smtp_rate=0.5, smtp_concurrency=4)
+    with WorkerThread(settings):
+        wait_for(lambda: sink.count() >= 1, 20, "the first mail")
+        response = _steer(api, uuid, "pause")
+        answered = time.monotonic()
+        assert response.status_code == 200, response.text
+        time.sleep(5)  # the turns the senders were waiting for
+        assert _started_after(sink, answered) == 0
+        delivered = sink.count()
+        delivery = _delivery(api, uuid)
+    assert delivery["status"] == "paused"
+    assert delivery["sent"] == delivered and delivery["pending"] == 12 - delivered
+    assert delivered <= 2
+
+
+def test_cancel_holds_under_a_send_rate_limit(
+    database_url: str, db: Database, api: httpx.Client, sink: SmtpSink
+) -> None:
+    """What waited for the rate limit's turn is cancelled, not sent: the answer's
+    count of what will not be sent is what was not sent."""
+    uuid = _send(api, _addresses(12))
+    settings = settings_for(database_url, sink.url, smtp_rate=0.5, smtp_concurrency=4)
+    with WorkerThread(settings):
+        wait_for(lambda: sink.count() >= 1, 20, "the first mail")
+        response = _steer(api, uuid, "cancel")
+        answered = time.monotonic()
+        assert response.status_code == 200, response.text
+        promised = response.json()["delivery"]
+        time.sleep(5)
+        assert _started_after(sink, answered) == 0
+        delivery = _delivery(api, uuid)
+    delivered = sink.count()
+    assert delivery["status"] == "cancelled"
+    assert delivery["sent"] == delivered
+    assert delivery["cancelled"] == 12 - delivered == promised["cancelled"] + promised["pending"]
+
+
 def test_the_pause_holds_for_every_worker(
     database_url: str, db: Database, api: httpx.Client, sink: SmtpSink
 ) -> None:

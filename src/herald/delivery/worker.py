@@ -155,6 +155,17 @@ class RateLimiter:
             self._next = max(self._next, now) + self.interval
 
 
+class _Pacing:
+    """A mail a sender holds while it waits for the rate limit; `given_back` once a
+    pause, cancel or stop took it back, and then it is not sent."""
+
+    __slots__ = ("item", "given_back")
+
+    def __init__(self, item: tuple[ClaimedDelivery, RenderedMessage | Ready]) -> None:
+        self.item = item
+        self.given_back = False
+
+
 class MailCache:
     """Rendered messages by UUID, least recently used dropped first.
 
@@ -229,8 +240,11 @@ class DeliveryWorker:
         self._on_the_wire = 0
         self._hungry = asyncio.Event()
         self._wake = asyncio.Event()
-        # How many deliveries of each message wait in the queue for a sender.
+        # How many deliveries of each message wait for a sender, in the queue or for
+        # the rate limit's turn.
         self._waiting: Counter[str] = Counter()
+        # Taken by a sender, waiting for the rate limit's turn (not on the wire yet).
+        self._pacing: set[_Pacing] = set()
         self._halts_checked_at = 0.0
         # With HERALD_BOUNCE_ADDRESS each mail's envelope sender names its delivery
         # (VERP, SPEC 4.2), so a bounce maps back to it; the From header is unchanged.
@@ -341,6 +355,11 @@ class DeliveryWorker:
                 kept.append(item)
         for item in kept:
             self.queue.put_nowait(item)
+        # Mails waiting for the rate limit's turn have not started either.
+        for pacing in self._pacing:
+            if pacing.item[0].message_uuid in halted and not pacing.given_back:
+                pacing.given_back = True
+                dropped.append(pacing.item[0].id)
         for message_uuid in halted:
             self._waiting.pop(message_uuid, None)
         if dropped:
@@ -398,7 +417,8 @@ class DeliveryWorker:
                     self._enqueue(delivery, mail)
             if self.stopping.is_set():
                 return
-            if wanted and not claimed and not self._on_the_wire and not self.outcomes:
+            busy = self._on_the_wire or self._pacing or self.outcomes
+            if wanted and not claimed and not busy:
                 await self._pause(self.settings.poll_interval)  # nothing due: poll
             elif not claimed:
                 self._hungry.clear()
@@ -421,17 +441,32 @@ class DeliveryWorker:
             item = await self.queue.get()
             if item is None:  # the stop signal, one per sender
                 return
-            self._started(item[0])
             if self.queue.qsize() < QUEUE_LOW * self.concurrency:
                 self._hungry.set()
+            if not await self._turn_comes(item):
+                continue  # given back while it waited: its message was halted, or we stop
+            self._started(item[0])
             await self._attempt(*item)
+
+    async def _turn_comes(self, item: tuple[ClaimedDelivery, RenderedMessage | Ready]) -> bool:
+        """Wait for the rate limit's turn. A mail waiting here is not on the wire: it
+        still counts as queued, so a pause or cancel (`_drop_halted`) or a stop
+        (`_wind_down`) takes it back like one in the queue. Whether it may go."""
+        if not self.limiter.interval:
+            return True
+        pacing = _Pacing(item)
+        self._pacing.add(pacing)
+        try:
+            await self.limiter.wait()
+        finally:
+            self._pacing.discard(pacing)
+        return not pacing.given_back
 
     async def _attempt(self, delivery: ClaimedDelivery, mail: RenderedMessage | Ready) -> None:
         """One try at one mail, in an envelope that always leaves an outcome."""
         outcome: Outcome | None = None
         self._on_the_wire += 1
         try:
-            await self.limiter.wait()
             outcome = await self._deliver(delivery, mail)
         finally:
             self._on_the_wire -= 1
@@ -541,6 +576,10 @@ class DeliveryWorker:
             waiting = self.queue.get_nowait()
             if waiting is not None:
                 untried.append(waiting[0].id)
+        for pacing in self._pacing:  # waiting for the rate limit: not started, given back
+            if not pacing.given_back:
+                pacing.given_back = True
+                untried.append(pacing.item[0].id)
         for _ in senders:
             self.queue.put_nowait(None)
         await asyncio.wait(senders, timeout=self.attempt_deadline + 1)
