@@ -55,7 +55,7 @@ def _fresh_postgres(url: str) -> str:
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'herald.core.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'herald.db'}"
     else:
         assert PG_URL
         url = _fresh_postgres(PG_URL)

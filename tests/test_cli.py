@@ -137,7 +137,7 @@ def test_a_database_url_herald_cannot_use_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_refused_command_leaves_no_empty_database_behind(tmp_path: Path) -> None:
-    missing = tmp_path / "nothing-here" / "herald.core.db"
+    missing = tmp_path / "nothing-here" / "herald.db"
     for args in (["tokens", "list"], ["demo"], ["serve", "--port", "0"]):
         result = herald(f"sqlite:///{missing}", *args)
         assert result.returncode == 2, result.stderr

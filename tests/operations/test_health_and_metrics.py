@@ -77,7 +77,7 @@ def test_ready_is_503_when_the_database_is_down(database_url: str, tmp_path: Pat
     if database_url.startswith("sqlite"):
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("")
-        url = f"sqlite:///{blocker / 'herald.core.db'}"
+        url = f"sqlite:///{blocker / 'herald.db'}"
     else:
         import socket
 

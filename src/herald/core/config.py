@@ -10,11 +10,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# SPEC 6. (A package move once renamed it var/herald.core.db by mistake: core/db.py
+# `adopt_misnamed_default` moves such a file back where it belongs.)
+DEFAULT_DATABASE_URL = "sqlite:///./var/herald.db"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HERALD_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///./var/herald.core.db"
+    database_url: str = DEFAULT_DATABASE_URL
     smtp_url: str = "file://./var/outbox"
     from_email: str = "noreply@localhost"
     time_zone: str = "UTC"

@@ -86,6 +86,43 @@ def missing_sqlite_file(url: str) -> str | None:
     return None if path.exists() else str(path)
 
 
+# Where the default database was written while a package move had renamed it
+# (SPEC 6 says var/herald.db); SQLite's write-ahead log and shared memory beside it.
+MISNAMED_DEFAULT = "./var/herald.core.db"
+_SQLITE_COMPANIONS = ("", "-wal", "-shm")
+
+
+class TwoDefaultDatabases(Exception):
+    """Both var/herald.db and the misnamed var/herald.core.db exist: which holds the
+    data is the operator's call, never a guess."""
+
+
+def adopt_misnamed_default(url: str, default: str) -> str | None:
+    """With the default database in use (`url == default`), move a database left at
+    var/herald.core.db by the releases that misnamed the default to var/herald.db,
+    so an upgraded install opens its own data rather than an empty database.
+    Returns a line saying what was moved, None when nothing was; raises
+    TwoDefaultDatabases when both files exist."""
+    if url != default:
+        return None
+    misnamed = Path(MISNAMED_DEFAULT)
+    if not misnamed.exists():
+        return None
+    proper = Path(make_url(default).database or "")
+    if proper.exists():
+        raise TwoDefaultDatabases(
+            f"there are two databases, {proper} (the default) and {misnamed} (written by "
+            f"releases that misnamed the default): Herald uses {proper}. Keep the one with "
+            f"your messages: move the other aside (with its -wal and -shm files), and if "
+            f"you keep {misnamed}, move it to {proper}"
+        )
+    for suffix in _SQLITE_COMPANIONS:
+        source = Path(f"{misnamed}{suffix}")
+        if source.exists():
+            source.rename(f"{proper}{suffix}")
+    return f"moved the database {misnamed} to {proper}, the default's name (SPEC 6)"
+
+
 def _postgresql_options(statement_timeout: float | None) -> dict[str, Any]:
     options: dict[str, Any] = {
         "connect_timeout": CONNECT_TIMEOUT,

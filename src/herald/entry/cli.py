@@ -63,8 +63,12 @@ def _database(create: bool = False) -> Database:
     """The database; only `migrate` may create a SQLite file that is not there yet
     (any other command would leave an empty file behind and then fail)."""
     from herald.core.db import NO_SCHEMA, Database, missing_sqlite_file
+    from herald.entry.preflight import settle_default_database
 
-    url = Settings().database_url
+    settings = Settings()
+    if moved := settle_default_database(settings):
+        typer.echo(moved, err=True)
+    url = settings.database_url
     if not create and (path := missing_sqlite_file(url)):
         _fail(f"{NO_SCHEMA} (there is no database at {path})")
     # Imports and the like may run long statements: no statement time-out.

@@ -3,22 +3,44 @@ refused with one line that says what to do, never found out by the first user.""
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.exc import SQLAlchemyError
 
 from herald.bounces.mailbox import mailbox_from_url
-from herald.core.config import Settings
-from herald.core.db import NO_SCHEMA, Database, missing_sqlite_file
+from herald.core.config import DEFAULT_DATABASE_URL, Settings
+from herald.core.db import (
+    NO_SCHEMA,
+    Database,
+    TwoDefaultDatabases,
+    adopt_misnamed_default,
+    missing_sqlite_file,
+)
 from herald.delivery.transport import transport_from_url
 
 MIN_SECRET = 16  # characters of HERALD_SECRET_KEY
+logger = logging.getLogger("herald")
 
 
 class ConfigurationError(Exception):
     """A configuration that cannot work; its text is the one line an operator sees."""
 
 
+def settle_default_database(settings: Settings) -> str | None:
+    """Move a misnamed default database to its name (core/db.py); the line saying so,
+    or None. A choice between two databases is refused with one line."""
+    try:
+        return adopt_misnamed_default(settings.database_url, DEFAULT_DATABASE_URL)
+    except TwoDefaultDatabases as exc:
+        raise ConfigurationError(str(exc)) from exc
+    except OSError as exc:
+        raise ConfigurationError(f"cannot move the misnamed default database: {exc}") from exc
+
+
 def check_configuration(settings: Settings) -> None:
     """Refuse, with one line, a configuration that cannot work."""
+    if moved := settle_default_database(settings):
+        logger.warning("%s", moved)
     try:
         transport_from_url(settings.smtp_url)
     except (ValueError, OSError) as exc:
