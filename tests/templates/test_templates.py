@@ -120,6 +120,38 @@ def test_a_message_created_from_a_template(api: httpx.Client) -> None:
     assert missing.json() == {"body": ["This field is required."]}
 
 
+def test_a_template_fills_a_put_and_a_patch_as_it_fills_a_create(api: httpx.Client) -> None:
+    """One rule for `template` on create, PUT and PATCH: it fills what the request
+    leaves out; an unknown one is a 400 and changes nothing."""
+    messages = "/api/broadcast-messages/"
+    template = api.post(
+        URL, json={"name": "t", "subject": "From the template", "body": "Template body"}
+    ).json()
+    uuid = api.post(messages, json={"subject": "Old", "body": "Old body"}).json()["uuid"]
+    put = api.put(f"{messages}{uuid}/", json={"template": template["uuid"], "subject": "Mine"})
+    assert put.status_code == 200, put.text
+    assert (put.json()["subject"], put.json()["body"]) == ("Mine", "Template body")
+    api.patch(f"{messages}{uuid}/", json={"subject": "Old", "body": "Old body"})
+    patched = api.patch(f"{messages}{uuid}/", json={"template": template["uuid"]})
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["subject"], patched.json()["body"]) == (
+        "From the template",
+        "Template body",
+    )
+    for method in ("PUT", "PATCH"):
+        unknown = api.request(method, f"{messages}{uuid}/", json={"template": "0" * 32})
+        assert unknown.status_code == 400, method
+        assert unknown.json() == {"template": [f"Unknown template: {'0' * 32}."]}
+        bad = api.request(method, f"{messages}{uuid}/", json={"template": "nope"})
+        assert bad.json() == {"template": ['"nope" is not a valid UUID.']}
+    unchanged = api.get(f"{messages}{uuid}/").json()
+    assert (unchanged["subject"], unchanged["body"]) == ("From the template", "Template body")
+    # PUT without a template still needs both.
+    assert api.put(f"{messages}{uuid}/", json={"subject": "s"}).json() == {
+        "body": ["This field is required."]
+    }
+
+
 def test_a_template_body_has_the_messages_limit_and_fills_nothing_longer(
     api: httpx.Client, db: Database
 ) -> None:

@@ -59,7 +59,9 @@ class MessageInput:
     body: Any = UNSET
     targeting: Targeting | Any = UNSET
     send_at: date | None | Any = UNSET
-    template: str | None = None  # a template's UUID, to fill a missing subject or body
+    # A template's UUID: fills the subject or body the request leaves out, on create,
+    # PUT and PATCH alike (service.fill_from_template).
+    template: str | None = None
 
 
 def parse_send_at(value: Any, today: date) -> tuple[date | None, list[str] | None]:
@@ -83,7 +85,7 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
     errors: dict[str, Any] = {}
     result = MessageInput()
     template = data.get("template")  # null is the same as leaving it out
-    if template is not None and not partial:
+    if template is not None:
         result.template = parse_uuid(template)
         if result.template is None:
             errors["template"] = [f'"{template}" is not a valid UUID.']
@@ -275,7 +277,7 @@ class BroadcastMessageRequest(BaseModel):
         min_length=1, max_length=BODY_MAX, description="may use placeholders; may be HTML"
     )
     template: Uuid | None = Field(
-        None, description="create only: a template fills a missing subject or body"
+        None, description="a template fills the subject or body left out (create, PUT, PATCH)"
     )
     query: QueryIn | None | Literal["null"] = Field(
         None, description='null, or the string "null", means no targeting'
@@ -292,6 +294,7 @@ class PatchedBroadcastMessageRequest(BaseModel):
     body: SkipJsonSchema[None] | str = Field(
         None, min_length=1, max_length=BODY_MAX, description="left out: unchanged"
     )
+    template: Uuid | None = Field(None, description="a template fills the subject or body left out")
     query: QueryIn | None | Literal["null"] = Field(None, description="left out: unchanged")
     send_at: date | None = Field(None, description="left out: unchanged; null: no day")
 

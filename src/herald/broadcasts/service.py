@@ -66,8 +66,9 @@ def get_message(session: Session, uuid: str) -> MessageRecord:
     return row
 
 
-def _fill_from_template(session: Session, data: MessageInput) -> None:
-    """A template fills the subject or body a create request left out."""
+def fill_from_template(session: Session, data: MessageInput) -> None:
+    """A template fills the subject or body a create, PUT or PATCH left out; the one
+    place a template becomes a message's text."""
     if data.template is None:
         return
     template = template_repository.get_template(session, data.template)
@@ -86,7 +87,7 @@ def _fill_from_template(session: Session, data: MessageInput) -> None:
 
 
 def create_message(session: Session, author: User, data: MessageInput) -> MessageRecord:
-    _fill_from_template(session, data)
+    fill_from_template(session, data)
     targeting = data.targeting if data.targeting is not UNSET else Targeting()
     stored = check_targeting(session, targeting, "query")
     # `send_to_me` means the author: the one person a scheduled send can name.
@@ -120,6 +121,7 @@ def update_message(session: Session, uuid: str, data: MessageInput) -> MessageRe
     row = get_message(session, uuid)
     if row.state not in EDITABLE:
         raise WrongState.valid_states(*EDITABLE)
+    fill_from_template(session, data)
     values: dict[str, Any] = {}
     if data.subject is not UNSET:
         values["subject"] = data.subject
