@@ -72,8 +72,16 @@ class DirectoryBuilder:
         )
         return key
 
-    def customer_role(self, user: str, customer: str, role: str = "owner") -> None:
-        self.doc["customer_roles"].append({"user": user, "customer": customer, "role": role})
+    def customer_role(
+        self, user: str, customer: str, role: str = "owner", expires: str | None = None
+    ) -> None:
+        self.doc["customer_roles"].append(
+            {"user": user, "customer": customer, "role": role, "expires": expires}
+        )
 
-    def project_role(self, user: str, project: str, role: str = "member") -> None:
-        self.doc["project_roles"].append({"user": user, "project": project, "role": role})
+    def project_role(
+        self, user: str, project: str, role: str = "member", expires: str | None = None
+    ) -> None:
+        self.doc["project_roles"].append(
+            {"user": user, "project": project, "role": role, "expires": expires}
+        )

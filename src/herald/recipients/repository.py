@@ -41,13 +41,12 @@ from herald.core.clock import utc_now
 from herald.core.db import json_array, json_strings
 from herald.core.models import (
     Customer,
-    CustomerRole,
     Offering,
     Project,
-    ProjectRole,
     Resource,
     User,
 )
+from herald.roles.repository import member_grants, organisations_of
 
 TERMINATED = "Terminated"
 NOTIFICATION_NAME = "Notification email for "
@@ -58,11 +57,6 @@ RANK_USER, RANK_LABEL, RANK_BARE = 0, 1, 2
 
 def _reachable_user() -> ColumnElement[bool]:
     return and_(User.is_active.is_(True), User.email != "")
-
-
-def _in_force(expires: Any, now: Any) -> ColumnElement[bool]:
-    """A role grant counts until it expires."""
-    return or_(expires.is_(None), expires > now)
 
 
 def customer_names(session: Session, uuids: Iterable[str]) -> dict[str, str]:
@@ -178,19 +172,7 @@ def _source(
 
 def _member_grants(customers: Select[Any]) -> CompoundSelect[Any]:
     """(user uuid, customer uuid) of the role grants in force in the customers or their projects."""
-    now = utc_now()
-    return union(
-        select(
-            CustomerRole.user_uuid.label("user_uuid"),
-            CustomerRole.customer_uuid.label("customer_uuid"),
-        ).where(CustomerRole.customer_uuid.in_(customers), _in_force(CustomerRole.expires, now)),
-        select(
-            ProjectRole.user_uuid.label("user_uuid"),
-            Project.customer_uuid.label("customer_uuid"),
-        )
-        .join(Project, Project.uuid == ProjectRole.project_uuid)
-        .where(Project.customer_uuid.in_(customers), _in_force(ProjectRole.expires, now)),
-    )
+    return member_grants(utc_now(), customers=customers)
 
 
 def _notifications(session: Session, query: AudienceQuery) -> tuple[Any, Subquery] | None:
@@ -450,22 +432,5 @@ def memberships(session: Session, key: str) -> tuple[str, list[tuple[str, str]]]
     )
     if user is None:
         return None
-    now = utc_now()
-    grants = union(
-        select(CustomerRole.customer_uuid.label("customer_uuid")).where(
-            CustomerRole.user_uuid == user.uuid, _in_force(CustomerRole.expires, now)
-        ),
-        select(Project.customer_uuid.label("customer_uuid"))
-        .join(ProjectRole, ProjectRole.project_uuid == Project.uuid)
-        .where(ProjectRole.user_uuid == user.uuid, _in_force(ProjectRole.expires, now)),
-    ).subquery()
-    customers = (
-        session.connection()
-        .execute(
-            select(Customer.uuid, Customer.name).where(
-                Customer.uuid.in_(select(grants.c.customer_uuid))
-            )
-        )
-        .all()
-    )
-    return user.full_name, [(row.uuid, row.name) for row in customers]
+    customers = organisations_of(session, [user.uuid], utc_now()).get(user.uuid, [])
+    return user.full_name, customers

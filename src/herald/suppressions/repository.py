@@ -16,16 +16,10 @@ from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from herald.core.clock import utc_now
 from herald.core.db import rowcount
-from herald.core.models import (
-    Customer,
-    CustomerRole,
-    Project,
-    ProjectRole,
-    Suppression,
-    SuppressionReason,
-    User,
-)
+from herald.core.models import Suppression, SuppressionReason, User
+from herald.roles.repository import organisations_of
 
 
 @dataclass(frozen=True)
@@ -163,7 +157,7 @@ class Member:
 
 def users_of(session: Session, keys: Sequence[str]) -> dict[str, list[Member]]:
     """The directory's users holding each address, with the organisations they
-    belong to (customer roles and project roles), for a report staff can act on."""
+    belong to (role grants in force, roles/repository.py), for a report staff can act on."""
     if not keys:
         return {}
     user_key = func.lower(User.email)
@@ -172,28 +166,10 @@ def users_of(session: Session, keys: Sequence[str]) -> dict[str, list[Member]]:
         .where(user_key.in_(list(keys)))
         .order_by(User.full_name, User.uuid)
     ).all()
-    uuids = [u.uuid for u in users]
-    organisations: dict[str, dict[str, str]] = {}
-    if uuids:
-        direct = select(CustomerRole.user_uuid, Customer.uuid, Customer.name).join(
-            Customer, Customer.uuid == CustomerRole.customer_uuid
-        )
-        through_projects = (
-            select(ProjectRole.user_uuid, Customer.uuid, Customer.name)
-            .join(Project, Project.uuid == ProjectRole.project_uuid)
-            .join(Customer, Customer.uuid == Project.customer_uuid)
-        )
-        for user_uuid, customer_uuid, name in session.execute(
-            direct.where(CustomerRole.user_uuid.in_(uuids)).union(
-                through_projects.where(ProjectRole.user_uuid.in_(uuids))
-            )
-        ):
-            organisations.setdefault(user_uuid, {})[customer_uuid] = name
+    organisations = organisations_of(session, [u.uuid for u in users], utc_now())
     found: dict[str, list[Member]] = {}
     for user in users:
-        customers = sorted(
-            organisations.get(user.uuid, {}).items(), key=lambda item: (item[1].casefold(), item[0])
-        )
+        customers = organisations.get(user.uuid, [])
         found.setdefault(user.key, []).append(
             Member(
                 user.key, user.uuid, user.username, user.full_name, user.is_active, tuple(customers)
