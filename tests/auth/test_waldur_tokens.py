@@ -78,6 +78,37 @@ def test_waldur_decides_who_may_call(herald_url: str, waldur: FakeWaldur) -> Non
     assert unknown.status_code == 401 and unknown.json() == {"detail": "Invalid token."}
 
 
+@pytest.mark.parametrize("address", ["jürgen@peer.test", "not an address", "a@b@c"])
+def test_an_address_waldur_vouches_for_is_read_like_an_import(
+    herald_url: str, waldur: FakeWaldur, db: Database, address: str
+) -> None:
+    """Waldur's users/me goes through the directory's one address reader: a user
+    whose address the import would refuse signs in, but is kept without one and
+    so is in no audience."""
+    for user in waldur.collections["/api/users/"]:
+        if user["uuid"] == PEER_STAFF:
+            user["email"] = address
+    assert _get(herald_url, "w-staff").status_code == 200  # still signs in
+    headers = {"Authorization": "Token w-staff"}
+    everyone = httpx.get(
+        f"{herald_url}{URL}recipients/", params={"all_users": "true"}, headers=headers
+    )
+    assert everyone.status_code == 200
+    assert address not in [r["email"] for r in everyone.json()]
+    created = httpx.post(
+        herald_url + URL,
+        json={"subject": "S", "body": "B", "query": {"send_to_me": True}},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["emails"] == []  # no address to send to
+    with db.transaction(write=False) as session:
+        from herald.core.models import User
+
+        stored = session.get(User, PEER_STAFF)
+        assert stored is not None and stored.email == "" and stored.is_staff
+
+
 def test_herald_tokens_never_ask_waldur(
     herald_url: str, waldur: FakeWaldur, staff: dict[str, str]
 ) -> None:

@@ -139,6 +139,24 @@ def test_an_expired_role_does_not_count(
     assert "Bob Manager" not in _recipients(db, [("customers", ALPHA)])
 
 
+def test_an_address_herald_cannot_mail_keeps_the_user_without_it(
+    db: Database, database_url: str, waldur: FakeWaldur
+) -> None:
+    """The sync reads addresses with the import's reader; one refused address does not
+    stop the sync: its user stays (signing in, holding roles) with no address."""
+    for user in waldur.collections["/api/users/"]:
+        if user["username"] == "bob":
+            user["email"] = "böb@example.com"
+    result = run_sync(_settings(database_url, waldur), database=db)
+    assert result.skipped["addresses refused (users kept without one)"] == 1
+    assert "Bob Manager" not in _recipients(db, [("customers", ALPHA)])
+    with db.transaction(write=False) as session:
+        row = session.execute(
+            text("SELECT email, is_active FROM users WHERE username = 'bob'")
+        ).one()
+    assert tuple(row) == ("", True)
+
+
 def test_a_sync_that_removes_someone(db: Database, database_url: str, waldur: FakeWaldur) -> None:
     settings = _settings(database_url, waldur)
     run_sync(settings, database=db)

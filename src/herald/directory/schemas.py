@@ -76,7 +76,9 @@ def _flag(value: Any) -> tuple[Any, str | None]:
     return (value, None) if isinstance(value, bool) else (None, "expected true or false")
 
 
-def _user_email(value: Any) -> tuple[Any, str | None]:
+def read_user_email(value: Any) -> tuple[Any, str | None]:
+    """A user's address, as every path reads it: a file import, a sync and Waldur's
+    answer to a token (`users/me`). ("", None) for none; (None, why) when refused."""
     if value == "" or value is None:
         return "", None  # a user without an address is kept, and never mailed
     if isinstance(value, str):
@@ -135,7 +137,7 @@ SCHEMA: dict[str, tuple[Field, ...]] = {
     "users": (
         Field("uuid", _uuid),
         Field("username", _text(150), ""),
-        Field("email", _user_email, ""),
+        Field("email", read_user_email, ""),
         Field("full_name", _text(300), ""),
         Field("is_active", _flag, True),
         Field("is_staff", _flag, False),

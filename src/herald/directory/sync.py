@@ -35,6 +35,7 @@ from typing import Any
 from herald.core.clock import utc_now
 from herald.directory.importer import ImportReport, check_document, plan_directory, write_plan
 from herald.directory.repository import counts
+from herald.directory.schemas import read_user_email
 from herald.directory.waldur import WaldurClient
 
 logger = logging.getLogger("herald.sync")
@@ -208,11 +209,19 @@ def fetch(
     grants: set[tuple[str, str, str, str]] = set()
     for page in pages("users"):
         for u in page:
+            email, problem = read_user_email(u.get("email"))
+            if problem is not None:
+                # One user's address Herald cannot mail does not stop the sync:
+                # the user is kept, without an address, and the summary says so.
+                logger.warning("Waldur user %s: address refused (%s); kept without one",
+                               u.get("uuid"), problem)  # fmt: skip
+                skip("addresses refused (users kept without one)")
+                email = ""
             document["users"].append(
                 {
                     "uuid": u["uuid"],
                     "username": u.get("username") or "",
-                    "email": (u.get("email") or "").strip(),
+                    "email": email,
                     "full_name": (u.get("full_name") or "").strip(),
                     "is_active": bool(u.get("is_active", True)),
                     "is_staff": bool(u.get("is_staff", False)),

@@ -30,6 +30,7 @@ from herald.core.config import Settings
 from herald.core.db import Database
 from herald.core.models import User
 from herald.directory import repository
+from herald.directory.schemas import read_user_email
 
 logger = logging.getLogger("herald.auth")
 TIMEOUT = httpx.Timeout(3.0, connect=2.0)  # a request waits at most this for Waldur
@@ -94,10 +95,21 @@ def _user(answer: httpx.Response) -> dict[str, Any] | None:
     uuid = parse_uuid(me.get("uuid")) if isinstance(me, dict) else None
     if uuid is None:
         return None
+    email, problem = read_user_email(me.get("email"))
+    if problem is not None:
+        # Still the person Waldur vouches for, so they sign in; but Herald mails
+        # only addresses it accepts (the import's rule), so they are kept without one.
+        logger.warning(
+            "Waldur's address for user %s is refused (%s): kept without an address, "
+            "so no message reaches them until Waldur has a valid one",
+            uuid,
+            problem,
+        )
+        email = ""
     return {
         "uuid": uuid,
         "username": str(me.get("username") or "")[:150],
-        "email": str(me.get("email") or "")[:320],
+        "email": email,
         "full_name": str(me.get("full_name") or "")[:300],
         "is_active": me.get("is_active") is True,
         "is_staff": me.get("is_staff") is True,
