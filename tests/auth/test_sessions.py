@@ -120,3 +120,49 @@ def test_behind_an_https_proxy_the_cookie_is_secure(
     )
     assert opened.status_code == 204, opened.text
     assert "Secure" in opened.headers["set-cookie"]
+
+
+def test_revoking_the_token_ends_the_sessions_opened_with_it(
+    browser_like: httpx.Client, staff: dict[str, str], database_url: str, db: Database
+) -> None:
+    """`herald tokens revoke` leaves no signed-in browser behind, even after a reload;
+    a session opened with another token of the same person lives on."""
+    from tests.cli import herald
+
+    _sign_in(browser_like, staff["token"])
+    with httpx.Client(
+        base_url=str(browser_like.base_url), timeout=30, headers={"Sec-Fetch-Site": "same-origin"}
+    ) as other_browser:
+        made = herald(database_url, "create-token", "--email", staff["email"])
+        _sign_in(other_browser, made.stdout.strip().splitlines()[-1])
+        with db.transaction(write=False) as session:
+            first = session.execute(
+                text("SELECT min(id) FROM api_tokens WHERE user_uuid = :u"), {"u": staff["uuid"]}
+            ).scalar_one()
+        revoked = herald(database_url, "tokens", "revoke", str(first))
+        assert revoked.returncode == 0, revoked.stderr
+        ended = browser_like.get(URL)
+        assert ended.status_code == 401
+        assert ended.json() == {"detail": "Your session has ended; sign in again."}
+        assert browser_like.get("/api/session/").status_code == 401  # the console's reload
+        assert other_browser.get(URL).status_code == 200
+
+
+def test_a_session_ends_no_later_than_its_token(
+    browser_like: httpx.Client, staff: dict[str, str], database_url: str, db: Database
+) -> None:
+    from tests.cli import herald
+
+    made = herald(database_url, "create-token", "--email", staff["email"], "--expires-in", "0.5")
+    assert made.returncode == 0, made.stderr
+    opened = browser_like.post("/api/session/", json={"token": made.stdout.split()[-1]})
+    assert opened.status_code == 204
+    max_age = int(opened.headers["set-cookie"].split("Max-Age=")[1].split(";")[0])
+    assert 43_000 < max_age <= 43_200  # half a day, not the session's seven
+    assert browser_like.get(URL).status_code == 200
+    with db.transaction(write=False) as session:
+        ends = session.execute(
+            text("SELECT s.expires, t.expires FROM console_sessions s "
+                 "JOIN api_tokens t ON t.id = s.token_id")
+        ).one()  # fmt: skip
+    assert ends[0] == ends[1]  # the session ends when the token does

@@ -8,7 +8,6 @@ console sends on every change. `DELETE` ends the session on the server.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -62,14 +61,15 @@ async def sign_in(request: Request) -> Response:
         now = utc_now()
         with database.transaction() as session:
             sessions.forget_expired(session, now)
-            return sessions.open_session(session, holder.user.uuid, now, settings.session_max_days)
+            return sessions.open_session(session, holder, now, settings.session_max_days)
 
     opened = await run_in_threadpool(open_it)
     response = Response(status_code=204)
     response.set_cookie(
         sessions.COOKIE,
         opened.cookie,
-        max_age=int(timedelta(days=settings.session_max_days).total_seconds()),
+        # The browser forgets it when the server does (sooner with a token that expires).
+        max_age=max(1, int((opened.expires - utc_now()).total_seconds())),
         path="/",
         httponly=True,
         samesite="strict",

@@ -61,15 +61,21 @@ class Opened:
 
 
 def open_session(
-    session: Session, user_uuid: str, now: datetime, max_days: float, method: str = "token"
+    session: Session, holder: Holder, now: datetime, max_days: float, method: str = "token"
 ) -> Opened:
+    """A session for whoever holds the credential just checked. Opened with a Herald
+    token, it is bound to it: it ends when the token is revoked (the foreign key
+    deletes it) and no later than the token expires; so a revoked or expired key
+    leaves no signed-in browser behind."""
     cookie = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     expires = now + timedelta(days=max_days)
+    if holder.token_expires is not None:
+        expires = min(expires, holder.token_expires)
     session.execute(
         insert(ConsoleSession).values(
-            id_hash=_hash(cookie), user_uuid=user_uuid, csrf_token=csrf, created=now,
-            last_seen=now, expires=expires, method=method,
+            id_hash=_hash(cookie), user_uuid=holder.user.uuid, csrf_token=csrf, created=now,
+            last_seen=now, expires=expires, method=method, token_id=holder.token_id,
         )
     )  # fmt: skip
     return Opened(cookie, csrf, expires)

@@ -74,6 +74,7 @@ class Holder:
     last_used: datetime | None
     # A console session's cookie, when it is one (its use is noted once a minute too).
     session_cookie: str | None = None
+    token_expires: datetime | None = None  # when the Herald token stops working, if ever
 
     def use_is_due(self, now: datetime) -> bool:
         if self.token_id is None:
@@ -91,7 +92,7 @@ def holder_of(session: Session, key: str) -> Holder | None:
     """The key's user, as a detached object, unless the key is unknown or expired:
     every request asks this, so it is one indexed Core query."""
     statement = (
-        select(*_USER_COLUMNS, ApiToken.id, ApiToken.last_used)
+        select(*_USER_COLUMNS, ApiToken.id, ApiToken.last_used, ApiToken.expires)
         .join(ApiToken, ApiToken.user_uuid == User.uuid)
         .where(
             ApiToken.key_hash == hash_key(key),
@@ -103,8 +104,8 @@ def holder_of(session: Session, key: str) -> Holder | None:
     if row is None:
         return None
     values = dict(row._mapping)
-    token_id, last_used = values.pop("id"), values.pop("last_used")
-    return Holder(User(**values), token_id, last_used)
+    token_id, last_used, expires = values.pop("id"), values.pop("last_used"), values.pop("expires")
+    return Holder(User(**values), token_id, last_used, token_expires=expires)
 
 
 def record_use(session: Session, token_id: int, now: datetime) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0013"
+SCHEMA_HEAD = "0014"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -223,6 +223,14 @@ class ConsoleSession(Base):
     last_seen: Mapped[datetime] = mapped_column(DateTime)  # written at most once a minute
     expires: Mapped[datetime] = mapped_column(DateTime)  # the absolute limit
     method: Mapped[str] = mapped_column(String(16), default="token")  # how it was opened
+    # The Herald token it was opened with: revoking the token ends the session (the
+    # row goes with it), and it ends no later than the token expires. NULL: opened
+    # another way (a Waldur token, which Herald never keeps to ask again).
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE", name="fk_console_sessions_token_id"),
+        nullable=True,
+        index=True,
+    )
 
 
 class WaldurToken(Base):
@@ -425,8 +433,10 @@ class Suppression(Base):
         ForeignKey("bounces.id", ondelete="SET NULL"), nullable=True
     )
     created: Mapped[datetime] = mapped_column(DateTime, index=True)
-    # Who added it by hand (a user's UUID); NULL when Herald did.
+    # Who added it by hand (a user's UUID); NULL when Herald did, or the operator at
+    # the command line. Their name is copied: it outlives their directory entry.
     created_by: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)
+    created_by_name: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 # --- the audit trail (SPEC 8) ------------------------------------------------------
