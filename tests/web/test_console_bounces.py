@@ -43,7 +43,7 @@ def test_staff_find_a_suppressed_address_see_whom_to_ask_and_mail_it_again(
     expect(olga).to_contain_text("Olga Owner")
     expect(olga).to_contain_text("Physics Institute")  # whom to ask, and where
     expect(olga).to_contain_text("hard bounce 5.1.1")
-    # A suppression added by hand says who added it, and why (from the audit trail).
+    # A suppression added by hand says who added it, and why (the suppression's own record).
     expect(table.locator("tr", has_text="someone@else.example")).to_contain_text(
         "Added by Stella Staff: asked to stop"
     )
@@ -126,3 +126,31 @@ def test_a_broadcasts_page_shows_its_bounces_and_suppressed_recipients(
     page.go_back()
     mia = page.locator("#deliveries tbody tr", has_text="mia@physics.example")
     expect(mia).to_contain_text("Suppressed: never mailed")
+
+
+def test_the_suppression_names_who_added_it_last_for_staff_and_support(
+    served: dict[str, Any], browser: Browser, db: Database
+) -> None:
+    """Added by Stella, removed, added again by Sam: the screen names Sam, for staff
+    and for support alike (it once took the oldest audit entry, and only for staff)."""
+    from tests.bounces.test_bounce_api import _token_for
+
+    support = _token_for(db, "sam@support.example", support=True)
+    with _api(served) as api:
+        first = {"email": "gone@else.example", "note": "first time"}
+        assert api.post("/api/suppressions/", json=first).status_code == 201
+        assert api.delete("/api/suppressions/gone@else.example/").status_code == 204
+    with httpx.Client(
+        base_url=served["base"], headers={"Authorization": f"Token {support}"}, timeout=30
+    ) as as_support:
+        again = {"email": "gone@else.example", "note": "asked again"}
+        added = as_support.post("/api/suppressions/", json=again)
+        assert added.status_code == 201, added.text
+        assert added.json()["added_by"]["full_name"] == "Sam"
+    for token in (served["token"], support):
+        page = _page(browser, 1280)
+        _sign_in(page, served["base"], token)
+        page.get_by_role("link", name="Bounces").click()
+        row = page.locator("#suppressions tr", has_text="gone@else.example")
+        expect(row).to_contain_text("Added by Sam: asked again")
+        page.context.close()

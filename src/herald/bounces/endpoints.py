@@ -228,7 +228,9 @@ def add_suppression(request: Request, key: ApiKey, body: AuthenticatedBody) -> R
         if replayed := once.replay(session, user.uuid):
             return replayed
         wanted = suppression_rules.parse_manual(body.json_object())
-        record, added = suppression_rules.add_by_hand(session, wanted, user.uuid, utc_now())
+        record, added = suppression_rules.add_by_hand(
+            session, wanted, (user.uuid, user.full_name or user.email), utc_now()
+        )
         if added:
             audit(session, actor_of(request, user), "suppression.add", "suppression", record.key,
                   {"email": record.email, "note": record.note})  # fmt: skip

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from herald.bounces.repository import BounceRecord
 from herald.core.clock import wire_time
+from herald.core.models import SuppressionReason
 from herald.suppressions.repository import Member, SuppressionRecord
 
 
@@ -58,6 +59,12 @@ def suppression_json(
         "note": record.note,
         "created": wire_time(record.created),
         "created_by": record.created_by,
+        # Who added it by hand, as they were named then (null when Herald added it).
+        "added_by": (
+            {"uuid": record.created_by, "full_name": record.created_by_name}
+            if record.reason == SuppressionReason.MANUAL
+            else None
+        ),
         "bounce": bounce_json(request, bounce) if bounce is not None else None,
         # Who in the directory holds the address, and their organisations: whom
         # to ask for a new address.

@@ -447,7 +447,7 @@ def add_suppression(
     except Invalid as exc:
         _fail("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.body.items()))
     with database.transaction() as session:
-        record, added = add_by_hand(session, wanted, None, utc_now())
+        record, added = add_by_hand(session, wanted, (None, "the operator"), utc_now())
         if added:
             _audit(session, "suppression.add", "suppression", record.key, {"email": record.email})
     if added:

@@ -31,6 +31,7 @@ class SuppressionRecord:
     bounce_id: int | None
     created: datetime
     created_by: str | None
+    created_by_name: str  # who added it by hand, by name ("" when Herald did)
 
 
 _COLUMNS = (
@@ -41,13 +42,15 @@ _COLUMNS = (
     Suppression.bounce_id,
     Suppression.created,
     Suppression.created_by,
+    Suppression.created_by_name,
 )
 
 
 def _record(row: Any) -> SuppressionRecord:
     return SuppressionRecord(
-        row.key, row.email, row.reason, row.note, row.bounce_id, row.created, row.created_by
-    )
+        row.key, row.email, row.reason, row.note, row.bounce_id, row.created, row.created_by,
+        row.created_by_name,
+    )  # fmt: skip
 
 
 def get(session: Session, key: str) -> SuppressionRecord | None:
@@ -65,6 +68,7 @@ def add(
     note: str = "",
     bounce_id: int | None = None,
     created_by: str | None = None,
+    created_by_name: str = "",
 ) -> bool:
     """Suppress an address unless it already is; True when this added it."""
     dialect = session.get_bind().dialect.name
@@ -79,6 +83,7 @@ def add(
             bounce_id=bounce_id,
             created=now,
             created_by=created_by,
+            created_by_name=created_by_name,
         )
         .on_conflict_do_nothing(index_elements=["key"])
         # RETURNING, not rowcount: PostgreSQL's driver reports no count for

@@ -42,10 +42,14 @@ def parse_manual(data: dict[str, Any]) -> ManualSuppression:
 
 
 def add_by_hand(
-    session: Session, wanted: ManualSuppression, user_uuid: str | None, now: datetime
+    session: Session,
+    wanted: ManualSuppression,
+    by: tuple[str | None, str],
+    now: datetime,
 ) -> tuple[SuppressionRecord, bool]:
     """Suppress an address by hand; returns it and whether it is new (an address
-    already suppressed keeps its reason and note)."""
+    already suppressed keeps its reason, note and who added it). `by` is who adds
+    it: (their UUID, their name), or (None, "the operator") at the command line."""
     key = email_key(wanted.email)
     added = repository.add(
         session,
@@ -54,7 +58,8 @@ def add_by_hand(
         SuppressionReason.MANUAL,
         now,
         note=wanted.note,
-        created_by=user_uuid,
+        created_by=by[0],
+        created_by_name=by[1],
     )
     record = repository.get(session, key)
     assert record is not None  # just added, or already there

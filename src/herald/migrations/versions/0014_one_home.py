@@ -37,6 +37,10 @@ def upgrade() -> None:
         "UPDATE suppressions SET created_by_name = COALESCE((SELECT full_name FROM users "
         "WHERE users.uuid = suppressions.created_by), '') WHERE created_by IS NOT NULL"
     )
+    op.execute(
+        "UPDATE suppressions SET created_by_name = 'the operator' "
+        "WHERE reason = 'manual' AND created_by IS NULL"
+    )
 
 
 def downgrade() -> None:

@@ -22,9 +22,10 @@ function people(users) {
     h("span", { class: "muted", text: ` — ${u.customers.map((c) => c.name).join(", ") || "no organisation"}` }))));
 }
 
-function cause(s, entry) {
+function cause(s) {
   if (!s.bounce) {
-    const who = entry ? `Added by ${entry.user.full_name || entry.user.email || "the operator"}` : "Added by hand";
+    // The suppression itself says who added it (as they were named then).
+    const who = s.added_by && s.added_by.full_name ? `Added by ${s.added_by.full_name}` : "Added by hand";
     return h("span", { text: s.note ? `${who}: ${s.note}` : who });
   }
   const b = s.bounce;
@@ -45,15 +46,12 @@ export async function showBounces(hash) {
   if (reason) query.set("reason", reason);
   const bounceQuery = new URLSearchParams({ page_size: "50" });
   if (email) bounceQuery.set("email", email);
-  const [suppressions, bounces, status, added] = await Promise.all([
+  const [suppressions, bounces, status] = await Promise.all([
     api("GET", `/api/suppressions/?${query}`),
     api("GET", `/api/bounces/?${bounceQuery}`),
     api("GET", "/api/status/"),
-    // Who added each suppression by hand (staff only; support see the list without it).
-    api("GET", "/api/audit/?action=suppression.add&page_size=300").catch(() => ({ data: [] })),
   ]);
   if (stale(token)) return;
-  const addedBy = new Map(added.data.map((e) => [e.object_uuid, e]));
 
   const search = h("input", { type: "search", id: "bounce-search", value: email, placeholder: "part of an address" });
   const reasons = h("select", { id: "bounce-reason" },
@@ -73,7 +71,7 @@ export async function showBounces(hash) {
   const error = h("p", { class: "error", role: "alert" });
   const rows = suppressions.data.map((s) => h("tr", {},
     h("td", { "data-label": "Address", text: s.email }),
-    h("td", { "data-label": "Why" }, cause(s, addedBy.get(s.email.toLowerCase()))),
+    h("td", { "data-label": "Why" }, cause(s)),
     h("td", { "data-label": "Since", class: "nowrap", text: when(s.created) }),
     h("td", { "data-label": "Who to ask" }, people(s.users)),
     h("td", { "data-label": "" }, action(h("button", { type: "button", class: "secondary", text: "Mail again" }), "Removing…", async () => {
