@@ -169,3 +169,39 @@ def test_an_offering_that_reaches_nobody_says_so(
     page.get_by_role("option", name="Quantum annealer").click()
     expect(page.locator("#recipient-count")).to_contain_text("Nobody")
     expect(page.locator("#recipient-count")).to_have_class(re.compile("error"))
+
+
+def test_eleven_test_addresses_are_refused_out_loud_not_cut_to_ten(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    uuid = _message(served, "Tested")
+    page = _page(browser, 1280)
+    _sign_in(page, served["base"], served["token"])
+    page.goto(f"{served['base']}/#/m/{uuid}")
+    addresses = ", ".join(f"t{n}@test.example" for n in range(11))
+    page.get_by_label("Send a test to").fill(addresses)
+    page.get_by_role("button", name="Send test").click()
+    expect(page.get_by_role("alert").filter(has_text="At most 10 addresses")).to_contain_text(
+        "11 were given. Nothing was sent."
+    )
+    sink: SmtpSink = served["sink"]
+    assert sink.count() == 0
+
+
+def test_every_template_is_listed_past_three_hundred(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    with _api(served) as client:
+        for n in range(305):
+            made = client.post(
+                "/api/broadcast-message-templates/",
+                json={"name": f"Template {n:03}", "subject": "s", "body": "b"},
+            )
+            assert made.status_code == 201, made.text
+    page = _page(browser, 1280)
+    _sign_in(page, served["base"], served["token"])
+    page.goto(f"{served['base']}/#/templates")
+    expect(page.locator("#templates tbody tr")).to_have_count(305)
+    expect(page.locator("#templates")).to_contain_text("Template 304")
+    page.goto(f"{served['base']}/#/new")
+    expect(page.locator("#template option")).to_have_count(306)  # and "— none —"

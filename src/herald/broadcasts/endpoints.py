@@ -529,11 +529,13 @@ async def send_test(uuid: str, request: Request, key: ApiKey, body: Authenticate
 
 def _test_addresses(data: dict[str, Any]) -> list[str]:
     emails = data.get("emails")
+    most = service.MAX_TEST_ADDRESSES
     if not isinstance(emails, list) or not emails:
-        raise Invalid.field("emails", "Give a list of 1 to 10 addresses.")
-    if len(emails) > service.MAX_TEST_ADDRESSES:
+        raise Invalid.field("emails", f"Give a list of 1 to {most} addresses.")
+    if len(emails) > most:
         raise Invalid.field(
-            "emails", f"Ensure this field has no more than {service.MAX_TEST_ADDRESSES} elements."
+            "emails",
+            f"At most {most} addresses for a test; {len(emails)} were given. Nothing was sent.",
         )
     errors = {str(n): [f'"{e}": {p}'] for n, e in enumerate(emails) if (p := email_error(e))}
     if errors:

@@ -15,8 +15,11 @@ const DONE = {
  * support staff, who do not read the audit trail. */
 export async function drawHistory(uuid, line) {
   let entries;
+  let total;
   try {
-    entries = (await api("GET", `/api/audit/?object=${uuid}&o=created&page_size=100`)).data;
+    const found = await api("GET", `/api/audit/?object=${uuid}&o=created&page_size=100`);
+    entries = found.data;
+    total = found.count;
   } catch (err) {
     return;
   }
@@ -24,5 +27,7 @@ export async function drawHistory(uuid, line) {
     `${DONE[e.action]} by ${e.user.full_name || e.user.email || "the operator"} at ${when(e.created)}`);
   if (!said.length) return;
   said[0] = said[0][0].toUpperCase() + said[0].slice(1);
+  // The first 100 changes; past that, say how many more the audit trail holds.
+  if (total > entries.length) said.push(`${total - entries.length} later changes in the audit trail`);
   line.textContent = said.join(" · ");
 }

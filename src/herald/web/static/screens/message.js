@@ -97,13 +97,13 @@ export async function showMessage(uuid) {
           h("summary", { text: plural(count, "address", "addresses") }),
           h("p", { text: emails.join(", ") + (count > emails.length ? ` … and ${count - emails.length} more (see Delivery)` : "") })))))),
     h("h2", { text: "Message" }), previewFrame(m.body, "The message as written"),
-    recipientPreview(uuid, emails),
+    recipientPreview(uuid, emails, count),
     h("section", { "aria-labelledby": "test-title" },
       h("h2", { id: "test-title", text: "Send a test" }),
       h("div", { class: "actions" },
         h("div", { class: "grow" }, h("label", { for: "test-to", text: "Send a test to" }), testTo),
         action(h("button", { type: "button", class: "secondary", text: "Send test" }), "Sending the test…", async () => {
-          const to = splitAddresses(testTo.value).slice(0, 10);
+          const to = splitAddresses(testTo.value); // more than 10: the server's 400 says so
           if (!to.length) { testError.textContent = "Give 1 to 10 addresses for the test."; return; }
           const result = await api("POST", `/api/broadcast-messages/${uuid}/test-send/`, { emails: to }, { key: newKey() });
           const failed = result.data.results.filter((r) => r.status !== "sent");
@@ -113,7 +113,7 @@ export async function showMessage(uuid) {
   if (m.state === "SENT") drawDelivery(uuid, delivery, header, "");
 }
 
-export function recipientPreview(uuid, emails) {
+export function recipientPreview(uuid, emails, count) {
   const choice = h("select", { id: "preview-for" }, ...emails.slice(0, SHOWN_ADDRESSES).map((e) => h("option", { value: e, text: e })));
   const result = h("div", { id: "recipient-preview", "aria-live": "polite" });
   const button = action(h("button", { type: "button", class: "secondary", text: "Preview" }), "Rendering…", async () => {
@@ -130,7 +130,10 @@ export function recipientPreview(uuid, emails) {
   return h("section", { "aria-labelledby": "preview-title" },
     h("h2", { id: "preview-title", text: "Preview for one recipient" }),
     emails.length ? h("div", { class: "actions" },
-      h("div", {}, h("label", { for: "preview-for", text: "Recipient" }), choice), button) :
+      h("div", {}, h("label", { for: "preview-for", text: "Recipient" }), choice), button,
+      count > Math.min(emails.length, SHOWN_ADDRESSES)
+        ? h("p", { class: "muted", id: "preview-choice-note", text: `The first ${Math.min(emails.length, SHOWN_ADDRESSES)} of ${count} recipients to choose from.` })
+        : null) :
       h("p", { class: "muted", text: "The message reaches nobody yet." }),
     result);
 }

@@ -1,7 +1,7 @@
 // @ts-check
 // Templates: list, create, edit, delete.
 
-import { api } from "../api.js";
+import { api, listAll } from "../api.js";
 import { confirmDialog } from "../dialogs.js";
 import { action, h, loading, newKey, say, show, stale } from "../dom.js";
 import { drawHistory } from "../history.js";
@@ -12,7 +12,7 @@ import { store } from "../store.js";
 
 export async function showTemplates() {
   const token = loading("templates");
-  const result = await api("GET", "/api/broadcast-message-templates/?page_size=300&o=name");
+  const result = await listAll("/api/broadcast-message-templates/?o=name");
   if (stale(token)) return;
   const rows = result.data.map((t) => h("tr", {},
     h("td", { "data-label": "Name" }, h("a", { href: `#/templates/${t.uuid}`, text: t.name })),
