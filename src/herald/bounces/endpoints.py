@@ -32,7 +32,7 @@ from herald.core.db import Database
 from herald.core.errors import Invalid, NotFound
 from herald.core.models import BounceKind, SuppressionReason
 from herald.core.text import NOTE_MAX, text_problem
-from herald.idempotency.service import Idempotency
+from herald.idempotency.http import Idempotency
 from herald.suppressions import repository as suppressions
 from herald.suppressions import service as suppression_rules
 

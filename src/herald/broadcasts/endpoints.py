@@ -56,7 +56,7 @@ from herald.core.models import DeliveryProgress, DeliveryStatus, Steering
 from herald.core.text import check_message_text, read_text, text_problem
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
-from herald.idempotency.service import Idempotency
+from herald.idempotency.http import Idempotency
 from herald.recipients.service import check_targeting
 from herald.recipients.targeting import targeting_from_json
 

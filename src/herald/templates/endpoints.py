@@ -18,7 +18,7 @@ from herald.audit.service import actor_of, record
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
 from herald.core.errors import Invalid
 from herald.core.text import NAME_MAX, SUBJECT_RULE, text_problem
-from herald.idempotency.service import Idempotency
+from herald.idempotency.http import Idempotency
 from herald.templates import repository, service
 
 router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
