@@ -93,3 +93,38 @@ def test_the_running_code_knows_the_newest_migration() -> None:
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head == SCHEMA_HEAD
+
+
+def test_the_database_refuses_a_state_no_caller_may_write(database: Database) -> None:
+    """A CHECK per enum column (models.one_of): even a statement that bypasses the
+    code's rules cannot write a state Waldur's clients would not understand."""
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError), database.transaction() as session:
+        session.execute(
+            text(
+                "INSERT INTO broadcast_messages (uuid, created, subject, body, query, emails,"
+                " author_full_name, state) VALUES (:u, :t, 's', 'b', '{}', '[]', 'A', 'PAUSED')"
+            ),
+            {"u": "c" * 32, "t": datetime(2026, 12, 7)},
+        )
+
+
+def test_the_checks_of_migration_0014_name_every_value_of_their_enum() -> None:
+    """The migration writes the values out; a new enum value needs a migration too."""
+    import importlib
+
+    from herald.core import models
+
+    checks = importlib.import_module("herald.migrations.versions.0014_one_home").CHECKS
+    enums = {
+        ("broadcast_messages", "state"): models.MessageState,
+        ("broadcast_messages", "steering"): models.Steering,
+        ("deliveries", "status"): models.DeliveryStatus,
+        ("bounces", "kind"): models.BounceKind,
+        ("bounces", "source"): models.BounceSource,
+        ("suppressions", "reason"): models.SuppressionReason,
+    }
+    assert {(t, c): set(v) for t, c, v in checks} == {
+        key: {member.value for member in enum} for key, enum in enums.items()
+    }

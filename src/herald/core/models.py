@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -100,6 +101,13 @@ class EnumText(TypeDecorator[Any]):
 
 class Base(DeclarativeBase):
     pass
+
+
+def one_of(table: str, column: str, enum: type[StrEnum]) -> CheckConstraint:
+    """The database itself refuses a value no caller may write (NULL passes: a
+    nullable column says so itself), whatever path an UPDATE comes by."""
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return CheckConstraint(f"{column} IN ({values})", name=f"ck_{table}_{column}")
 
 
 # --- the directory -------------------------------------------------------
@@ -276,7 +284,11 @@ class BroadcastMessage(Base):
 
     # AUTOINCREMENT on SQLite: an id is never handed out again after a delete,
     # so nothing keyed by it can ever name another message.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        one_of("broadcast_messages", "state", MessageState),
+        one_of("broadcast_messages", "steering", Steering),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class Delivery(Base):
@@ -314,6 +326,7 @@ class Delivery(Base):
         UniqueConstraint("message_id", "email", name="uq_deliveries_message_email"),
         Index("ix_deliveries_message_status", "message_id", "status"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
+        one_of("deliveries", "status", DeliveryStatus),
         {"sqlite_autoincrement": True},
     )
 
@@ -415,6 +428,8 @@ class Bounce(Base):
 
     __table_args__ = (
         Index("ix_bounces_key_received", "key", "received"),
+        one_of("bounces", "kind", BounceKind),
+        one_of("bounces", "source", BounceSource),
         {"sqlite_autoincrement": True},
     )
 
@@ -437,6 +452,8 @@ class Suppression(Base):
     # the command line. Their name is copied: it outlives their directory entry.
     created_by: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)
     created_by_name: Mapped[str] = mapped_column(String(300), default="", server_default="")
+
+    __table_args__ = (one_of("suppressions", "reason", SuppressionReason),)
 
 
 # --- the audit trail (SPEC 8) ------------------------------------------------------
