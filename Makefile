@@ -42,12 +42,12 @@ mailservers:  ## Debian's Postfix and Dovecot for the bounce tests (needs root);
 $(AXE):  # axe-core from npm, injected by the console's accessibility tests
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4.14.1
 
-test: install browser nftables mailservers $(AXE)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
+test: install browser nftables mailservers $(AXE) $(JSCHECKS)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
 JSCHECKS := node_modules/.installed
 
-$(JSCHECKS): package.json  # tsc and eslint from npm, for the console's JavaScript
+$(JSCHECKS): package.json  # from npm: tsc and eslint for the console's JavaScript, the tests' OpenID provider
 	npm install --silent --no-audit --no-fund
 	touch $(JSCHECKS)
 

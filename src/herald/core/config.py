@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     session_idle_hours: Annotated[float, Field(gt=0)] = 8.0
     session_max_days: Annotated[float, Field(gt=0)] = 7.0
     audit_days: Annotated[int, Field(ge=1)] = 400  # how long `herald prune` keeps the trail
+    # Sign-in through the portal's OpenID Connect provider (SPEC 8.1): off without an issuer.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None  # unset: a public client (PKCE alone)
+    oidc_scopes: str = "openid email profile"
+    # The claim whose value names the directory user, by which field (Waldur's own
+    # identity-provider settings: user_claim -> user_field).
+    oidc_user_claim: str = "sub"
+    oidc_user_field: Literal["username", "uuid", "email"] = "username"
+    oidc_label: str = "Sign in with your organisation"
     max_body_bytes: int = 1_048_576  # larger request bodies are refused with 413
     # Seconds a client has for a request's line and headers (0 would close every connection).
     header_timeout: Annotated[float, Field(gt=0)] = 10.0

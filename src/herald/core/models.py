@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0014"
+SCHEMA_HEAD = "0015"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -239,6 +239,28 @@ class ConsoleSession(Base):
         nullable=True,
         index=True,
     )
+    # Opened through the portal's OpenID provider (SPEC 8.1): the provider's session
+    # and subject, which its back-channel logout names, and where signing out sends
+    # the browser (the provider's end-session endpoint, with the ID token as hint).
+    oidc_sid: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    oidc_sub: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    logout_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OidcSignIn(Base):
+    """A sign-in through the OpenID provider between its start and the provider's
+    answer: at most 10 minutes, used once, by the browser that started it (the
+    `herald_oidc` cookie holds a random value, this row its SHA-256)."""
+
+    __tablename__ = "oidc_sign_ins"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next: Mapped[str] = mapped_column(String(2000))  # a console address, "/…"
+    created: Mapped[datetime] = mapped_column(DateTime, index=True)
+    used: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class WaldurToken(Base):

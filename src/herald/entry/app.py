@@ -23,7 +23,6 @@ from herald import __version__
 from herald.api.errors import install_error_handlers
 from herald.api.openapi import finish
 from herald.audit import endpoints as audit
-from herald.auth import endpoints as session_endpoints
 from herald.bounces import endpoints as bounces
 from herald.bounces.repository import totals_by_kind as bounce_totals
 from herald.broadcasts import endpoints as broadcasts
@@ -39,6 +38,9 @@ from herald.operations import jobs, metrics
 from herald.operations.endpoints import operations_router, status_router
 from herald.operations.middleware import RequestMetrics
 from herald.recipients import endpoints as recipients
+from herald.signin import endpoints as session_endpoints
+from herald.signin import oidc_endpoints
+from herald.signin.oidc import OidcClient
 from herald.suppressions.repository import count as suppression_count
 from herald.templates import endpoints as templates
 
@@ -180,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 10, 10)
         yield
+        if oidc is not None:
+            oidc.close()
         database.dispose()
 
     app = FastAPI(
@@ -196,6 +200,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.waldur_auth and settings.waldur_url:
         # Waldur's own tokens work here too (SPEC 8); Herald's are looked up first.
         app.state.token_fallback = WaldurTokens(settings, database)
+    # The console's sign-in through the portal's OpenID provider (SPEC 8.1). The provider
+    # is first asked when someone signs in: one that is down does not stop Herald.
+    oidc = OidcClient(settings) if settings.oidc_issuer and settings.oidc_client_id else None
+    app.state.oidc = oidc
     install_error_handlers(app)
     # Before the messages' router: its `/{uuid}/` would take `recipients` for a UUID.
     app.include_router(recipients.router)
@@ -208,6 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(status_router)
     app.include_router(audit.router)
     app.include_router(session_endpoints.router)
+    app.include_router(oidc_endpoints.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     # Swagger UI 5 (it reads OpenAPI 3.1) from an installed package: nothing is

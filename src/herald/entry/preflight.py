@@ -4,6 +4,7 @@ refused with one line that says what to do, never found out by the first user.""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +25,38 @@ logger = logging.getLogger("herald")
 
 class ConfigurationError(Exception):
     """A configuration that cannot work; its text is the one line an operator sees."""
+
+
+def oidc_problem(settings: Settings) -> str | None:
+    """Why the OpenID Connect settings cannot work, or None. A provider that does not
+    answer is not refused here: sign-in says so when it is tried (SPEC 8.1)."""
+    issuer, client = settings.oidc_issuer, settings.oidc_client_id
+    if not issuer and not client:
+        return None
+    if not issuer:
+        return (
+            "HERALD_OIDC_CLIENT_ID is set but HERALD_OIDC_ISSUER is not: give the provider's "
+            "issuer URL"
+        )
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return (
+            f"HERALD_OIDC_ISSUER {issuer!r} is not a URL: give the provider's issuer, such as "
+            "https://keycloak.example.org/realms/portal"
+        )
+    if not client:
+        return (
+            "HERALD_OIDC_ISSUER is set but HERALD_OIDC_CLIENT_ID is not: register Herald as a "
+            "client of the provider and give its client id"
+        )
+    if "openid" not in settings.oidc_scopes.split():
+        return (
+            f"HERALD_OIDC_SCOPES {settings.oidc_scopes!r} lacks openid, without which there "
+            "is no ID token"
+        )
+    if not settings.oidc_user_claim.strip():
+        return "HERALD_OIDC_USER_CLAIM is empty: name the claim that names the directory user"
+    return None
 
 
 def settle_default_database(settings: Settings) -> str | None:
@@ -57,6 +90,8 @@ def check_configuration(settings: Settings) -> None:
             "HERALD_WALDUR_AUTH is on but HERALD_WALDUR_URL is not set: give the Waldur "
             "whose tokens Herald should accept, such as https://waldur.example.org"
         )
+    if problem := oidc_problem(settings):
+        raise ConfigurationError(problem)
     if settings.bounce_imap_url and not settings.bounce_address:
         raise ConfigurationError(
             "HERALD_BOUNCE_IMAP_URL is set but HERALD_BOUNCE_ADDRESS is not: without VERP "

@@ -19,6 +19,7 @@ from herald.api.errors import CrossSiteRefused, NotAuthenticated
 from herald.api.openapi import json_request_body
 from herald.api.params import read_body
 from herald.api.responses import JSONResponse
+from herald.audit.service import actor_of, record
 from herald.auth import sessions
 from herald.auth.dependencies import authenticate_staff, same_origin, session_idle
 from herald.core.clock import utc_now
@@ -59,9 +60,16 @@ async def sign_in(request: Request) -> Response:
         with database.transaction(write=False) as session:
             holder = authenticate_staff(session, token.strip(), fallback, session_idle(request))
         now = utc_now()
+        # A Herald token has a row; a Waldur token is one Waldur vouched for.
+        method = sessions.TOKEN if holder.token_id is not None else sessions.WALDUR_TOKEN
         with database.transaction() as session:
             sessions.forget_expired(session, now)
-            return sessions.open_session(session, holder, now, settings.session_max_days)
+            opened = sessions.open_session(
+                session, holder, now, settings.session_max_days, method=method
+            )
+            record(session, actor_of(request, holder.user), "session.sign-in", "session",
+                   holder.user.uuid, {"method": method})  # fmt: skip
+            return opened
 
     opened = await run_in_threadpool(open_it)
     response = Response(status_code=204)
@@ -102,6 +110,9 @@ def who(request: Request) -> JSONResponse:
             "is_active": user.is_active,
         },
         "csrf_token": found.csrf,
+        "method": found.method,
+        # Signed in through the provider: signing out goes there too (SPEC 8.1).
+        "logout_url": found.logout_url,
     }
     return JSONResponse(body)
 
@@ -113,7 +124,11 @@ def sign_out(request: Request) -> Response:
     if cookie:
         database: Database = request.app.state.database
         with database.transaction() as session:
+            found = sessions.find(session, cookie, utc_now(), session_idle(request))
             sessions.close_session(session, cookie)
+            if found is not None:
+                record(session, actor_of(request, found.holder.user), "session.sign-out",
+                       "session", found.holder.user.uuid, {"method": found.method})  # fmt: skip
     response = Response(status_code=204)
     response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict")
     return response
