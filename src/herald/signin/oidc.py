@@ -40,7 +40,7 @@ with warnings.catch_warnings():
 # long, and a sign-in makes at most three of them: a 503 within 10 s.
 CALL_TIMEOUT = httpx.Timeout(3.0, connect=2.0)
 DISCOVERY_FOR = 3600.0  # seconds the provider's configuration is kept
-KEYS_AT_MOST_EVERY = 10.0  # seconds: an unknown key id re-reads the keys, not more often
+KEYS_AT_MOST_EVERY = 1.0  # seconds: an unknown key id re-reads the keys, not more often
 SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                       "ES512", "EdDSA")  # fmt: skip
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
