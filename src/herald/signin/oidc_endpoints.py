@@ -61,10 +61,11 @@ def page(status: int, title: str, message: str, retry: str | None) -> HTMLRespon
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} — Herald</title>
-<link rel="stylesheet" href="/static/console/app.css"></head>
-<body><header class="top"><span class="brand">Herald</span></header>
-<main id="main"><div class="card narrow" role="alert">
-<h1>{html.escape(title)}</h1><p id="sign-in-problem">{html.escape(message)}</p>
+<link rel="stylesheet" href="/static/console/app.css">
+<link rel="icon" href="/static/console/favicon.svg" type="image/svg+xml"></head>
+<body><header class="bar"><a class="brand" href="/">Herald</a></header>
+<main id="main"><h1>Sign in to Herald</h1><div class="card narrow" role="alert">
+<h2>{html.escape(title)}</h2><p id="sign-in-problem">{html.escape(message)}</p>
 <div class="actions">{" ".join(links)}</div></div></main></body></html>"""
     return HTMLResponse(
         body,

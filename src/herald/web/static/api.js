@@ -36,15 +36,17 @@ export class ApiError extends Error {
 }
 
 /** The signed-in session (its cookie is HttpOnly: the page never holds a key). */
-export const session = { csrf: "", user: null };
+export const session = { csrf: "", user: null, logoutUrl: null };
 
 /** Who is signed in, or null: asks the server (a new tab, a shared link). */
 export async function currentSession() {
   const response = await fetch("/api/session/", { credentials: "same-origin" });
-  if (!response.ok) { session.csrf = ""; session.user = null; return null; }
+  if (!response.ok) { session.csrf = ""; session.user = null; session.logoutUrl = null; return null; }
   const data = await response.json();
   session.csrf = data.csrf_token;
   session.user = data.user;
+  // Signed in through the portal's identity provider: signing out goes there too.
+  session.logoutUrl = data.logout_url || null;
   return data.user;
 }
 

@@ -8,10 +8,16 @@ import { store } from "../store.js";
 // ---- signing in and out -------------------------------------------------
 
 export async function signOut(message, onServer = false) {
+  const provider = session.logoutUrl;
   if (onServer) {
     try { await api("DELETE", "/api/session/"); } catch (err) { /* ended already */ }
   }
-  session.csrf = ""; session.user = null;
+  session.csrf = ""; session.user = null; session.logoutUrl = null;
+  if (onServer && provider) {
+    // Out of the portal's sign-in too; the provider sends the browser back here.
+    location.assign(provider);
+    return;
+  }
   store.server = null;
   store.unsaved = null;
   document.getElementById("notice").hidden = true;
@@ -20,14 +26,26 @@ export async function signOut(message, onServer = false) {
   showSignIn(message);
 }
 
-export function showSignIn(message) {
+/** Where a sign-in through the provider lands afterwards: this very screen. */
+function providerLink(option) {
+  const next = `/${location.hash || ""}`;
+  return h("a", { class: "button", id: "sign-in-provider", href: `${option.url}?${new URLSearchParams({ next })}`, text: option.label });
+}
+
+export async function showSignIn(message) {
+  let options = { oidc: null, token: true };
+  try {
+    const answer = await fetch("/api/session/sign-in-options/", { credentials: "same-origin" });
+    if (answer.ok) options = await answer.json();
+  } catch (err) { /* the token form below still works */ }
   const error = h("p", { class: "error", id: "sign-in-error", role: "alert", text: message || "" });
   const input = h("input", { type: "password", id: "token", name: "token", autocomplete: "off", required: true });
   const button = h("button", { type: "submit", text: "Sign in" });
   const form = h("form", { class: "card narrow", "aria-describedby": "sign-in-error" },
+    options.oidc ? h("h2", { text: "Operators: sign in with an API token" }) : null,
     h("label", { for: "token", text: "API token" }),
     h("p", { class: "muted", text: "A staff or support token, made with herald create-staff." }),
-    input, error, h("div", { class: "actions" }, button));
+    input, options.oidc ? null : error, h("div", { class: "actions" }, button));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
@@ -45,6 +63,10 @@ export function showSignIn(message) {
       button.disabled = false;
     }
   });
-  show("Sign in", h("h1", { text: "Sign in to Herald" }), form);
-  input.focus();
+  // The portal's own sign-in first, when there is one; the token below it.
+  const provider = options.oidc ? h("div", { class: "card narrow" },
+    h("p", { text: "Use the account you sign in to the portal with." }),
+    error, h("div", { class: "actions" }, providerLink(options.oidc))) : null;
+  show("Sign in", h("h1", { text: "Sign in to Herald" }), provider, form);
+  if (!provider) input.focus();
 }
