@@ -3,6 +3,7 @@
     python bench/api_bench.py [--backend sqlite|postgresql|both] [--size 10k|100k|both]
                               [--workers 2] [--seconds 10]
     python bench/api_bench.py --tokens [--backend ...] [--seconds 10]
+    python bench/api_bench.py --sessions [--backend ...] [--seconds 10]
 
 For each database and size: generate the directory, import it with Herald's
 importer, store a message history, start `herald serve --workers N` as real
@@ -225,6 +226,83 @@ def token_bench(backend: str, workers: int, seconds: float, pg_url: str) -> None
               f"  calls to Waldur {asked}")  # fmt: skip
 
 
+def session_bench(backend: str, workers: int, seconds: float, pg_url: str) -> None:
+    """Console sessions (SPEC 8, 8.1), side by side: the list endpoint with a Herald
+    token, a session opened with that token, and a session opened through the
+    OpenID provider (panva's oidc-provider, as in the tests); then the sign-in
+    round trip through the provider and the share of it spent in Herald."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.oidc.browser import HttpBrowser
+    from tests.oidc.provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
+
+    url = _fresh_database(backend, pg_url)
+    upgrade_to_head(url)
+    database = Database(url)
+    with database.transaction() as session:
+        import_document(session, directory(SIZES["10k"]))
+        staff = ensure_staff(session, "ada@herald.example", "Ada Staff", support=False)
+        staff.username = "ada"  # what the provider's preferred_username names
+        token = create_token(session, staff)
+    database.dispose()
+    provider_port = _free_port()
+    server = Server(
+        url, workers, HERALD_OIDC_ISSUER=f"http://127.0.0.1:{provider_port}",
+        HERALD_OIDC_CLIENT_ID=CLIENT_ID, HERALD_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+        HERALD_OIDC_USER_CLAIM="preferred_username",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{server.port}"
+    provider = OidcProvider(base, provider_port).start()
+    path = f"{LIST}?page_size=10"
+    try:
+        with httpx.Client(base_url=base, headers={"Sec-Fetch-Site": "same-origin"}) as client:
+            assert client.post("/api/session/", json={"token": token}).status_code == 204
+            token_cookie = f"herald_session={client.cookies['herald_session']}"
+
+        def sign_in() -> tuple[float, float, str]:
+            """(whole round trip, the part in Herald's answers, the session cookie)."""
+            browser = HttpBrowser()
+            try:
+                started = time.perf_counter()
+                page = browser.go(f"{base}/api/session/oidc/")
+                page = browser.submit(page, {"login": "ada-sub", "password": "x"})
+                if 'value="consent"' in page.text:
+                    page = browser.submit(page)
+                took = time.perf_counter() - started
+                assert page.status_code == 200 and str(page.url) == f"{base}/", page.text[:200]
+                herald = sum(
+                    r.elapsed.total_seconds() for r in browser.history
+                    if str(r.url).startswith(base)
+                )  # fmt: skip
+                return took, herald, f"herald_session={browser.http.cookies['herald_session']}"
+            finally:
+                browser.close()
+
+        sign_in()  # the provider's configuration and keys read once
+        trips = [sign_in() for _ in range(20)]
+        oidc_cookie = trips[-1][2]
+        rows = []
+        for label, key, cookie in (
+            ("Herald token (Authorization header)", token, None),
+            ("console session opened with the token", None, token_cookie),
+            ("console session opened through the provider", None, oidc_cookie),
+        ):
+            result = run_load(server.port, path, key, 8, seconds, cookie=cookie)
+            rows.append((label, result.rate, result.p50 * 1000, result.errors))
+    finally:
+        provider.stop()
+        server.stop()
+    print(f"\n== console sessions, {backend}, 10k directory, {workers} server processes ==")
+    floor = rows[0][1]
+    for label, rate, p50, errors in rows:
+        print(f"  {label:<46} {rate:7.0f} req/s  p50 {p50:5.1f} ms  errors {errors}"
+              f"  {rate / floor:5.0%} of the token's")  # fmt: skip
+    whole = statistics.median(t[0] for t in trips)
+    in_herald = statistics.median(t[1] for t in trips)
+    print(f"  sign-in round trip through the provider (median of {len(trips)}): "
+          f"{whole * 1000:.0f} ms, of which Herald's answers {in_herald * 1000:.0f} ms "
+          f"({in_herald / whole:.0%}; with Herald's own calls to the provider)")  # fmt: skip
+
+
 def _row(label: str, value: str, target: str, versus: str) -> str:
     return f"  {label:<42} {value:>14}  {target:<16} {versus}"
 
@@ -305,7 +383,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--pg-url", default=os.environ.get("HERALD_BENCH_DATABASE_URL", PG_DEFAULT))
     parser.add_argument("--tokens", action="store_true", help="only the token check (SPEC 8)")
+    parser.add_argument(
+        "--sessions", action="store_true", help="only console sessions and OIDC sign-in (8.1)"
+    )
     args = parser.parse_args()
+    if args.sessions:
+        for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
+            session_bench(backend, args.workers, args.seconds, args.pg_url)
+        return
     if args.tokens:
         for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
             token_bench(backend, args.workers, args.seconds, args.pg_url)

@@ -63,8 +63,11 @@ def run_load(
     concurrency: int,
     seconds: float,
     expect_status: int = 200,
+    cookie: str | None = None,
 ) -> LoadResult:
     auth = f"Authorization: Token {token}\r\n" if token else ""
+    if cookie:  # a console session (SPEC 8): `name=value`
+        auth += f"Cookie: {cookie}\r\n"
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}\r\n".encode()
     expect = f"HTTP/1.1 {expect_status}".encode()
     result = LoadResult(0, 0, seconds, [])
