@@ -166,3 +166,15 @@ def test_a_session_ends_no_later_than_its_token(
                  "JOIN api_tokens t ON t.id = s.token_id")
         ).one()  # fmt: skip
     assert ends[0] == ends[1]  # the session ends when the token does
+
+
+def test_signing_in_and_out_with_a_token_is_on_the_audit_trail(
+    browser_like: httpx.Client, staff: dict[str, str], api: httpx.Client
+) -> None:
+    _sign_in(browser_like, staff["token"])
+    assert browser_like.delete("/api/session/").status_code == 204
+    trail = api.get("/api/audit/", params={"object": staff["uuid"], "o": "created"}).json()
+    assert [(e["action"], e["detail"]["method"], e["user"]["email"]) for e in trail] == [
+        ("session.sign-in", "token", "staff@herald.example"),
+        ("session.sign-out", "token", "staff@herald.example"),
+    ]
