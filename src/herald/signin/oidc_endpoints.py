@@ -93,7 +93,11 @@ def sign_in_options(request: Request) -> JSONResponse:
     operation_id="session_oidc_start",
     status_code=302,
     openapi_extra={"security": []},
-    responses={302: {"description": "to the provider"}, 503: {"description": "a page"}},
+    responses={
+        302: {"description": "to the provider"},
+        404: {"description": "no provider is configured"},
+        503: {"description": "a page: the provider cannot be reached"},
+    },
 )
 async def oidc_start(request: Request, next: str | None = None) -> Response:  # noqa: A002
     client = _client(request)
@@ -127,7 +131,13 @@ async def oidc_start(request: Request, next: str | None = None) -> Response:  # 
     name="oidc_callback",
     operation_id="session_oidc_callback",
     openapi_extra={"security": []},
-    responses={302: {"description": "signed in, to `next`"}, 400: {}, 403: {}, 503: {}},
+    responses={
+        302: {"description": "signed in, to `next`"},
+        400: {"description": "a page: the sign-in expired, was replayed or not verified"},
+        403: {"description": "a page: no such user, or not allowed"},
+        404: {"description": "no provider is configured"},
+        503: {"description": "a page: the provider cannot be reached"},
+    },
 )
 async def oidc_callback(request: Request) -> Response:
     client = _client(request)
@@ -214,7 +224,12 @@ def _forget_browser(response: Response) -> Response:
     "/oidc/backchannel-logout/",
     operation_id="session_oidc_backchannel_logout",
     openapi_extra={"security": []},
-    responses={200: {"description": "the sessions ended"}, 400: {"description": "not verified"}},
+    responses={
+        200: {"description": "the sessions ended"},
+        400: {"description": "not verified"},
+        404: {"description": "no provider is configured"},
+        503: {"description": "the provider's keys cannot be read; the provider retries"},
+    },
 )
 async def backchannel_logout(request: Request) -> Response:
     """OpenID Connect Back-Channel Logout 1.0: the provider says a session ended."""
