@@ -32,6 +32,14 @@ IDEMPOTENT = {
     "broadcast_message_templates_create",
 }
 
+# Routes of a feature an operator may leave off: 404 while it is (the OIDC sign-in
+# without HERALD_OIDC_ISSUER), though nothing is named in their path.
+ABSENT_WHEN_OFF = {
+    "session_oidc_start",
+    "session_oidc_callback",
+    "session_oidc_backchannel_logout",
+}
+
 # Where the UUID of a created object can be used next (the stateful tests follow these).
 LINKS = {
     "broadcast_messages_create": [
@@ -140,6 +148,8 @@ def _finish_operation(path: str, method: str, operation: dict[str, Any]) -> None
         added["400"] = _FIELD_ERRORS
     if "{" in path or any(p["name"] == "page" for p in parameters):
         added["404"] = _NOT_FOUND
+    elif operation.get("operationId") in ABSENT_WHEN_OFF:
+        added["404"] = {"description": "This feature is not configured", **_ERROR}
     else:
         responses.pop("404", None)  # nothing to be missing: no object in the path, no page
     if "requestBody" in operation:
