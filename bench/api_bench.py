@@ -4,6 +4,7 @@
                               [--workers 2] [--seconds 10]
     python bench/api_bench.py --tokens [--backend ...] [--seconds 10]
     python bench/api_bench.py --sessions [--backend ...] [--seconds 10]
+    python bench/api_bench.py --scoped [--backend ...] [--size ...] [--seconds 10]
 
 For each database and size: generate the directory, import it with Herald's
 importer, store a message history, start `herald serve --workers N` as real
@@ -303,6 +304,74 @@ def session_bench(backend: str, workers: int, seconds: float, pg_url: str) -> No
           f"({in_herald / whole:.0%}; with Herald's own calls to the provider)")  # fmt: skip
 
 
+def scoped_bench(backend: str, size_name: str, workers: int, seconds: float, pg_url: str) -> None:
+    """A scoped sender (SPEC 9) side by side with staff: list, retrieve, the recipients
+    preview and create, on the same directory. The scope check is one more indexed
+    query per request; the audience is the same resolver's."""
+    url = _fresh_database(backend, pg_url)
+    upgrade_to_head(url)
+    database = Database(url)
+    document = directory(SIZES[size_name])
+    # Every tenth customer provides the offerings with its number's last digit.
+    customers = [c["uuid"] for c in document["customers"]]
+    for n, offering in enumerate(document["offerings"]):
+        offering["customer"] = customers[(n % 10) * 10]
+    provider = customers[0]
+    mine = [o["uuid"] for n, o in enumerate(document["offerings"]) if n % 10 == 0][:2]
+    owner = document["users"][0]["uuid"]
+    document["customer_roles"].append({"user": owner, "customer": provider, "role": "owner"})
+    with database.transaction() as session:
+        import_document(session, document)
+        staff = ensure_staff(session, "bench@herald.example", "Bench Staff", support=False)
+        staff_token = create_token(session, staff)
+        from herald.core.models import User
+
+        sender = session.get(User, owner)
+        assert sender is not None
+        sender_token = create_token(session, sender)
+    database.dispose()
+    server = Server(url, workers, HERALD_SCOPED_SENDERS="providers")
+    base = f"http://127.0.0.1:{server.port}"
+    rows = []
+    try:
+        for label, token in (("staff", staff_token), ("provider (scoped)", sender_token)):
+            with httpx.Client(
+                base_url=base, headers={"Authorization": f"Token {token}"}, timeout=120
+            ) as client:
+                made = client.post(LIST, json={"subject": "Mine", "body": "b",
+                                               "query": {"offerings": mine}})  # fmt: skip
+                assert made.status_code == 201, made.text
+                uuid = made.json()["uuid"]
+                listing = run_load(server.port, f"{LIST}?page_size=10", token, 8, seconds)
+                retrieve = run_load(
+                    server.port, f"{LIST}{uuid}/?field=uuid&field=state", token, 8, seconds
+                )
+                preview = _timed(
+                    lambda client=client: client.get(RECIPIENTS, params={"offerings": mine}),
+                    5, 200,
+                )  # fmt: skip
+                create = _timed(
+                    lambda client=client: client.post(
+                        LIST, json={"subject": "s", "body": "b", "query": {"offerings": mine}}
+                    ),
+                    5, 201,
+                )  # fmt: skip
+                rows.append((label, listing.rate, retrieve.rate, preview["median_s"] * 1000,
+                             create["median_s"] * 1000))  # fmt: skip
+    finally:
+        server.stop()
+    print(f"\n== scoped senders, {backend}, {size_name} directory, {workers} server processes ==")
+    print(f"  {'caller':<20} {'list req/s':>11} {'retrieve req/s':>15} {'preview ms':>11}"
+          f" {'create ms':>10}")  # fmt: skip
+    for label, list_rate, get_rate, preview_ms, create_ms in rows:
+        print(f"  {label:<20} {list_rate:11.0f} {get_rate:15.0f} {preview_ms:11.1f}"
+              f" {create_ms:10.1f}")  # fmt: skip
+    staff_row, scoped_row = rows
+    print(f"  scoped / staff: list {scoped_row[1] / staff_row[1]:.0%}, retrieve "
+          f"{scoped_row[2] / staff_row[2]:.0%}, preview {scoped_row[3] / staff_row[3]:.0%} of "
+          f"the time, create {scoped_row[4] / staff_row[4]:.0%} of the time")  # fmt: skip
+
+
 def _row(label: str, value: str, target: str, versus: str) -> str:
     return f"  {label:<42} {value:>14}  {target:<16} {versus}"
 
@@ -386,7 +455,15 @@ def main() -> None:
     parser.add_argument(
         "--sessions", action="store_true", help="only console sessions and OIDC sign-in (8.1)"
     )
+    parser.add_argument(
+        "--scoped", action="store_true", help="only scoped senders beside staff (SPEC 9)"
+    )
     args = parser.parse_args()
+    if args.scoped:
+        for size in ["10k", "100k"] if args.size == "both" else [args.size]:
+            for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
+                scoped_bench(backend, size, args.workers, args.seconds, args.pg_url)
+        return
     if args.sessions:
         for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
             session_bench(backend, args.workers, args.seconds, args.pg_url)

@@ -35,7 +35,10 @@ def test_message_representation(api: httpx.Client, example: None) -> None:
         "state",
         "send_at",
         "delivery",
+        "scope",  # SPEC 9: null for a staff message
+        "review",
     ]
+    assert (message["scope"], message["review"]) == (None, None)
     assert message["delivery"] == {
         "status": "idle",
         "total": 0,

@@ -116,9 +116,11 @@ def test_dangling_references_are_named(db: Database, database_url: str, tmp_path
     document = json.loads(EXAMPLE_DIRECTORY.read_text())
     document["projects"][0]["customer"] = "0" * 32
     document["customer_roles"][1]["user"] = "1" * 32
+    document["offerings"][0]["customer"] = "2" * 32  # its provider (SPEC 9)
     result = herald(database_url, "directory", "import", str(_write(tmp_path, document)))
     assert result.returncode == 2
     assert f"projects[0].customer: no customer {'0' * 32}" in result.stderr
+    assert f"offerings[0].customer: no customer {'2' * 32}" in result.stderr
     assert f"customer_roles[1].user: no user {'1' * 32}" in result.stderr
     assert sum(_counts(db).values()) == 0
 

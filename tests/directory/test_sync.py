@@ -74,6 +74,14 @@ def test_the_synced_directory(db: Database, database_url: str, waldur: FakeWaldu
             text("SELECT p.name FROM offerings o JOIN offerings p ON p.uuid = o.parent_uuid")
         ).scalar_one()
         assert child == "Cloud Tenant"
+        # Each offering's provider (SPEC 9): Gamma Cloud offers them all in the recording.
+        providers = session.execute(
+            text("SELECT DISTINCT c.name FROM offerings o JOIN customers c "
+                 "ON c.uuid = o.customer_uuid")
+        ).scalars().all()  # fmt: skip
+        assert providers == ["Gamma Cloud"]
+        unset = session.execute(text("SELECT count(*) FROM offerings WHERE customer_uuid IS NULL"))
+        assert unset.scalar_one() == 0
     assert result.fetched_rows == 8 + 3 + 3 + 5 + 7 + 7 + 6  # with the role grants
     # every list was read with page_size=300 and only the fields Herald uses
     for path, query in waldur.requests:
@@ -155,6 +163,18 @@ def test_an_address_herald_cannot_mail_keeps_the_user_without_it(
             text("SELECT email, is_active FROM users WHERE username = 'bob'")
         ).one()
     assert tuple(row) == ("", True)
+
+
+def test_an_offering_of_a_provider_waldur_did_not_list_is_kept_without_one(
+    db: Database, database_url: str, waldur: FakeWaldur
+) -> None:
+    for offering in waldur.collections["/api/marketplace-provider-offerings/"]:
+        offering["customer_uuid"] = "f" * 32
+    result = run_sync(_settings(database_url, waldur), database=db)
+    assert result.skipped["offering providers Waldur did not list"] == 5
+    with db.transaction(write=False) as session:
+        rows = session.execute(text("SELECT count(*) FROM offerings WHERE customer_uuid IS NULL"))
+        assert rows.scalar_one() == 5
 
 
 def test_a_sync_that_removes_someone(db: Database, database_url: str, waldur: FakeWaldur) -> None:

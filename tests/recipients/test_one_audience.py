@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from herald.auth.callers import Caller
 from herald.broadcasts import sending
 from herald.broadcasts.schemas import MessageInput
 from herald.broadcasts.service import create_message
@@ -233,7 +234,7 @@ def test_preview_count_emails_and_deliveries_agree(
         if not expected:
             return
         message = create_message(
-            session, me, MessageInput(subject="s", body="b", targeting=query, send_at=None)
+            session, Caller(me), MessageInput(subject="s", body="b", targeting=query, send_at=None)
         )
         stored = orjson.loads(message.emails)
         assert sorted(e.lower() for e in stored) == sorted(expected)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from herald.api.responses import JSONResponse
-from herald.core.errors import Conflict, DomainError, Invalid, NotFound
+from herald.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 logger = logging.getLogger("herald.api")
 
@@ -89,6 +89,7 @@ def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 # The one translation of Herald's own refusals into HTTP.
 _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (Invalid, 400),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
 )

@@ -1,4 +1,6 @@
-"""Who is calling: `Authorization: Token <key>` (or `Bearer <key>`), staff or support only.
+"""Who is calling: `Authorization: Token <key>` (or `Bearer <key>`), or the console's
+session; and what they may do, declared once per kind of caller: `staff_session`
+(staff and support) and `sender_session` (those, and scoped senders, SPEC 9).
 
 Each request does all its database work, the token check included, in one
 worker thread and one transaction (`staff_session`). FastAPI runs every sync
@@ -23,10 +25,11 @@ from sqlalchemy.orm import Session
 from herald.api.errors import CrossSiteRefused, NotAuthenticated, PermissionDenied
 from herald.api.params import RequestBody, read_body
 from herald.auth import sessions
+from herald.auth.callers import Caller, caller_of
 from herald.auth.tokens import Holder, TokenFallback, holder_of, record_use
 from herald.core.clock import utc_now
 from herald.core.db import Database
-from herald.core.models import User
+from herald.core.models import ScopeType, User
 
 _SCHEMES = {"token", "bearer"}
 DEFAULT_IDLE = timedelta(hours=8)
@@ -76,9 +79,15 @@ def session_idle(request: Request) -> timedelta:
 
 
 def _holder_alone(request: Request, key: str) -> Holder:
+    """Who holds `key`, refused (403) when they could use nothing here: neither staff
+    nor support, and no scoped senders allowed."""
     database: Database = request.app.state.database
     with database.transaction(write=False) as session:
-        return authenticate_staff(session, key, _fallback(request), session_idle(request))
+        holder = authenticate(session, key, _fallback(request), session_idle(request))
+    user = holder.user
+    if not (user.is_staff or user.is_support or request.app.state.settings.scoped_kinds):
+        raise PermissionDenied()
+    return holder
 
 
 async def authenticated_body(request: Request, key: ApiKey) -> RequestBody:
@@ -93,7 +102,7 @@ async def authenticated_body(request: Request, key: ApiKey) -> RequestBody:
 AuthenticatedBody = Annotated[RequestBody, Depends(authenticated_body)]
 
 
-def authenticate_staff(
+def authenticate(
     session: Session,
     key: str,
     fallback: TokenFallback | None = None,
@@ -101,7 +110,7 @@ def authenticate_staff(
 ) -> Holder:
     """A console session (with its CSRF token for a change), else Herald's own token
     (one indexed lookup), else, with Waldur tokens on, what Waldur says of it
-    (cached); refused unless an active staff or support user."""
+    (cached); refused unless an active user. What they may do is the caller's."""
     cookie = sessions.SessionKey.decode(key)
     if cookie is not None:
         found = sessions.find(session, cookie.cookie, utc_now(), idle)
@@ -118,18 +127,26 @@ def authenticate_staff(
         raise NotAuthenticated("Invalid token.")
     if not holder.user.is_active:
         raise NotAuthenticated("User inactive or deleted.")
+    return holder
+
+
+def authenticate_staff(
+    session: Session,
+    key: str,
+    fallback: TokenFallback | None = None,
+    idle: timedelta = DEFAULT_IDLE,
+) -> Holder:
+    """`authenticate`, refused (403) unless staff or support."""
+    holder = authenticate(session, key, fallback, idle)
     if not (holder.user.is_staff or holder.user.is_support):
         raise PermissionDenied()
     return holder
 
 
 @contextmanager
-def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
-    """The request's one transaction, opened as the staff user holding `key`.
-
-    Committed when the block ends normally, rolled back on any error; reads
-    (GET, HEAD) take SQLite's shared lock, writes its write lock up front.
-    """
+def _request_session(
+    request: Request, key: str, kinds: frozenset[ScopeType]
+) -> Iterator[tuple[Session, Caller]]:
     database: Database = request.app.state.database
     write = request.method not in _READ_METHODS
     fallback = _fallback(request)
@@ -140,8 +157,9 @@ def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
         # it holds the write lock): check first, in a read transaction of its own.
         holder = _holder_alone(request, key)
     with database.transaction(write=write) as session:
-        holder = holder or authenticate_staff(session, key, fallback, session_idle(request))
-        yield session, holder.user
+        holder = holder or authenticate(session, key, fallback, session_idle(request))
+        review = request.app.state.settings.scoped_review
+        yield session, caller_of(session, holder.user, kinds, utc_now(), review)
     now = utc_now()
     if holder.use_is_due(now) and holder.token_id is not None:
         # Its own short transaction: a read request's transaction cannot write
@@ -155,3 +173,24 @@ def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
     ):
         with database.transaction() as session:
             sessions.touch(session, holder.session_cookie, now)
+
+
+@contextmanager
+def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
+    """The request's one transaction, opened as the staff or support user holding
+    `key` (anyone else: 403).
+
+    Committed when the block ends normally, rolled back on any error; reads
+    (GET, HEAD) take SQLite's shared lock, writes its write lock up front.
+    """
+    with _request_session(request, key, frozenset()) as (session, caller):
+        yield session, caller.user
+
+
+@contextmanager
+def sender_session(request: Request, key: str) -> Iterator[tuple[Session, Caller]]:
+    """As `staff_session`, for what scoped senders may also do (SPEC 9): the caller
+    carries the scopes they hold now (with HERALD_SCOPED_SENDERS unset, none: 403)."""
+    kinds = request.app.state.settings.scoped_kinds
+    with _request_session(request, key, kinds) as (session, caller):
+        yield session, caller

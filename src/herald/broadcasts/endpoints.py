@@ -24,12 +24,14 @@ from herald.api.pagination import (
 from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
 from herald.audit.service import actor_of, record
-from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
+from herald.auth.callers import Caller
+from herald.auth.dependencies import ApiKey, AuthenticatedBody, sender_session, staff_session
 from herald.broadcasts import repository, sending, service
 from herald.broadcasts.schemas import (
     DELIVERY_FIELDS,
     MESSAGE_FIELDS,
     ORDERINGS,
+    REVIEWS,
     STATES,
     BroadcastMessageOut,
     BroadcastMessageRequest,
@@ -38,6 +40,7 @@ from herald.broadcasts.schemas import (
     PatchedBroadcastMessageRequest,
     PreviewOut,
     PreviewRequest,
+    RejectRequest,
     RenderRequest,
     RetriedOut,
     SteeredOut,
@@ -47,12 +50,13 @@ from herald.broadcasts.schemas import (
     delivery_row_json,
     message_json,
     parse_message_input,
+    parse_reject,
 )
 from herald.core.addresses import email_error
 from herald.core.config import Settings
 from herald.core.db import Database
 from herald.core.errors import Invalid
-from herald.core.models import DeliveryProgress, DeliveryStatus, Steering
+from herald.core.models import DeliveryProgress, DeliveryStatus, ReviewAction, Steering
 from herald.core.text import check_message_text, read_text, text_problem
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
@@ -97,6 +101,23 @@ def _message_response(
     return JSONResponse(body, status_code=status_code)
 
 
+def _record(
+    session: Session,
+    request: Request,
+    caller: Caller,
+    action: str,
+    message: Any,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The audit entry of a change to a message; a scoped message's entry names its
+    scope (SPEC 9: every scoped action with the scope)."""
+    extra = dict(detail or {})
+    if message.scope_type is not None:
+        extra["scope"] = {"type": message.scope_type.value, "uuid": message.scope_uuid,
+                          "name": message.scope_name}  # fmt: skip
+    record(session, actor_of(request, caller.user), action, "message", message.uuid, extra)
+
+
 def _check_choices(name: str, values: list[str], choices: tuple[str, ...]) -> None:
     for value in values:
         if value not in choices:
@@ -136,6 +157,14 @@ def list_messages(
         list[str],
         Query(default_factory=list, description="repeatable", json_schema_extra=_enum(_ORDERINGS)),
     ],
+    review: Annotated[
+        list[str],
+        Query(
+            default_factory=list,
+            description="any of: the status of a scoped sender's request for review (SPEC 9)",
+            json_schema_extra=_enum(REVIEWS),
+        ),
+    ],
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,
@@ -143,19 +172,22 @@ def list_messages(
     states = state
     _check_choices("state", states, STATES)
     _check_choices("delivery", delivery, DELIVERY_FILTERS)
+    _check_choices("review", review, REVIEWS)
     if subject is not None and (problem := text_problem(subject)):
         raise Invalid.field("subject", problem)
     ordering = o or ["-created"]
     _check_choices("o", ordering, _ORDERINGS)
     pages = PageRequest.from_params(page, page_size)
-    with staff_session(request, key) as (session, _user):
-        total = repository.count_messages(session, states, subject, delivery)
+    with sender_session(request, key) as (session, caller):
+        visible = service.visible_to(caller)
+        total = repository.count_messages(session, states, subject, delivery, review, visible)
         if request.method == "HEAD":
             return count_response(total)
         pages.check(total)
         rows = repository.list_messages(
-            session, states, subject, ordering, pages.offset, pages.page_size, delivery
-        )
+            session, states, subject, ordering, pages.offset, pages.page_size, delivery, review,
+            visible,
+        )  # fmt: skip
         counts = service.delivery_counts(session, rows)
         chosen = wanted_fields(field, MESSAGE_FIELDS)
         with_emails = chosen is None or "emails" in chosen
@@ -195,14 +227,15 @@ def _messages_with_emails(
 )
 def create_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> Response:
     once = Idempotency.of(request, body.raw)
-    with staff_session(request, key) as (session, user):
+    with sender_session(request, key) as (session, caller):
+        user = caller.user
         if replayed := once.replay(session, user.uuid):
             return replayed
         data = parse_message_input(
             body.json_object(), partial=False, today=_settings(request).today()
         )
-        message = service.create_message(session, user, data)
-        record(session, actor_of(request, user), "message.create", "message", message.uuid)
+        message = service.create_message(session, caller, data)
+        _record(session, request, caller, "message.create", message)
         counts = service.delivery_counts(session, [message])
         return once.remember(session, user.uuid, _message_response(message, counts, None, 201))
 
@@ -215,8 +248,8 @@ def create_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> Re
 def retrieve_message(
     uuid: str, request: Request, key: ApiKey, field: Fields = None
 ) -> JSONResponse:
-    with staff_session(request, key) as (session, _user):
-        message = service.get_message(session, path_uuid(uuid))
+    with sender_session(request, key) as (session, caller):
+        message = service.get_message(session, path_uuid(uuid), caller)
         counts = service.delivery_counts(session, [message])
     return _message_response(message, counts, field)
 
@@ -230,13 +263,13 @@ def retrieve_message(
 def update_message(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
 ) -> JSONResponse:
-    with staff_session(request, key) as (session, user):
-        message_uuid = path_uuid(uuid)
+    with sender_session(request, key) as (session, caller):
+        message_uuid = path_uuid(uuid)  # an unparseable one is a 404 before the body's 400
         data = parse_message_input(
             body.json_object(), partial=False, today=_settings(request).today()
         )
-        message = service.update_message(session, message_uuid, data)
-        record(session, actor_of(request, user), "message.update", "message", message_uuid)
+        message = service.update_message(session, caller, message_uuid, data)
+        _record(session, request, caller, "message.update", message)
         counts = service.delivery_counts(session, [message])
     return _message_response(message, counts, None)
 
@@ -250,13 +283,13 @@ def update_message(
 def partial_update_message(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
 ) -> JSONResponse:
-    with staff_session(request, key) as (session, user):
-        message_uuid = path_uuid(uuid)
+    with sender_session(request, key) as (session, caller):
+        message_uuid = path_uuid(uuid)  # an unparseable one is a 404 before the body's 400
         data = parse_message_input(
             body.json_object(), partial=True, today=_settings(request).today()
         )
-        message = service.update_message(session, message_uuid, data)
-        record(session, actor_of(request, user), "message.update", "message", message_uuid)
+        message = service.update_message(session, caller, message_uuid, data)
+        _record(session, request, caller, "message.update", message)
         counts = service.delivery_counts(session, [message])
     return _message_response(message, counts, None)
 
@@ -268,10 +301,10 @@ def partial_update_message(
     responses={409: {"model": ErrorOut}, **_ERRORS},
 )
 def delete_message(uuid: str, request: Request, key: ApiKey) -> Response:
-    with staff_session(request, key) as (session, user):
-        message_uuid = path_uuid(uuid)
-        service.delete_message(session, message_uuid)
-        record(session, actor_of(request, user), "message.delete", "message", message_uuid)
+    with sender_session(request, key) as (session, caller):
+        message = service.get_message(session, path_uuid(uuid), caller)
+        service.delete_message(session, caller, message.uuid)
+        _record(session, request, caller, "message.delete", message)
     return Response(status_code=204)
 
 
@@ -281,14 +314,19 @@ def delete_message(uuid: str, request: Request, key: ApiKey) -> Response:
     responses={200: {"description": "Scheduled; no body"}, 409: {"model": ErrorOut}, **_ERRORS},
 )
 def schedule_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    """A scoped sender's schedule waits for staff review (SPEC 9): 202, unchanged."""
     once = Idempotency.of(request)
-    with staff_session(request, key) as (session, user):
+    with sender_session(request, key) as (session, caller):
+        user = caller.user
         if replayed := once.replay(session, user.uuid):
             return replayed
-        message_uuid = path_uuid(uuid)
-        service.schedule_message(session, message_uuid, _settings(request).today())
-        record(session, actor_of(request, user), "message.schedule", "message", message_uuid)
-        return once.remember(session, user.uuid, Response(status_code=200))
+        message = service.get_message(session, path_uuid(uuid), caller)
+        asked = service.schedule_message(session, caller, message.uuid, _settings(request).today())
+        action = "message.review-request" if asked else "message.schedule"
+        _record(
+            session, request, caller, action, message, {"action": "schedule"} if asked else None
+        )
+        return once.remember(session, user.uuid, Response(status_code=202 if asked else 200))
 
 
 @router.post(
@@ -301,14 +339,22 @@ def send_message(uuid: str, request: Request, key: ApiKey) -> Response:
     answer (`delivery.status` is `preparing` meanwhile)."""
     once = Idempotency.of(request)
     settings = _settings(request)
-    with staff_session(request, key) as (session, user):
+    with sender_session(request, key) as (session, caller):
+        user = caller.user
         if replayed := once.replay(session, user.uuid):
             return replayed
-        message_uuid = path_uuid(uuid)
+        message = service.get_message(session, path_uuid(uuid), caller)
+        message_uuid = message.uuid
+        if caller.scopes is not None and caller.review:
+            # A scoped sender's send waits for staff review (SPEC 9): 202, unchanged.
+            service.request_review(session, caller, message, ReviewAction.SEND)
+            _record(session, request, caller, "message.review-request", message,
+                    {"action": "send"})  # fmt: skip
+            return once.remember(session, user.uuid, Response(status_code=202))
         prepared = sending.send_message(
             session, message_uuid, settings.today(), settings.prepare_batch
         )
-        record(session, actor_of(request, user), "message.send", "message", message_uuid)
+        _record(session, request, caller, "message.send", message)
         response = once.remember(session, user.uuid, Response(status_code=200))
     if not prepared:
         # Carried on by this process after the answer; a delivery process
@@ -339,21 +385,23 @@ def _steering(
     """Steer a send; a pause or cancel (`halts`) answers once it holds (see settle)."""
     once = Idempotency.of(request)
     database = request.app.state.database
-    with staff_session(request, key) as (session, user):
+    with sender_session(request, key) as (session, caller):
+        user = caller.user
         if replayed := once.replay(session, user.uuid):
             return replayed
-        message_uuid = path_uuid(uuid)
+        message = service.get_message(session, path_uuid(uuid), caller)
+        message_uuid = message.uuid
         message_id = act(session, message_uuid)
-        record(session, actor_of(request, user), action, "message", message_uuid)
+        _record(session, request, caller, action, message)
     if halts is not None:
         # Committed: now wait until no worker holds a delivery of it, so that none
         # starts after this answer (SPEC 4.1), then answer with what it has become.
         sending.settle(database, message_id, halts is Steering.CANCELLED)
-    with staff_session(request, key) as (session, user):
-        message = service.get_message(session, message_uuid)
+    with sender_session(request, key) as (session, caller):
+        message = service.get_message(session, message_uuid, caller)
         counts = service.delivery_counts(session, [message])
         body = {"delivery": delivery_json(message, counts.get(message.id))}
-        return once.remember(session, user.uuid, JSONResponse(body))
+        return once.remember(session, caller.user.uuid, JSONResponse(body))
 
 
 _STEERING: dict[int | str, dict[str, Any]] = {
@@ -412,11 +460,13 @@ def list_deliveries(
     _check_choices("status", status or [], DELIVERY_STATUSES)
     statuses = [DeliveryStatus(value) for value in status or []]
     pages = PageRequest.from_params(page, page_size)
-    with staff_session(request, key) as (session, _user):
+    with sender_session(request, key) as (session, caller):
         message_uuid = path_uuid(uuid)
         if request.method == "HEAD":
-            return count_response(service.count_deliveries(session, message_uuid, statuses))
-        total, rows, bounces = service.deliveries_page(session, message_uuid, statuses, pages)
+            return count_response(service.count_deliveries(session, caller, message_uuid, statuses))
+        total, rows, bounces = service.deliveries_page(
+            session, caller, message_uuid, statuses, pages
+        )
     chosen = wanted_fields(field, DELIVERY_FIELDS)
     items = [select(delivery_row_json(r, bounces.get(r.id)), chosen) for r in rows]
     return list_response(request, items, total, pages)
@@ -430,13 +480,13 @@ def list_deliveries(
 def retry_failed(uuid: str, request: Request, key: ApiKey) -> Response:
     """Put a sent message's failed deliveries back in the queue."""
     once = Idempotency.of(request)
-    with staff_session(request, key) as (session, user):
+    with sender_session(request, key) as (session, caller):
+        user = caller.user
         if replayed := once.replay(session, user.uuid):
             return replayed
-        message_uuid = path_uuid(uuid)
-        retried = service.retry_failed(session, message_uuid)
-        record(session, actor_of(request, user), "message.retry-failed", "message", message_uuid,
-               {"retried": retried})  # fmt: skip
+        message = service.get_message(session, path_uuid(uuid), caller)
+        retried = service.retry_failed(session, caller, message.uuid)
+        _record(session, request, caller, "message.retry-failed", message, {"retried": retried})
         return once.remember(session, user.uuid, JSONResponse({"retried": retried}))
 
 
@@ -450,7 +500,8 @@ def render_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> JS
     """Render an unsaved subject and body for one recipient, exactly as delivery would
     (same placeholders, sandbox and limits); saves and sends nothing. A placeholder
     problem is a 400 naming the field and the line."""
-    with staff_session(request, key) as (session, user):
+    with sender_session(request, key) as (session, caller):
+        user = caller.user
         data = body.json_object()
         errors: dict[str, Any] = {}
         texts = {name: read_text(data, name, True, errors) for name in ("subject", "body")}
@@ -463,7 +514,7 @@ def render_message(request: Request, key: ApiKey, body: AuthenticatedBody) -> JS
             errors["email"] = [email_problem]
         if errors:
             raise Invalid(errors)
-        check_targeting(session, targeting, "query")
+        check_targeting(session, targeting, "query", service.scope_limit(caller))
         draft = service.Draft(texts["subject"], texts["body"])
         rendered = service.render_draft(
             session, draft, targeting, email, user, _settings(request).from_email
@@ -481,13 +532,13 @@ def preview_message(
     uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody
 ) -> JSONResponse:
     """The subject, text and HTML one recipient gets (`{"email": ...}`; default: the first)."""
-    with staff_session(request, key) as (session, _user):
+    with sender_session(request, key) as (session, caller):
         message_uuid = path_uuid(uuid)
         email = body.json_object().get("email")
         if email is not None and (problem := email_error(email)):
             raise Invalid.field("email", problem)
         preview = service.preview_message(
-            session, message_uuid, email, _settings(request).from_email
+            session, caller, message_uuid, email, _settings(request).from_email
         )
     return JSONResponse(preview)
 
@@ -504,14 +555,17 @@ async def send_test(uuid: str, request: Request, key: ApiKey, body: Authenticate
     once = Idempotency.of(request, body.raw)
 
     def render() -> tuple[Response | None, str, list[tuple[str, bytes]]]:
-        with staff_session(request, key) as (session, user):
+        with sender_session(request, key) as (session, caller):
+            user = caller.user
             if replayed := once.replay(session, user.uuid):
                 return replayed, user.uuid, []
-            message_uuid = path_uuid(uuid)
+            message = service.get_message(session, path_uuid(uuid), caller)
             addresses = _test_addresses(body.json_object())
-            mails = service.test_mails(session, message_uuid, addresses, settings.from_email)
-            record(session, actor_of(request, user), "message.test-send", "message", message_uuid,
-                   {"emails": addresses})  # fmt: skip
+            mails = service.test_mails(
+                session, caller, message.uuid, addresses, settings.from_email
+            )
+            _record(session, request, caller, "message.test-send", message,
+                    {"emails": addresses})  # fmt: skip
             return None, user.uuid, mails
 
     replayed, user_uuid, mails = await run_in_threadpool(render)
@@ -541,3 +595,56 @@ def _test_addresses(data: dict[str, Any]) -> list[str]:
     if errors:
         raise Invalid({"emails": errors})
     return list(dict.fromkeys(emails))
+
+
+# --- staff review of scoped senders' sends (SPEC 9) ----------------------------
+
+
+@router.post(
+    "/{uuid}/approve/",
+    operation_id="broadcast_messages_approve",
+    responses={200: {"description": "Approved and carried out"}, 409: {"model": ErrorOut},
+               **_ERRORS},
+)  # fmt: skip
+def approve_message(uuid: str, request: Request, key: ApiKey) -> Response:
+    """Carry out a scoped sender's waiting send or schedule, as if they had asked now."""
+    once = Idempotency.of(request)
+    settings = _settings(request)
+    with staff_session(request, key) as (session, user):
+        if replayed := once.replay(session, user.uuid):
+            return replayed
+        message = service.get_message(session, path_uuid(uuid))
+        prepared = service.approve(
+            session, user, message.uuid, settings.today(), settings.prepare_batch
+        )
+        record(session, actor_of(request, user), "message.approve", "message", message.uuid,
+               {"action": message.review_action.value if message.review_action else None,
+                "scope": {"type": message.scope_type.value if message.scope_type else None,
+                          "uuid": message.scope_uuid, "name": message.scope_name}})  # fmt: skip
+        response = once.remember(session, user.uuid, Response(status_code=200))
+    if not prepared:
+        response.background = BackgroundTask(
+            _prepare_in_background, request.app.state.database, message.uuid,
+            settings.prepare_batch,
+        )  # fmt: skip
+    return response
+
+
+@router.post(
+    "/{uuid}/reject/",
+    operation_id="broadcast_messages_reject",
+    responses={200: {"description": "Rejected"}, 409: {"model": ErrorOut}, **_ERRORS},
+    openapi_extra=json_request_body(RejectRequest),
+)
+def reject_message(uuid: str, request: Request, key: ApiKey, body: AuthenticatedBody) -> Response:
+    """Say no to a waiting request, with why (`{"note"}`, required)."""
+    once = Idempotency.of(request, body.raw)
+    with staff_session(request, key) as (session, user):
+        if replayed := once.replay(session, user.uuid):
+            return replayed
+        note = parse_reject(body.json_object())
+        message = service.get_message(session, path_uuid(uuid))
+        service.reject(session, user, message.uuid, note)
+        record(session, actor_of(request, user), "message.reject", "message", message.uuid,
+               {"note": note})  # fmt: skip
+        return once.remember(session, user.uuid, Response(status_code=200))

@@ -12,16 +12,32 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, insert, not_, null, or_, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    not_,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from herald.broadcasts.transitions import RULES, Change
+from herald.broadcasts.transitions import RULES, Change, ReviewGate
 from herald.core.db import rowcount, text_bytes
 from herald.core.models import (
     BroadcastMessage,
     DeliveryProgress,
     DeliveryStatus,
     MessageState,
+    ReviewAction,
+    ReviewStatus,
+    ScopeType,
     Steering,
 )
 from herald.delivery import outbox
@@ -44,6 +60,19 @@ class MessageRecord:
     send_at: date | None
     prepared: bool
     steering: Steering | None
+    # A scoped sender's message (SPEC 9), and its last review.
+    scope_type: ScopeType | None
+    scope_uuid: str | None
+    scope_name: str
+    review_status: ReviewStatus | None
+    review_action: ReviewAction | None
+    review_requested_by: str | None
+    review_requested_by_name: str
+    review_requested: datetime | None
+    review_decided_by: str | None
+    review_decided_by_name: str
+    review_decided: datetime | None
+    review_note: str | None
     # JSON text. None on a page of a list for a message whose addresses are too many
     # to carry along (INLINE_EMAILS_BYTES): read on its own when a client asks.
     emails: str | None = None
@@ -77,6 +106,18 @@ _COLUMNS = (
     BroadcastMessage.send_at,
     BroadcastMessage.prepared,
     BroadcastMessage.steering,
+    BroadcastMessage.scope_type,
+    BroadcastMessage.scope_uuid,
+    BroadcastMessage.scope_name,
+    BroadcastMessage.review_status,
+    BroadcastMessage.review_action,
+    BroadcastMessage.review_requested_by,
+    BroadcastMessage.review_requested_by_name,
+    BroadcastMessage.review_requested,
+    BroadcastMessage.review_decided_by,
+    BroadcastMessage.review_decided_by_name,
+    BroadcastMessage.review_decided,
+    BroadcastMessage.review_note,
     BroadcastMessage.emails,
 )
 # A page of messages carries the `emails` of the messages with up to this many bytes
@@ -114,10 +155,38 @@ def _in_progress(progress: str) -> Any:
     }[progress]
 
 
+@dataclass(frozen=True)
+class Visible:
+    """Which messages a caller may see: None for staff (all); else the (type, uuid)
+    of the scopes they hold now (SPEC 9)."""
+
+    scopes: tuple[tuple[str, str], ...] | None = None
+
+    def condition(self) -> Any:
+        if self.scopes is None:
+            return None
+        if not self.scopes:
+            return BroadcastMessage.id.is_(None)  # holds nothing: sees nothing
+        return tuple_(BroadcastMessage.scope_type, BroadcastMessage.scope_uuid).in_(
+            list(self.scopes)
+        )
+
+
+EVERY_MESSAGE = Visible()
+
+
 def _filters(
-    states: Sequence[str], subject: str | None, deliveries: Sequence[str] = ()
+    states: Sequence[str],
+    subject: str | None,
+    deliveries: Sequence[str] = (),
+    reviews: Sequence[str] = (),
+    visible: Visible = EVERY_MESSAGE,
 ) -> list[Any]:
     conditions: list[Any] = []
+    if (limit := visible.condition()) is not None:
+        conditions.append(limit)
+    if reviews:
+        conditions.append(BroadcastMessage.review_status.in_(list(reviews)))
     if deliveries:
         conditions.append(or_(*(_in_progress(value) for value in deliveries)))
     if states:
@@ -128,12 +197,17 @@ def _filters(
 
 
 def count_messages(
-    session: Session, states: Sequence[str], subject: str | None, deliveries: Sequence[str] = ()
+    session: Session,
+    states: Sequence[str],
+    subject: str | None,
+    deliveries: Sequence[str] = (),
+    reviews: Sequence[str] = (),
+    visible: Visible = EVERY_MESSAGE,
 ) -> int:
     statement = (
         select(func.count())
         .select_from(BroadcastMessage)
-        .where(*_filters(states, subject, deliveries))
+        .where(*_filters(states, subject, deliveries, reviews, visible))
     )
     return int(session.connection().execute(statement).scalar() or 0)
 
@@ -146,6 +220,8 @@ def list_messages(
     offset: int,
     limit: int,
     deliveries: Sequence[str] = (),
+    reviews: Sequence[str] = (),
+    visible: Visible = EVERY_MESSAGE,
 ) -> list[MessageRecord]:
     order_by: list[Any] = []
     for name in ordering:
@@ -165,7 +241,7 @@ def list_messages(
                 else_=null(),
             ).label("emails"),
         )
-        .where(*_filters(states, subject, deliveries))
+        .where(*_filters(states, subject, deliveries, reviews, visible))
         .order_by(*order_by)
         .offset(offset)
         .limit(limit)
@@ -203,6 +279,16 @@ def change_state(
     in one statement."""
     rule = RULES[change]
     conditions = [BroadcastMessage.id == message_id, BroadcastMessage.state.in_(rule.from_states)]
+    if rule.review == ReviewGate.NOT_WAITING:
+        # Nothing sends or schedules a message waiting for review (SPEC 9).
+        conditions.append(
+            or_(
+                BroadcastMessage.review_status.is_(None),
+                BroadcastMessage.review_status != ReviewStatus.WAITING,
+            )
+        )
+    elif rule.review == ReviewGate.WAITING:
+        conditions.append(BroadcastMessage.review_status == ReviewStatus.WAITING)
     if rule.due_only or rule.day_to_come:
         if today is None:
             raise ValueError(f"{change} needs today's date")
@@ -249,7 +335,14 @@ def due_scheduled_messages(session: Session, today: date) -> list[str]:
     rule = RULES[Change.SEND_DUE]
     statement = (
         select(BroadcastMessage.uuid)
-        .where(BroadcastMessage.state.in_(rule.from_states), BroadcastMessage.send_at <= today)
+        .where(
+            BroadcastMessage.state.in_(rule.from_states),
+            BroadcastMessage.send_at <= today,
+            or_(
+                BroadcastMessage.review_status.is_(None),
+                BroadcastMessage.review_status != ReviewStatus.WAITING,
+            ),
+        )
         .order_by(BroadcastMessage.send_at, BroadcastMessage.id)
     )
     return list(session.scalars(statement))
@@ -381,3 +474,17 @@ def count_by_state(session: Session) -> dict[MessageState, int]:
     for state, count in session.connection().execute(statement):
         counts[MessageState(state)] = int(count)
     return counts
+
+
+def reviews_waiting(session: Session) -> tuple[int, datetime | None]:
+    """How many requests for review wait, and since when the oldest (SPEC 9)."""
+    row = (
+        session.connection()
+        .execute(
+            select(func.count(), func.min(BroadcastMessage.review_requested)).where(
+                BroadcastMessage.review_status == ReviewStatus.WAITING
+            )
+        )
+        .one()
+    )
+    return int(row[0] or 0), row[1]

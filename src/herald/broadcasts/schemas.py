@@ -25,7 +25,13 @@ from herald.broadcasts.repository import MessageRecord
 from herald.broadcasts.sending import progress
 from herald.core.clock import wire_time
 from herald.core.errors import Invalid
-from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState
+from herald.core.models import (
+    DeliveryProgress,
+    DeliveryStatus,
+    MessageState,
+    ReviewStatus,
+    ScopeType,
+)
 from herald.core.text import BODY_MAX, MISSING, SUBJECT_RULE, check_message_text, read_text
 from herald.recipients.schemas import NamedRef
 from herald.recipients.targeting import Targeting, targeting_from_json
@@ -42,7 +48,10 @@ MESSAGE_FIELDS = (
     "state",
     "send_at",
     "delivery",
+    "scope",
+    "review",
 )
+REVIEWS = tuple(status.value for status in ReviewStatus)
 DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at", "bounce")
 ORDERINGS = ("created", "subject", "author_full_name")
 
@@ -62,6 +71,8 @@ class MessageInput:
     # A template's UUID: fills the subject or body the request leaves out, on create,
     # PUT and PATCH alike (service.fill_from_template).
     template: str | None = None
+    # A scoped sender's choice of scope on create, when the query fits several (SPEC 9).
+    scope: tuple[ScopeType, str] | None = None
 
 
 def parse_send_at(value: Any, today: date) -> tuple[date | None, list[str] | None]:
@@ -78,6 +89,20 @@ def parse_send_at(value: Any, today: date) -> tuple[date | None, list[str] | Non
     if day < today:
         return None, [f"{PAST_DATE} Today is {today.isoformat()}."]
     return day, None
+
+
+def parse_scope(value: Any) -> tuple[tuple[ScopeType, str] | None, str | None]:
+    """`{"type": "provider" | "organisation", "uuid": ...}`."""
+    if not isinstance(value, dict) or set(value) != {"type", "uuid"}:
+        return None, 'Give scope as {"type": "provider" or "organisation", "uuid": ...}.'
+    try:
+        kind = ScopeType(value["type"])
+    except ValueError:
+        return None, f'"{value["type"]}" is not a scope type: provider or organisation.'
+    uuid = parse_uuid(value["uuid"])
+    if uuid is None:
+        return None, f'"{value["uuid"]}" is not a valid UUID.'
+    return (kind, uuid), None
 
 
 def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> MessageInput:
@@ -98,6 +123,10 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
         if problem:
             errors["query"] = problem
         result.targeting = targeting
+    if data.get("scope") is not None and not partial:
+        result.scope, scope_problem = parse_scope(data["scope"])
+        if scope_problem:
+            errors["scope"] = [scope_problem]
     if "send_at" in data:
         day, problem = parse_send_at(data["send_at"], today)
         if problem:
@@ -140,7 +169,33 @@ def message_json(
         "state": row.state,
         "send_at": row.send_at.isoformat() if row.send_at else None,
         "delivery": delivery_json(row, counts),
+        "scope": scope_json(row),
+        "review": review_json(row),
     }
+
+
+def scope_json(row: MessageRecord) -> dict[str, Any] | None:
+    """A scoped sender's message's scope (SPEC 9); null for a staff message."""
+    if row.scope_type is None:
+        return None
+    return {"type": row.scope_type.value, "uuid": row.scope_uuid, "name": row.scope_name}
+
+
+def review_json(row: MessageRecord) -> dict[str, Any] | None:
+    """Its last request for staff review; null when none was ever needed."""
+    if row.review_status is None:
+        return None
+    return {
+        "status": row.review_status.value,
+        "action": row.review_action.value if row.review_action else None,
+        "requested_by": {"uuid": row.review_requested_by,
+                         "full_name": row.review_requested_by_name},
+        "requested": wire_time(row.review_requested) if row.review_requested else None,
+        "decided_by": {"uuid": row.review_decided_by, "full_name": row.review_decided_by_name}
+        if row.review_decided_by else None,
+        "decided": wire_time(row.review_decided) if row.review_decided else None,
+        "note": row.review_note,
+    }  # fmt: skip
 
 
 def delivery_row_json(row: Any, bounce: BounceRecord | None) -> dict[str, Any]:
@@ -258,6 +313,32 @@ class RetriedOut(BaseModel):
     retried: int = Field(description="failed deliveries put back in the queue")
 
 
+class ScopeOut(BaseModel):
+    type: ScopeType
+    uuid: str
+    name: str
+
+
+class ScopeIn(BaseModel):
+    type: ScopeType
+    uuid: Uuid
+
+
+class PersonOut(BaseModel):
+    uuid: str | None
+    full_name: str
+
+
+class ReviewOut(BaseModel):
+    status: ReviewStatus
+    action: Literal["send", "schedule"]
+    requested_by: PersonOut
+    requested: datetime | None
+    decided_by: PersonOut | None
+    decided: datetime | None
+    note: str | None
+
+
 class BroadcastMessageOut(BaseModel):
     uuid: str = Field(description="32 hex digits")
     created: datetime
@@ -269,6 +350,10 @@ class BroadcastMessageOut(BaseModel):
     state: MessageState
     send_at: date | None
     delivery: DeliveryCounts = Field(description="Herald's addition: the outbox, counted")
+    scope: ScopeOut | None = Field(
+        description="a scoped sender's message: the provider or organisation it is for (SPEC 9)"
+    )
+    review: ReviewOut | None = Field(description="its last request for staff review (SPEC 9)")
 
 
 class BroadcastMessageRequest(BaseModel):
@@ -283,6 +368,9 @@ class BroadcastMessageRequest(BaseModel):
         None, description='null, or the string "null", means no targeting'
     )
     send_at: date | None = Field(None, description="today or later")
+    scope: ScopeIn | None = Field(
+        None, description="create, scoped senders: which of their scopes, when several fit"
+    )
 
 
 class PatchedBroadcastMessageRequest(BaseModel):
@@ -301,3 +389,22 @@ class PatchedBroadcastMessageRequest(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class RejectRequest(BaseModel):
+    """`POST /{uuid}/reject/`: why (the sender reads it)."""
+
+    note: str = Field(min_length=1, max_length=2000)
+
+
+def parse_reject(data: dict[str, Any]) -> str:
+    errors: dict[str, Any] = {}
+    note = read_text(data, "note", True, errors)
+    if not errors and len(note) > 2000:
+        errors["note"] = ["Ensure this field has no more than 2000 characters."]
+    unknown = set(data) - {"note"}
+    if unknown:
+        errors.update({name: ["Unknown field."] for name in sorted(unknown)})
+    if errors:
+        raise Invalid(errors)
+    return str(note)

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import date
+from typing import Any
 
 import orjson
 from sqlalchemy import func
@@ -34,12 +35,13 @@ from herald.broadcasts.repository import MessageRecord
 from herald.broadcasts.transitions import RULES, Change
 from herald.core.clock import utc_now
 from herald.core.db import Database
-from herald.core.errors import NoRecipients, NotFound, WrongState
+from herald.core.errors import NoRecipients, NotFound, WaitingForReview, WrongState
 from herald.core.models import (
     BroadcastMessage,
     DeliveryProgress,
     DeliveryStatus,
     MessageState,
+    ReviewStatus,
     Steering,
     User,
 )
@@ -81,6 +83,7 @@ def send_message(
     today: date,
     batch: int = FIRST_BATCH,
     change: Change = Change.SEND,
+    also: Mapping[str, Any] | None = None,
 ) -> bool:
     """Mark the message SENT and queue its first batch, in the caller's transaction.
 
@@ -104,12 +107,16 @@ def send_message(
             "prepared": False,
             "prepare_cursor": None,
             "steering": None,
+            **(also or {}),  # an approval's decision, written in the same statement
         },
         today,
     )
     if not flipped:
-        if repository.get_message(session, uuid) is None:
+        current = repository.get_message(session, uuid)
+        if current is None:
             raise NotFound()
+        if current.review_status == ReviewStatus.WAITING and current.state != MessageState.SENT:
+            raise WaitingForReview()
         raise WrongState.valid_states(*RULES[change].from_states)
     # Read again now that the flip holds the row: an edit that landed between the
     # first read and the flip is what is sent.

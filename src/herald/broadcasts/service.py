@@ -15,16 +15,32 @@ import orjson
 from sqlalchemy.orm import Session
 
 from herald.api.pagination import PageRequest
+from herald.auth.callers import Caller
 from herald.bounces import repository as bounces
 from herald.bounces.repository import BounceRecord
-from herald.broadcasts import repository
-from herald.broadcasts.repository import MessageRecord
+from herald.broadcasts import repository, sending
+from herald.broadcasts.repository import EVERY_MESSAGE, MessageRecord, Visible
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
 from herald.broadcasts.sending import person_of
 from herald.broadcasts.transitions import EDITABLE, RULES, Change
 from herald.core.clock import utc_now
-from herald.core.errors import Conflict, Invalid, NoRecipients, NotFound, WrongState
-from herald.core.models import DeliveryProgress, DeliveryStatus, MessageState, Steering, User
+from herald.core.errors import (
+    Conflict,
+    Invalid,
+    NoRecipients,
+    NotFound,
+    WaitingForReview,
+    WrongState,
+)
+from herald.core.models import (
+    DeliveryProgress,
+    DeliveryStatus,
+    MessageState,
+    ReviewAction,
+    ReviewStatus,
+    Steering,
+    User,
+)
 from herald.core.text import check_message_text, looks_like_html
 from herald.delivery import outbox
 from herald.delivery.mail import (
@@ -35,8 +51,15 @@ from herald.delivery.mail import (
     render_message,
 )
 from herald.personalisation import TemplateProblem
-from herald.recipients.service import Audience, check_targeting, outside_recipient
+from herald.recipients.service import (
+    Audience,
+    ScopeLimit,
+    check_targeting,
+    outside_recipient,
+    scoped_query,
+)
 from herald.recipients.targeting import Targeting, targeting_from_stored
+from herald.roles.scopes import HeldScopes, Scope, choose
 from herald.suppressions.service import refuse_suppressed
 from herald.templates import repository as template_repository
 
@@ -59,11 +82,40 @@ def delivery_counts(session: Session, rows: Sequence[Any]) -> dict[int, dict[Del
     return outbox.delivery_counts(session, sent) if sent else {}
 
 
-def get_message(session: Session, uuid: str) -> MessageRecord:
+def visible_to(caller: Caller | None) -> Visible:
+    """Which messages `caller` sees: staff all; a scoped sender those of the scopes
+    they hold now (SPEC 9)."""
+    if caller is None or caller.scopes is None:
+        return EVERY_MESSAGE
+    return Visible(tuple(caller.scopes.keys()))
+
+
+def get_message(session: Session, uuid: str, caller: Caller | None = None) -> MessageRecord:
+    """The message, if `caller` may see it; any other is a 404, as if it did not exist."""
     row: MessageRecord | None = repository.get_message(session, uuid)
     if row is None:
         raise NotFound()
+    if caller is not None and caller.scopes is not None and not _holds(caller.scopes, row):
+        raise NotFound()
     return row
+
+
+def _holds(held: HeldScopes, row: MessageRecord) -> bool:
+    if row.scope_type is None:
+        return False
+    return (row.scope_type.value, row.scope_uuid) in set(held.keys())
+
+
+def _scope_of(row: MessageRecord) -> Scope | None:
+    if row.scope_type is None or row.scope_uuid is None:
+        return None
+    return Scope(row.scope_type, row.scope_uuid, row.scope_name)
+
+
+def scope_limit(caller: Caller, row: MessageRecord | None = None) -> ScopeLimit | None:
+    if caller.scopes is None:
+        return None
+    return ScopeLimit(caller.scopes, _scope_of(row) if row is not None else None)
 
 
 def fill_from_template(session: Session, data: MessageInput) -> None:
@@ -86,10 +138,19 @@ def fill_from_template(session: Session, data: MessageInput) -> None:
         raise Invalid(errors)
 
 
-def create_message(session: Session, author: User, data: MessageInput) -> MessageRecord:
+def create_message(session: Session, caller: Caller, data: MessageInput) -> MessageRecord:
+    author = caller.user
     fill_from_template(session, data)
     targeting = data.targeting if data.targeting is not UNSET else Targeting()
-    stored = check_targeting(session, targeting, "query")
+    stored = check_targeting(session, targeting, "query", scope_limit(caller))
+    scope: Scope | None = None
+    if caller.scopes is not None:
+        # A scoped sender's message is written in the one scope its query fits.
+        scope, query_errors, scope_errors = choose(
+            caller.scopes, scoped_query(targeting), data.scope
+        )
+        if query_errors or scope_errors:
+            raise Invalid({"query": query_errors} if query_errors else {"scope": scope_errors})
     # `send_to_me` means the author: the one person a scheduled send can name.
     emails = Audience(session, targeting, author).addresses_json()
     uuid = uuid_lib.uuid4().hex
@@ -106,6 +167,9 @@ def create_message(session: Session, author: User, data: MessageInput) -> Messag
             "author_full_name": author.full_name,
             "state": DRAFT,
             "send_at": data.send_at if data.send_at is not UNSET else None,
+            "scope_type": scope.type if scope else None,
+            "scope_uuid": scope.uuid if scope else None,
+            "scope_name": scope.name if scope else "",
         },
     )
     return get_message(session, uuid)
@@ -117,18 +181,27 @@ def _conflict_or_missing(session: Session, uuid: str, valid: tuple[str, ...]) ->
     return WrongState.valid_states(*valid)
 
 
-def update_message(session: Session, uuid: str, data: MessageInput) -> MessageRecord:
-    row = get_message(session, uuid)
+def update_message(
+    session: Session, caller: Caller, uuid: str, data: MessageInput
+) -> MessageRecord:
+    row = get_message(session, uuid, caller)
     if row.state not in EDITABLE:
         raise WrongState.valid_states(*EDITABLE)
     fill_from_template(session, data)
     values: dict[str, Any] = {}
+    if row.review_status == ReviewStatus.WAITING:
+        # An edit withdraws a request for review: what staff would approve changed.
+        values["review_status"] = ReviewStatus.WITHDRAWN
+    if caller.scopes is not None and caller.review and row.state == SCHEDULED:
+        # Staff approved the day for what the message said then: changed, it waits
+        # for a new review before it is scheduled again.
+        values["state"] = DRAFT
     if data.subject is not UNSET:
         values["subject"] = data.subject
     if data.body is not UNSET:
         values["body"] = data.body
     if data.targeting is not UNSET:
-        stored = check_targeting(session, data.targeting, "query")
+        stored = check_targeting(session, data.targeting, "query", scope_limit(caller, row))
         values["query"] = orjson.dumps(stored).decode()
         values["emails"] = Audience(session, data.targeting, _author(session, row)).addresses_json()
     if data.send_at is not UNSET:
@@ -141,8 +214,8 @@ def update_message(session: Session, uuid: str, data: MessageInput) -> MessageRe
     return get_message(session, uuid)
 
 
-def delete_message(session: Session, uuid: str) -> None:
-    row = get_message(session, uuid)
+def delete_message(session: Session, caller: Caller, uuid: str) -> None:
+    row = get_message(session, uuid, caller)
     if repository.delete_unless_delivering(session, row.id):
         return
     counts = outbox.delivery_counts(session, [row.id]).get(row.id, {})
@@ -152,8 +225,10 @@ def delete_message(session: Session, uuid: str) -> None:
     )
 
 
-def schedule_message(session: Session, uuid: str, today: date) -> None:
-    row = get_message(session, uuid)
+def schedule_message(session: Session, caller: Caller, uuid: str, today: date) -> bool:
+    """Schedule the message; or, for a scoped sender under review, ask staff to
+    (SPEC 9): True when that request is what happened."""
+    row = get_message(session, uuid, caller)
     if row.state not in EDITABLE:
         raise WrongState.valid_states(*EDITABLE)
     if row.send_at is None:
@@ -162,18 +237,106 @@ def schedule_message(session: Session, uuid: str, today: date) -> None:
         raise Invalid.field(
             "send_at", f"{PAST_DATE} Today is {today.isoformat()}; it is {row.send_at.isoformat()}."
         )
+    if caller.scopes is not None and caller.review:
+        request_review(session, caller, row, ReviewAction.SCHEDULE)
+        return True
     if not repository.change_state(session, row.id, Change.SCHEDULE, {"state": SCHEDULED}, today):
         # Sent, deleted or its day cleared since it was read: say which.
         row = get_message(session, uuid)
+        if row.review_status == ReviewStatus.WAITING:
+            raise WaitingForReview()
         if row.state in RULES[Change.SCHEDULE].from_states:
             raise Invalid.field("send_at", "Set send_at to the day to send the message on.")
         raise WrongState.valid_states(*RULES[Change.SCHEDULE].from_states)
+    return False
 
 
-def retry_failed(session: Session, uuid: str) -> int:
+# --- staff review of scoped senders' sends (SPEC 9) ------------------------------
+
+
+def request_review(
+    session: Session, caller: Caller, row: MessageRecord, action: ReviewAction
+) -> None:
+    """Ask staff to send or schedule the message; it stays as it is meanwhile. What
+    the action would refuse now (nobody reached) is refused now, not at approval."""
+    if action == ReviewAction.SEND:
+        audience = Audience(
+            session, targeting_from_stored(orjson.loads(row.query)), _author(session, row)
+        )
+        if not audience.reaches_anyone():
+            raise NoRecipients()
+    values = {
+        "review_status": ReviewStatus.WAITING,
+        "review_action": action,
+        "review_requested_by": caller.user.uuid,
+        "review_requested_by_name": caller.user.full_name or caller.user.email,
+        "review_requested": utc_now(),
+        "review_decided_by": None,
+        "review_decided_by_name": "",
+        "review_decided": None,
+        "review_note": None,
+    }
+    if not repository.change_state(session, row.id, Change.REQUEST_REVIEW, values):
+        raise _conflict_or_missing(session, row.uuid, RULES[Change.REQUEST_REVIEW].from_states)
+
+
+def _decided(by: User, status: ReviewStatus, note: str | None = None) -> dict[str, Any]:
+    return {
+        "review_status": status,
+        "review_decided_by": by.uuid,
+        "review_decided_by_name": by.full_name or by.email,
+        "review_decided": utc_now(),
+        "review_note": note,
+    }
+
+
+def _not_waiting(session: Session, uuid: str) -> Exception:
+    if repository.get_message(session, uuid) is None:
+        return NotFound()
+    return WrongState.valid_review_statuses(ReviewStatus.WAITING)
+
+
+def approve(session: Session, staff: User, uuid: str, today: date, batch: int) -> bool:
+    """Carry out a waiting request as if its requester had asked (the audience
+    resolved now); False when a send's audience is still being queued. A request
+    no longer waiting (decided, withdrawn by an edit, approved by someone else a
+    moment ago) is a 409: one outcome."""
+    row = get_message(session, uuid)
+    if row.review_status != ReviewStatus.WAITING:
+        raise _not_waiting(session, uuid)
+    decided = _decided(staff, ReviewStatus.APPROVED)
+    if row.review_action == ReviewAction.SEND:
+        try:
+            return sending.send_message(
+                session, uuid, today, batch, change=Change.APPROVE_SEND, also=decided
+            )
+        except WrongState:
+            raise _not_waiting(session, uuid) from None
+    if row.send_at is None or row.send_at < today:
+        raise Invalid.field(
+            "send_at", f"{PAST_DATE} The day asked for has passed; the sender sets a new one."
+        )
+    if not repository.change_state(
+        session, row.id, Change.APPROVE_SCHEDULE, {"state": SCHEDULED, **decided}, today
+    ):
+        raise _not_waiting(session, uuid)
+    return True
+
+
+def reject(session: Session, staff: User, uuid: str, note: str) -> None:
+    """Say no, with why: the message stays editable, its sender sees the note."""
+    row = get_message(session, uuid)
+    values = _decided(staff, ReviewStatus.REJECTED, note)
+    if row.review_status != ReviewStatus.WAITING or not repository.change_state(
+        session, row.id, Change.REJECT, values
+    ):
+        raise _not_waiting(session, uuid)
+
+
+def retry_failed(session: Session, caller: Caller, uuid: str) -> int:
     """Put a sent message's failed deliveries back in the queue; returns how many.
     Not for a cancelled message: nothing of it is to be sent any more."""
-    row = get_message(session, uuid)
+    row = get_message(session, uuid, caller)
     if row.state != SENT:
         raise WrongState.valid_states(SENT)
     if row.steering == Steering.CANCELLED:
@@ -191,11 +354,15 @@ def prune_deliveries(session: Session, sent_before: datetime) -> int:
 
 
 def deliveries_page(
-    session: Session, uuid: str, statuses: list[DeliveryStatus], pages: PageRequest
+    session: Session,
+    caller: Caller,
+    uuid: str,
+    statuses: list[DeliveryStatus],
+    pages: PageRequest,
 ) -> tuple[int, Sequence[Any], dict[int, BounceRecord]]:
     """How many deliveries match, the requested page of them (a page past the end is
     404), and the bounce of each bounced one."""
-    row = get_message(session, uuid)
+    row = get_message(session, uuid, caller)
     total = outbox.count_deliveries(session, row.id, statuses)
     pages.check(total)
     rows = outbox.list_deliveries(session, row.id, statuses, pages.offset, pages.page_size)
@@ -203,8 +370,10 @@ def deliveries_page(
     return total, rows, bounces.latest_for_deliveries(session, bounced)
 
 
-def count_deliveries(session: Session, uuid: str, statuses: list[DeliveryStatus]) -> int:
-    return outbox.count_deliveries(session, get_message(session, uuid).id, statuses)
+def count_deliveries(
+    session: Session, caller: Caller, uuid: str, statuses: list[DeliveryStatus]
+) -> int:
+    return outbox.count_deliveries(session, get_message(session, uuid, caller).id, statuses)
 
 
 # --- previews and test sends -------------------------------------------------
@@ -278,8 +447,10 @@ def render_draft(
     return {"email": address, "subject": subject, "text": text, "html": html}
 
 
-def preview_message(session: Session, uuid: str, email: str | None, sender: str) -> dict[str, Any]:
-    row = get_message(session, uuid)
+def preview_message(
+    session: Session, caller: Caller, uuid: str, email: str | None, sender: str
+) -> dict[str, Any]:
+    row = get_message(session, uuid, caller)
     found = _recipient(session, row, email)
     if found is None:
         if email is None:
@@ -291,11 +462,19 @@ def preview_message(session: Session, uuid: str, email: str | None, sender: str)
 
 
 def test_mails(
-    session: Session, uuid: str, addresses: list[str], sender: str
+    session: Session, caller: Caller, uuid: str, addresses: list[str], sender: str
 ) -> list[tuple[str, bytes]]:
     """The message rendered for each test address, marked as a test in the subject.
-    Nothing about the message, its state or its deliveries changes."""
-    row = get_message(session, uuid)
+    Nothing about the message, its state or its deliveries changes. A scoped sender
+    tests on their own address only (SPEC 9)."""
+    row = get_message(session, uuid, caller)
+    if caller.scopes is not None:
+        mine = caller.user.email.lower()
+        others = [a for a in addresses if a.lower() != mine]
+        if others or not mine:
+            raise Invalid.field(
+                "emails", f"You may send a test to your own address only ({caller.user.email})."
+            )
     refuse_suppressed(session, addresses, "emails")
     mails = []
     for address in addresses:

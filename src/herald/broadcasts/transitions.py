@@ -23,6 +23,18 @@ class Change(StrEnum):
     SCHEDULE = "schedule"  # POST .../schedule/
     SEND = "send"  # POST .../send/: a person sends now
     SEND_DUE = "send-due"  # the scheduler sends what is due
+    REQUEST_REVIEW = "request-review"  # a scoped sender asks to send or schedule (SPEC 9)
+    APPROVE_SEND = "approve-send"  # staff approve a waiting send: it is sent
+    APPROVE_SCHEDULE = "approve-schedule"  # staff approve a waiting schedule
+    REJECT = "reject"  # staff reject a waiting request
+
+
+class ReviewGate(StrEnum):
+    """What a change needs of the message's staff review (SPEC 9)."""
+
+    ANY = "any"
+    NOT_WAITING = "not-waiting"  # nothing sends or schedules a waiting message
+    WAITING = "waiting"  # only a waiting request is approved or rejected
 
 
 @dataclass(frozen=True)
@@ -34,17 +46,25 @@ class Rule:
     from_states: tuple[MessageState, ...]
     due_only: bool = False
     day_to_come: bool = False
+    review: ReviewGate = ReviewGate.ANY
 
 
 RULES: dict[Change, Rule] = {
+    # An edit of a message waiting for review withdraws the request (same UPDATE).
     Change.EDIT: Rule((DRAFT, SCHEDULED)),
     # The day is checked where the state flips: an edit that clears it meanwhile
     # cannot leave a message SCHEDULED without a day.
-    Change.SCHEDULE: Rule((DRAFT, SCHEDULED), day_to_come=True),
-    Change.SEND: Rule((DRAFT, SCHEDULED)),
+    Change.SCHEDULE: Rule((DRAFT, SCHEDULED), day_to_come=True, review=ReviewGate.NOT_WAITING),
+    Change.SEND: Rule((DRAFT, SCHEDULED), review=ReviewGate.NOT_WAITING),
     # Only what is still scheduled and due when the send happens: a message
     # un-scheduled or moved to a later day after the scheduler listed it stays.
-    Change.SEND_DUE: Rule((SCHEDULED,), due_only=True),
+    Change.SEND_DUE: Rule((SCHEDULED,), due_only=True, review=ReviewGate.NOT_WAITING),
+    Change.REQUEST_REVIEW: Rule((DRAFT, SCHEDULED)),
+    # Approving carries out the request: only a request still waiting (an edit
+    # that withdrew it, or another approval, wins or loses in one statement).
+    Change.APPROVE_SEND: Rule((DRAFT, SCHEDULED), review=ReviewGate.WAITING),
+    Change.APPROVE_SCHEDULE: Rule((DRAFT, SCHEDULED), day_to_come=True, review=ReviewGate.WAITING),
+    Change.REJECT: Rule((DRAFT, SCHEDULED), review=ReviewGate.WAITING),
 }
 
 EDITABLE = RULES[Change.EDIT].from_states

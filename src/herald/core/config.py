@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from herald.core.models import ScopeType
+
 # SPEC 6. (A package move once renamed it var/herald.core.db by mistake: core/db.py
 # `adopt_misnamed_default` moves such a file back where it belongs.)
 DEFAULT_DATABASE_URL = "sqlite:///./var/herald.db"
@@ -69,6 +71,10 @@ class Settings(BaseSettings):
     oidc_user_claim: str = "sub"
     oidc_user_field: Literal["username", "uuid", "email"] = "username"
     oidc_label: str = "Sign in with your organisation"
+    # Senders beyond staff (SPEC 9): "providers", "owners" or both, comma-separated;
+    # unset: only staff and support. Their sends wait for staff review unless off.
+    scoped_senders: str | None = None
+    scoped_review: bool = True
     max_body_bytes: int = 1_048_576  # larger request bodies are refused with 413
     # Seconds a client has for a request's line and headers (0 would close every connection).
     header_timeout: Annotated[float, Field(gt=0)] = 10.0
@@ -110,6 +116,26 @@ class Settings(BaseSettings):
                 "(Herald adds '+<tag>' to it)"
             )
         return value
+
+    @field_validator("scoped_senders")
+    @classmethod
+    def _known_senders(cls, value: str | None) -> str | None:
+        words = {w.strip() for w in (value or "").split(",") if w.strip()}
+        if unknown := words - {"providers", "owners"}:
+            raise ValueError(
+                f"HERALD_SCOPED_SENDERS names {', '.join(sorted(unknown))}: "
+                "use providers, owners, or both (comma-separated)"
+            )
+        return ",".join(sorted(words)) or None
+
+    @property
+    def scoped_kinds(self) -> frozenset[ScopeType]:
+        """Which scoped senders may send (SPEC 9); empty: staff and support only."""
+        words = set((self.scoped_senders or "").split(","))
+        kinds = {ScopeType.PROVIDER} if "providers" in words else set()
+        if "owners" in words:
+            kinds.add(ScopeType.ORGANISATION)
+        return frozenset(kinds)
 
     @property
     def secret(self) -> bytes:

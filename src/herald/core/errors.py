@@ -37,6 +37,13 @@ class NoRecipients(Invalid):
         super().__init__({"detail": "The message has no recipients."})
 
 
+class Forbidden(DomainError):
+    """The caller may not do this at all (403), whatever the input."""
+
+    def __init__(self, detail: str = "You do not have permission to perform this action.") -> None:
+        super().__init__({"detail": detail})
+
+
 class NotFound(DomainError):
     def __init__(self, detail: str = "Not found.") -> None:
         super().__init__({"detail": detail})
@@ -60,3 +67,17 @@ class WrongState(Conflict):
     @classmethod
     def valid_delivery_statuses(cls, *statuses: str) -> WrongState:
         return cls(f"Valid delivery statuses for operation: {', '.join(statuses)}.")
+
+    @classmethod
+    def valid_review_statuses(cls, *statuses: str) -> WrongState:
+        return cls(f"Valid review statuses for operation: {', '.join(statuses)}.")
+
+
+class WaitingForReview(Conflict):
+    """A message waiting for staff review is not sent or scheduled by anything (SPEC 9)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This message is waiting for staff review; approve or reject it, or edit it to "
+            "withdraw the request."
+        )

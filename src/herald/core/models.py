@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0015"
+SCHEMA_HEAD = "0016"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -67,6 +67,27 @@ class Steering(StrEnum):
 
     PAUSED = "paused"
     CANCELLED = "cancelled"
+
+
+class ScopeType(StrEnum):
+    """Whose people a scoped sender's message reaches (SPEC 9)."""
+
+    PROVIDER = "provider"  # a service provider's offerings
+    ORGANISATION = "organisation"  # an organisation (customer) of the portal
+
+
+class ReviewStatus(StrEnum):
+    """Staff review of a scoped sender's send or schedule (SPEC 9)."""
+
+    WAITING = "waiting"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # the message was edited while it waited
+
+
+class ReviewAction(StrEnum):
+    SEND = "send"
+    SCHEDULE = "schedule"
 
 
 class DeliveryProgress(StrEnum):
@@ -158,6 +179,13 @@ class Offering(Base):
     name: Mapped[str] = mapped_column(String(500))
     parent_uuid: Mapped[str | None] = mapped_column(
         ForeignKey("offerings.uuid", ondelete="SET NULL"), index=True, nullable=True
+    )
+    # The service provider that offers it (SPEC 5, 9): NULL when the directory does
+    # not say (an offering without one takes its parent's provider for scopes).
+    customer_uuid: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.uuid", ondelete="SET NULL", name="fk_offerings_customer_uuid"),
+        index=True,
+        nullable=True,
     )
 
 
@@ -303,12 +331,37 @@ class BroadcastMessage(Base):
     prepared: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     prepare_cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
     steering: Mapped[Steering | None] = mapped_column(EnumText(Steering), nullable=True, index=True)
+    # A scoped sender's message (SPEC 9): the one scope it was written in, fixed at
+    # creation (its name copied); NULL for a staff message.
+    scope_type: Mapped[ScopeType | None] = mapped_column(EnumText(ScopeType), nullable=True)
+    scope_uuid: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)
+    scope_name: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Its last request for staff review; NULL: none was ever needed.
+    review_status: Mapped[ReviewStatus | None] = mapped_column(
+        EnumText(ReviewStatus), nullable=True, index=True
+    )
+    review_action: Mapped[ReviewAction | None] = mapped_column(
+        EnumText(ReviewAction), nullable=True
+    )
+    review_requested_by: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)
+    review_requested_by_name: Mapped[str] = mapped_column(
+        String(300), default="", server_default=""
+    )
+    review_requested: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    review_decided_by: Mapped[str | None] = mapped_column(String(UUID_LEN), nullable=True)
+    review_decided_by_name: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    review_decided: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     # AUTOINCREMENT on SQLite: an id is never handed out again after a delete,
     # so nothing keyed by it can ever name another message.
     __table_args__ = (
         one_of("broadcast_messages", "state", MessageState),
         one_of("broadcast_messages", "steering", Steering),
+        one_of("broadcast_messages", "scope_type", ScopeType),
+        one_of("broadcast_messages", "review_status", ReviewStatus),
+        one_of("broadcast_messages", "review_action", ReviewAction),
+        Index("ix_broadcast_messages_scope", "scope_type", "scope_uuid"),
         {"sqlite_autoincrement": True},
     )
 

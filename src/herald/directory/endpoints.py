@@ -12,8 +12,10 @@ from starlette.responses import JSONResponse, Response
 
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
-from herald.auth.dependencies import ApiKey, staff_session
+from herald.auth.callers import Caller
+from herald.auth.dependencies import ApiKey, sender_session, staff_session
 from herald.core.errors import Invalid
+from herald.core.models import ScopeType
 from herald.core.text import text_problem
 from herald.directory import repository
 from herald.operations import jobs
@@ -34,6 +36,17 @@ class OfferingOut(BaseModel):
     parent_uuid: str | None
 
 
+def _in_scope(caller: Caller, section: str) -> set[str] | None:
+    """What a scoped sender may pick (SPEC 9): their organisations, or the offerings of
+    their provider scopes; None for staff (everything)."""
+    held = caller.scopes
+    if held is None:
+        return None
+    if section == "customers":
+        return {s.uuid for s in held.scopes if s.type == ScopeType.ORGANISATION}
+    return {o for offerings in held.offerings.values() for o in offerings}
+
+
 def _search(
     request: Request,
     key: str,
@@ -46,12 +59,13 @@ def _search(
     if name is not None and (problem := text_problem(name)):
         raise Invalid.field("name", problem)
     pages = PageRequest.from_params(page, page_size)
-    with staff_session(request, key) as (session, _user):
-        total = repository.count_named(session, section, name)
+    with sender_session(request, key) as (session, caller):
+        only = _in_scope(caller, section)
+        total = repository.count_named(session, section, name, only)
         if request.method == "HEAD":
             return count_response(total)
         pages.check(total)
-        rows = repository.search_named(session, section, name, pages.offset, pages.page_size)
+        rows = repository.search_named(session, section, name, pages.offset, pages.page_size, only)
     items: list[dict[str, Any]] = [{"uuid": row.uuid, "name": row.name} for row in rows]
     known: tuple[str, ...] = ("uuid", "name")
     if section == "offerings":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -145,25 +145,36 @@ def counts(session: Session) -> dict[str, int]:
     }
 
 
-def _named(model: Any, name: str | None) -> Any:
+def _named(model: Any, name: str | None, only: Collection[str] | None) -> Any:
     statement = select(model)
     if name:
         statement = statement.where(model.name.icontains(name, autoescape=True))
+    if only is not None:  # a scoped sender's picker: what their scopes cover (SPEC 9)
+        statement = statement.where(model.uuid.in_(sorted(only)))
     return statement
 
 
-def count_named(session: Session, section: str, name: str | None) -> int:
+def count_named(
+    session: Session, section: str, name: str | None, only: Collection[str] | None = None
+) -> int:
     model = MODELS[section]
-    inner = _named(model, name).subquery()
+    inner = _named(model, name, only).subquery()
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
 def search_named(
-    session: Session, section: str, name: str | None, offset: int, limit: int
+    session: Session,
+    section: str,
+    name: str | None,
+    offset: int,
+    limit: int,
+    only: Collection[str] | None = None,
 ) -> Sequence[Any]:
     """Customers or offerings whose name contains `name` (any case), by name."""
     model = MODELS[section]
-    statement = _named(model, name).order_by(model.name, model.uuid).offset(offset).limit(limit)  # type: ignore[attr-defined]
+    statement = (
+        _named(model, name, only).order_by(model.name, model.uuid).offset(offset).limit(limit)  # type: ignore[attr-defined]
+    )
     return session.scalars(statement).all()
 
 

@@ -157,6 +157,7 @@ SCHEMA: dict[str, tuple[Field, ...]] = {
         Field("uuid", _uuid),
         Field("name", _name),
         Field("parent", _optional_uuid, None, column="parent_uuid"),
+        Field("customer", _optional_uuid, None, column="customer_uuid"),
     ),
     "resources": (
         Field("uuid", _uuid),
@@ -181,7 +182,7 @@ SCHEMA: dict[str, tuple[Field, ...]] = {
 # Which fields point at which section, checked once the whole file is read.
 REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "projects": (("customer", "customers"),),
-    "offerings": (("parent", "offerings"),),
+    "offerings": (("parent", "offerings"), ("customer", "customers")),
     "resources": (("project", "projects"), ("offering", "offerings")),
     "customer_roles": (("user", "users"), ("customer", "customers")),
     "project_roles": (("user", "users"), ("project", "projects")),

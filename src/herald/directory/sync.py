@@ -17,7 +17,8 @@ Mapping, and what Herald does differently from Waldur:
 - projects from /api/projects/ (a removed project is absent there, and so is
   it here, with its grants and resources);
 - offerings from /api/marketplace-provider-offerings/ (`parent_uuid` when the
-  key is present; Waldur leaves it out for offerings without a parent);
+  key is present; Waldur leaves it out for offerings without a parent;
+  `customer_uuid`, the service provider, SPEC 9);
 - resources from /api/marketplace-resources/, state as shown.
 Grants and resources that point at something Waldur did not list (a removed
 project, a role in an offering) are left out and counted.
@@ -63,7 +64,7 @@ FIELDS = {
               "permissions"],
     "customers": ["uuid", "name", "email"],
     "projects": ["uuid", "name", "customer_uuid"],
-    "offerings": ["uuid", "name", "parent_uuid"],
+    "offerings": ["uuid", "name", "parent_uuid", "customer_uuid"],
     "resources": ["uuid", "project_uuid", "offering_uuid", "state"],
 }  # fmt: skip
 ENDPOINTS = {
@@ -175,14 +176,19 @@ def fetch(
     known_customers = {c["uuid"] for c in document["customers"]}
     for page in pages("offerings"):
         document["offerings"].extend(
-            {"uuid": o["uuid"], "name": o.get("name") or o["uuid"], "parent": o.get("parent_uuid")}
+            {"uuid": o["uuid"], "name": o.get("name") or o["uuid"], "parent": o.get("parent_uuid"),
+             "customer": o.get("customer_uuid")}
             for o in page
-        )
+        )  # fmt: skip
     known_offerings = {o["uuid"] for o in document["offerings"]}
     for o in document["offerings"]:
         if o["parent"] is not None and o["parent"] not in known_offerings:
             o["parent"] = None
             skip("offering parents Waldur did not list")
+        if o["customer"] is not None and o["customer"] not in known_customers:
+            # A provider this token cannot see: the offering is kept, without one.
+            o["customer"] = None
+            skip("offering providers Waldur did not list")
     for page in pages("projects"):
         for p in page:
             if p.get("customer_uuid") in known_customers:

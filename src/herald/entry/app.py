@@ -26,7 +26,7 @@ from herald.audit import endpoints as audit
 from herald.bounces import endpoints as bounces
 from herald.bounces.repository import totals_by_kind as bounce_totals
 from herald.broadcasts import endpoints as broadcasts
-from herald.broadcasts.repository import count_by_state
+from herald.broadcasts.repository import count_by_state, reviews_waiting
 from herald.core.clock import utc_now
 from herald.core.config import Settings
 from herald.core.db import Database
@@ -151,7 +151,10 @@ def metrics_snapshot(session: Session) -> metrics.Snapshot:
         for name, run in runs.items()
         if run.last_success is not None
     }
+    waiting, oldest_request = reviews_waiting(session)
     return metrics.Snapshot(
+        reviews_waiting=waiting,
+        oldest_review_age=(now - oldest_request).total_seconds() if oldest_request else 0.0,
         deliveries=deliveries,
         oldest_due_age=(now - oldest_due).total_seconds() if oldest_due else 0.0,
         messages=count_by_state(session),

@@ -71,6 +71,8 @@ class Snapshot:
     directory: dict[str, int] = field(default_factory=dict)  # rows by section
     bounces: dict[str, int] = field(default_factory=dict)  # bounces recorded, by kind
     suppressed: int = 0  # addresses on the suppression list
+    reviews_waiting: int = 0  # scoped senders' sends and schedules waiting for staff
+    oldest_review_age: float = 0.0  # seconds the oldest of them has waited
 
 
 Label = TypeVar("Label", bound=str)  # a status, a state, a job's name
@@ -136,6 +138,16 @@ class _DatabaseCollector(Collector):
             "herald_suppressed_addresses",
             "Addresses on the suppression list (never mailed)",
             value=s.suppressed,
+        )
+        yield GaugeMetricFamily(
+            "herald_messages_waiting_for_review",
+            "Scoped senders' sends and schedules waiting for staff review (SPEC 9)",
+            value=s.reviews_waiting,
+        )
+        yield GaugeMetricFamily(
+            "herald_oldest_review_wait_seconds",
+            "How long the oldest request for review has waited (0: none waits)",
+            value=s.oldest_review_age,
         )
 
 

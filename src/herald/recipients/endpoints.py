@@ -13,9 +13,9 @@ from starlette.responses import Response
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, count_response, list_response
 from herald.api.params import BOOLEAN, parse_bool, split_values
-from herald.auth.dependencies import ApiKey, staff_session
+from herald.auth.dependencies import ApiKey, sender_session
 from herald.recipients.schemas import RECIPIENT_FIELDS, RecipientOut
-from herald.recipients.service import Audience, check_targeting
+from herald.recipients.service import Audience, ScopeLimit, check_targeting
 from herald.recipients.targeting import targeting_from_params
 
 router = APIRouter(prefix="/api/broadcast-messages", tags=["broadcast-messages"])
@@ -57,7 +57,8 @@ def recipients(
     field: Fields = None,
 ) -> Response:
     """Who a query would reach, without saving anything: a page sorted by name."""
-    with staff_session(request, key) as (session, user):
+    with sender_session(request, key) as (session, caller):
+        user = caller.user
         targeting = targeting_from_params(
             customers=split_values(customers),
             offerings=split_values(offerings),
@@ -67,7 +68,9 @@ def recipients(
             send_to_me=parse_bool("send_to_me", send_to_me),
         )
         pages = PageRequest.from_params(page, page_size)
-        check_targeting(session, targeting, field=None)
+        # A scoped sender previews only what they may send to (SPEC 9).
+        limit = ScopeLimit(caller.scopes) if caller.scopes is not None else None
+        check_targeting(session, targeting, None, limit)
         audience = Audience(session, targeting, user)
         if request.method == "HEAD":
             return count_response(audience.count())

@@ -12,6 +12,7 @@ Addresses are compared one way everywhere: by their lower-cased form, the key.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select
@@ -23,6 +24,7 @@ from herald.core.models import User
 from herald.recipients import repository
 from herald.recipients.repository import EVERYTHING, AudienceQuery, KeyRange
 from herald.recipients.targeting import Targeting, stored_form
+from herald.roles.scopes import HeldScopes, Scope, ScopedQuery, fitting, still_fits
 from herald.suppressions import repository as suppressions
 
 
@@ -175,9 +177,31 @@ def outside_recipient(session: Session, email: str) -> Recipient:
     return recipient
 
 
-def check_targeting(session: Session, targeting: Targeting, field: str | None) -> dict[str, Any]:
-    """Every customer and offering a query names must exist; returns the stored form
-    (names beside the UUIDs). Errors go under `field` (`query` in a message body)."""
+@dataclass(frozen=True)
+class ScopeLimit:
+    """What a scoped sender's query may name (SPEC 9): within the scopes they hold,
+    and, once a message has one, within that message's scope."""
+
+    held: HeldScopes
+    scope: Scope | None = None
+
+
+def scoped_query(targeting: Targeting) -> ScopedQuery:
+    return ScopedQuery(
+        targeting.offerings,
+        targeting.customers,
+        targeting.all_users,
+        targeting.additional_recipients,
+    )
+
+
+def check_targeting(
+    session: Session, targeting: Targeting, field: str | None, limit: ScopeLimit | None = None
+) -> dict[str, Any]:
+    """Every customer and offering a query names must exist, and, for a scoped sender,
+    be theirs to name (roles/scopes.py, the one rule): whatever asks, a create, an
+    update or a preview and its count, the same answer. Returns the stored form (names
+    beside the UUIDs). Errors go under `field` (`query` in a message body)."""
     customers = repository.customer_names(session, targeting.customers)
     offerings = repository.offering_names(session, targeting.offerings)
     errors: dict[str, Any] = {}
@@ -189,6 +213,12 @@ def check_targeting(session: Session, targeting: Targeting, field: str | None) -
         if unknown:
             kind = key[:-1]
             errors[key] = [f"Unknown {kind}: {uuid}." for uuid in unknown]
+    if not errors and limit is not None:
+        query = scoped_query(targeting)
+        if limit.scope is not None:
+            errors = dict(still_fits(limit.held, query, limit.scope))
+        else:
+            errors = dict(fitting(limit.held, query)[1])
     if errors:
         raise Invalid({field: errors} if field else errors)
     return stored_form(targeting, customers, offerings)
@@ -200,6 +230,8 @@ def _key(row: Any) -> str:
 
 __all__ = [
     "EVERYTHING",
+    "ScopeLimit",
+    "scoped_query",
     "Audience",
     "KeyRange",
     "Recipient",

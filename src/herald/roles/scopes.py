@@ -3,8 +3,8 @@
 One rule in one place. A *provider scope* is held by an active user with the
 customer role `owner` or `service_manager` (in force) in a customer that
 provides at least one offering; it covers the offerings whose `customer` is
-that provider, and the offerings without a customer whose parent is one of
-them. An *organisation scope* is held by an owner (in force) of a customer, and
+that provider, and the offerings without a customer whose parent is in the
+scope (at any depth). An *organisation scope* is held by an owner (in force) of a customer, and
 covers that customer. Which kinds count is HERALD_SCOPED_SENDERS.
 
 `held_scopes` reads them in one statement; the audience resolver
@@ -18,19 +18,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import and_, literal, null, or_, select, union_all
+from sqlalchemy import and_, literal, null, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from herald.core.models import Customer, CustomerRole, Offering
+from herald.core.models import Customer, CustomerRole, Offering, ScopeType
 from herald.roles.repository import in_force
-
-
-class ScopeType(StrEnum):
-    PROVIDER = "provider"  # a service provider's offerings
-    ORGANISATION = "organisation"  # an organisation (customer) of the portal
-
 
 PROVIDER_ROLES = ("owner", "service_manager")
 ORGANISATION_ROLES = ("owner",)
@@ -70,7 +63,7 @@ def held_scopes(
     as the parent of an offering that names no provider)."""
     if not kinds:
         return HeldScopes()
-    roles = set()
+    roles: set[str] = set()
     if ScopeType.PROVIDER in kinds:
         roles.update(PROVIDER_ROLES)
     if ScopeType.ORGANISATION in kinds:
@@ -84,15 +77,19 @@ def held_scopes(
         )
         .subquery()
     )
-    parent = aliased(Offering)
-    provided = union_all(
-        select(Offering.customer_uuid.label("provider"), Offering.uuid.label("offering")).where(
-            Offering.customer_uuid.is_not(None)
-        ),
-        select(parent.customer_uuid.label("provider"), Offering.uuid.label("offering"))
-        .join(parent, parent.uuid == Offering.parent_uuid)
-        .where(Offering.customer_uuid.is_(None), parent.customer_uuid.is_not(None)),
-    ).subquery()
+    # Offerings by provider: its own, and those without a provider below one of them
+    # (any depth), read by a recursive CTE.
+    base = select(
+        Offering.customer_uuid.label("provider"), Offering.uuid.label("offering")
+    ).where(Offering.customer_uuid.is_not(None))
+    provided_cte = base.cte("provided", recursive=True)
+    child = aliased(Offering)
+    provided_cte = provided_cte.union(
+        select(provided_cte.c.provider, child.uuid).where(
+            child.parent_uuid == provided_cte.c.offering, child.customer_uuid.is_(None)
+        )
+    )
+    provided = provided_cte
     statement = (
         select(
             grants.c.customer_uuid,
@@ -127,3 +124,109 @@ def held_scopes(
         scopes += [Scope(ScopeType.ORGANISATION, uuid, names[uuid]) for uuid in owners]
     scopes.sort(key=lambda s: (s.type.value, s.name.casefold(), s.uuid))
     return HeldScopes(tuple(scopes), {k: frozenset(v) for k, v in offerings.items()})
+
+
+# --- what a scoped query may name ------------------------------------------------
+
+NOT_YOURS = {
+    "offerings": "Not one of your offerings: {}.",
+    "customers": "Not one of your organisations: {}.",
+}
+
+
+@dataclass(frozen=True)
+class ScopedQuery:
+    """The parts of a query the scope rule reads (recipients/targeting.py Targeting)."""
+
+    offerings: tuple[str, ...]
+    customers: tuple[str, ...]
+    all_users: bool
+    additional_recipients: tuple[str, ...]
+
+
+def fitting(held: HeldScopes, query: ScopedQuery) -> tuple[list[Scope], dict[str, list[str]]]:
+    """The held scopes the query fits, and what it names outside them (field -> errors).
+
+    A scoped sender may name offerings of one provider scope, or customers of one
+    organisation scope (not both), plus `excluded_recipients` and `send_to_me`;
+    never `all_users` or `additional_recipients`."""
+    errors: dict[str, list[str]] = {}
+    if query.all_users:
+        errors["all_users"] = ["Only staff send to all users."]
+    if query.additional_recipients:
+        errors["additional_recipients"] = [
+            "Only staff add addresses by hand; name your offerings or organisations."
+        ]
+    if query.offerings and query.customers:
+        errors["customers"] = [
+            "A message is for one provider's offerings or one organisation, not both."
+        ]
+    providers = [s for s in held.scopes if s.type == ScopeType.PROVIDER]
+    organisations = [s for s in held.scopes if s.type == ScopeType.ORGANISATION]
+    candidates = list(held.scopes)
+    if query.offerings:
+        outside = [o for o in query.offerings
+                   if not any(o in held.offerings.get(p.uuid, ()) for p in providers)]  # fmt: skip
+        if outside:
+            errors["offerings"] = [NOT_YOURS["offerings"].format(o) for o in outside]
+        wanted = set(query.offerings)
+        candidates = [p for p in providers if wanted <= held.offerings.get(p.uuid, frozenset())]
+        if not outside and not candidates:
+            errors["offerings"] = [
+                "These offerings belong to different providers; a message is for one "
+                "provider's offerings."
+            ]
+    if query.customers:
+        owned = {s.uuid for s in organisations}
+        outside = [c for c in query.customers if c not in owned]
+        if outside:
+            errors["customers"] = [NOT_YOURS["customers"].format(c) for c in outside]
+        candidates = [s for s in organisations if set(query.customers) == {s.uuid}]
+        if not outside and not candidates:
+            errors["customers"] = ["A message is for one organisation; name one."]
+    return candidates, errors
+
+
+def choose(
+    held: HeldScopes, query: ScopedQuery, wanted: tuple[ScopeType, str] | None
+) -> tuple[Scope | None, dict[str, list[str]], list[str]]:
+    """The one scope a new message is written in: (scope, query errors, scope errors).
+    When the query fits several (only `send_to_me`, say), `wanted` must say which."""
+    candidates, errors = fitting(held, query)
+    if errors:
+        return None, errors, []
+    if wanted is not None:
+        found = next((s for s in candidates if (s.type, s.uuid) == wanted), None)
+        if found is None:
+            held_one = held.find(*wanted) is not None
+            return (
+                None,
+                {},
+                [
+                    "The query does not fit this scope."
+                    if held_one
+                    else f"Not one of your scopes: {wanted[0].value} {wanted[1]}."
+                ],
+            )
+        return found, {}, []
+    if len(candidates) == 1:
+        return candidates[0], {}, []
+    return (
+        None,
+        {},
+        [
+            "You send for several providers or organisations: give scope as "
+            '{"type": "provider" or "organisation", "uuid": ...}.'
+        ],
+    )
+
+
+def still_fits(held: HeldScopes, query: ScopedQuery, scope: Scope) -> dict[str, list[str]]:
+    """Errors when an updated query no longer fits the message's own scope."""
+    candidates, errors = fitting(held, query)
+    if errors:
+        return errors
+    if all((s.type, s.uuid) != (scope.type, scope.uuid) for s in candidates):
+        field = "offerings" if scope.type == ScopeType.PROVIDER else "customers"
+        return {field: [f"The message is for {scope.name}; name only what that covers."]}
+    return {}

@@ -21,7 +21,8 @@ from herald.api.params import read_body
 from herald.api.responses import JSONResponse
 from herald.audit.service import actor_of, record
 from herald.auth import sessions
-from herald.auth.dependencies import authenticate_staff, same_origin, session_idle
+from herald.auth.callers import caller_of
+from herald.auth.dependencies import authenticate, same_origin, session_idle
 from herald.core.clock import utc_now
 from herald.core.db import Database
 from herald.core.errors import Invalid
@@ -58,7 +59,9 @@ async def sign_in(request: Request) -> Response:
 
     def open_it() -> sessions.Opened:
         with database.transaction(write=False) as session:
-            holder = authenticate_staff(session, token.strip(), fallback, session_idle(request))
+            holder = authenticate(session, token.strip(), fallback, session_idle(request))
+            # Staff, support, or a scoped sender holding a scope now (SPEC 9).
+            caller_of(session, holder.user, settings.scoped_kinds, utc_now())
         now = utc_now()
         # A Herald token has a row; a Waldur token is one Waldur vouched for.
         method = sessions.TOKEN if holder.token_id is not None else sessions.WALDUR_TOKEN
@@ -95,10 +98,12 @@ def who(request: Request) -> JSONResponse:
     if not cookie:
         raise NotAuthenticated()
     database: Database = request.app.state.database
+    kinds = request.app.state.settings.scoped_kinds
     with database.transaction(write=False) as session:
         found = sessions.find(session, cookie, utc_now(), session_idle(request))
-    if found is None or not found.holder.user.is_active:
-        raise NotAuthenticated("Your session has ended; sign in again.")
+        if found is None or not found.holder.user.is_active:
+            raise NotAuthenticated("Your session has ended; sign in again.")
+        caller = caller_of(session, found.holder.user, kinds, utc_now())
     user = found.holder.user
     body: dict[str, Any] = {
         "user": {
@@ -109,6 +114,12 @@ def who(request: Request) -> JSONResponse:
             "is_support": user.is_support,
             "is_active": user.is_active,
         },
+        # What a scoped sender may send to (SPEC 9); null for staff and support.
+        "scopes": (
+            [{"type": s.type.value, "uuid": s.uuid, "name": s.name} for s in caller.scopes.scopes]
+            if caller.scopes is not None
+            else None
+        ),
         "csrf_token": found.csrf,
         "method": found.method,
         # Signed in through the provider: signing out goes there too (SPEC 8.1).

@@ -174,6 +174,7 @@ async def oidc_callback(request: Request) -> Response:
             redirect_uri=_callback_url(request),
             user_field=settings.oidc_user_field,
             now=now,
+            kinds=settings.scoped_kinds,
         )
     except sign_in.SignInFailed as failed:
         logger.warning("OIDC sign-in refused (%d): %s", failed.status, failed.message)

@@ -24,8 +24,10 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from herald.api.params import parse_uuid
+from herald.core.clock import utc_now
 from herald.core.db import Database, rowcount
-from herald.core.models import OidcSignIn, User
+from herald.core.models import OidcSignIn, ScopeType, User
+from herald.roles.scopes import held_scopes
 from herald.signin.oidc import (
     Identity,
     OidcClient,
@@ -149,6 +151,7 @@ def finish(
     redirect_uri: str,
     user_field: str,
     now: datetime,
+    kinds: frozenset[ScopeType] = frozenset(),
 ) -> Finished:
     with database.transaction() as session:
         pending = _claim(session, state, browser, now)
@@ -172,11 +175,18 @@ def finish(
             "if it happens again, tell support.",
         ) from exc
     with database.transaction(write=False) as session:
-        user = user_for(session, identity.claims, client.user_claim, user_field)
+        user = user_for(session, identity.claims, client.user_claim, user_field, kinds, now)
     return Finished(user, identity, pending.next)
 
 
-def user_for(session: Session, claims: dict[str, Any] | Any, claim: str, field: str) -> User:
+def user_for(
+    session: Session,
+    claims: dict[str, Any] | Any,
+    claim: str,
+    field: str,
+    kinds: frozenset[ScopeType] = frozenset(),
+    now: datetime | None = None,
+) -> User:
     """The active staff or support user the claim names (403 naming the claim and its
     value when nobody, so the person can tell support who they are)."""
     value = claims.get(claim)
@@ -219,7 +229,8 @@ def user_for(session: Session, claims: dict[str, Any] | Any, claim: str, field: 
             "Your account is inactive",
             f"The user {claim} “{value}” is inactive in Herald's directory, so it cannot sign in.",
         )
-    if not (found.is_staff or found.is_support):
+    scoped = bool(kinds) and bool(held_scopes(session, found.uuid, now or utc_now(), kinds))
+    if not (found.is_staff or found.is_support or scoped):
         raise SignInFailed(
             403,
             "Your account may not use Herald",

@@ -15,7 +15,7 @@ from herald.api.pagination import PageRequest, count_response, list_response
 from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
 from herald.audit.service import actor_of, record
-from herald.auth.dependencies import ApiKey, AuthenticatedBody, staff_session
+from herald.auth.dependencies import ApiKey, AuthenticatedBody, sender_session, staff_session
 from herald.core.errors import Invalid
 from herald.core.text import NAME_MAX, SUBJECT_RULE, text_problem
 from herald.idempotency.http import Idempotency
@@ -86,7 +86,8 @@ def list_templates(
     if name is not None and (problem := text_problem(name)):
         raise Invalid.field("name", problem)
     pages = PageRequest.from_params(page, page_size)
-    with staff_session(request, key) as (session, _user):
+    # Scoped senders read templates (SPEC 9); writing one is staff's.
+    with sender_session(request, key) as (session, _caller):
         total = repository.count_templates(session, name)
         if request.method == "HEAD":
             return count_response(total)
@@ -124,7 +125,7 @@ def create_template(request: Request, key: ApiKey, body: AuthenticatedBody) -> R
 def retrieve_template(
     uuid: str, request: Request, key: ApiKey, field: Fields = None
 ) -> JSONResponse:
-    with staff_session(request, key) as (session, _user):
+    with sender_session(request, key) as (session, _caller):
         row = service.get_template(session, path_uuid(uuid))
     return JSONResponse(select(_json(request, row), wanted_fields(field, TEMPLATE_FIELDS)))
 

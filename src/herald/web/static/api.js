@@ -3,7 +3,7 @@
 
 export const onlyFields = (names) => names.map((name) => `field=${name}`).join("&");
 // What a broadcast's page reads of it: everything but `emails` (see showMessage).
-export const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery"];
+export const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery", "scope", "review"];
 /** The event a 401 raises; main.js signs out on it. */
 export const SESSION_ENDED = "herald:session-ended";
 // ---- the API -------------------------------------------------------------
@@ -36,7 +36,7 @@ export class ApiError extends Error {
 }
 
 /** The signed-in session (its cookie is HttpOnly: the page never holds a key). */
-export const session = { csrf: "", user: null, logoutUrl: null };
+export const session = { csrf: "", user: null, logoutUrl: null, scopes: null };
 
 /** Who is signed in, or null: asks the server (a new tab, a shared link). */
 export async function currentSession() {
@@ -47,6 +47,9 @@ export async function currentSession() {
   session.user = data.user;
   // Signed in through the portal's identity provider: signing out goes there too.
   session.logoutUrl = data.logout_url || null;
+  // A service provider or an organisation's owner (SPEC 9): what they may send to;
+  // null for staff and support.
+  session.scopes = data.scopes || null;
   return data.user;
 }
 
@@ -69,7 +72,7 @@ export async function api(method, path, body, options = {}) {
     throw new ApiError(401, data);
   }
   if (!response.ok) throw new ApiError(response.status, data);
-  return { data, count: Number(response.headers.get("X-Result-Count") || 0), links: parseLinks(response.headers.get("Link")) };
+  return { data, status: response.status, count: Number(response.headers.get("X-Result-Count") || 0), links: parseLinks(response.headers.get("Link")) };
 }
 
 /** Every item of a list, page by page along its `next` links (300 a page, the API's

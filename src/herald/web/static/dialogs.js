@@ -7,6 +7,9 @@ import { plural } from "./dom.js";
 
 export function confirmDialog(title, text, okLabel, danger) {
   const dialog = /** @type {HTMLDialogElement} */ (document.getElementById("confirm"));
+  const field = document.getElementById("confirm-note-field");
+  const note = /** @type {HTMLTextAreaElement} */ (document.getElementById("confirm-note"));
+  if (!field.hidden) { field.hidden = true; note.required = false; }
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
   const ok = document.getElementById("confirm-ok");
@@ -37,4 +40,29 @@ export function confirmDelete(m) {
     : "";
   return confirmDialog("Delete this broadcast?",
     `Delete “${m.subject}”? ${lost} This cannot be undone.`.replace("  ", " "), "Delete", true);
+}
+
+/** A question that needs words: the note staff give when they reject (SPEC 9).
+ * The text, or null when cancelled; an empty note cannot be given. */
+export async function askNote(title, text, okLabel) {
+  const field = document.getElementById("confirm-note-field");
+  const note = /** @type {HTMLTextAreaElement} */ (document.getElementById("confirm-note"));
+  const dialog = /** @type {HTMLDialogElement} */ (document.getElementById("confirm"));
+  document.getElementById("confirm-title").textContent = title;
+  document.getElementById("confirm-text").textContent = text;
+  const ok = document.getElementById("confirm-ok");
+  ok.textContent = okLabel;
+  ok.className = "danger";
+  note.value = "";
+  note.required = true;
+  field.hidden = false;
+  const answer = await new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    note.focus();
+  });
+  field.hidden = true;
+  note.required = false;
+  return answer && note.value.trim() ? note.value.trim() : null;
 }

@@ -13,6 +13,7 @@ import { showBounce, showBounces } from "./screens/bounces.js";
 import { showCompose } from "./screens/compose.js";
 import { showList } from "./screens/list.js";
 import { showMessage } from "./screens/message.js";
+import { showReview } from "./screens/review.js";
 import { showSignIn, signOut } from "./screens/sign-in.js";
 import { showTemplate, showTemplates } from "./screens/templates.js";
 import { showDirectoryFooter, showServerNotice } from "./server.js";
@@ -29,7 +30,7 @@ window.addEventListener("beforeunload", (event) => {
 // The navigation shows the screen you are on (aria-current, and a visible mark).
 function markCurrent(hash) {
   const section = hash.startsWith("#/new") ? "#/new" : hash.startsWith("#/templates") ? "#/templates"
-    : hash.startsWith("#/bounces") ? "#/bounces" : "#/";
+    : hash.startsWith("#/bounces") ? "#/bounces" : hash.startsWith("#/review") ? "#/review" : "#/";
   for (const link of nav.querySelectorAll("a")) {
     if (link.getAttribute("href") === section) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -41,6 +42,10 @@ async function route() {
   // A new tab or a shared link: the cookie says who is signed in; the address stays.
   if (!session.user && !(await currentSession())) return showSignIn();
   nav.hidden = false;
+  // A scoped sender (SPEC 9) has no Bounces and reviews nothing; staff review them.
+  const scoped = Boolean(session.scopes);
+  document.getElementById("nav-bounces").hidden = scoped;
+  document.getElementById("nav-review").hidden = scoped;
   showServerNotice();
   showDirectoryFooter();
   const hash = location.hash || "#/";
@@ -58,6 +63,7 @@ async function route() {
     else if ((match = hash.match(/^#\/templates\/([0-9a-f]{32})$/))) await showTemplate(match[1]);
     else if ((match = hash.match(/^#\/bounces\/([0-9a-f]{32})$/))) await showBounce(match[1]);
     else if (hash === "#/bounces" || hash.startsWith("#/bounces?")) await showBounces(hash);
+    else if (hash === "#/review") await showReview();
     else await showList();
   } catch (err) {
     if (err.status !== 401) {

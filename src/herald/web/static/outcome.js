@@ -7,6 +7,13 @@ import { h } from "./dom.js";
 
 // The outcome first: "Sending — 40%", "Sent", "Sent — 2 failed", in a matching colour.
 export function outcome(m) {
+  // A scoped sender's request for staff review says where it stands (SPEC 9).
+  if (m.state !== "SENT" && m.review && m.review.status === "waiting") {
+    return { label: "Waiting for review", tone: "SCHEDULED" };
+  }
+  if (m.state !== "SENT" && m.review && m.review.status === "rejected") {
+    return { label: "Rejected", tone: "FAILED" };
+  }
   if (m.state !== "SENT") {
     const label = { DRAFT: "Draft", SCHEDULED: "Scheduled" }[m.state] || m.state;
     return { label, tone: m.state };

@@ -1,7 +1,7 @@
 // @ts-check
 // Composing and editing a broadcast, in two steps.
 
-import { MESSAGE_FIELDS, api, listAll, onlyFields, queryParams } from "../api.js";
+import { MESSAGE_FIELDS, api, listAll, onlyFields, queryParams, session } from "../api.js";
 import { confirmDialog, confirmSend } from "../dialogs.js";
 import { action, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale } from "../dom.js";
 import { localDay } from "../outcome.js";
@@ -32,6 +32,7 @@ export async function showCompose(uuid, fromUuid) {
     additional: (query.additional_recipients || []).join("\n"),
     excluded: (query.excluded_recipients || []).join("\n"),
     previewFor: "",
+    scope: "",
   };
   let clean = JSON.stringify(draft);
   store.unsaved = () => JSON.stringify(draft) !== clean;
@@ -45,9 +46,12 @@ export async function showCompose(uuid, fromUuid) {
     if (excluded.length) q.excluded_recipients = excluded;
     return q;
   };
+  const scopes = session.scopes || [];
   const save = async (sendAt) => {
     const payload = { subject: draft.subject, body: draft.body, query: buildQuery() };
     if (sendAt !== undefined) payload.send_at = sendAt;
+    // A sender for several providers or organisations says which this one is for.
+    if (!message && scopes.length > 1 && draft.scope) payload.scope = JSON.parse(draft.scope);
     const result = message
       ? await api("PATCH", `/api/broadcast-messages/${message.uuid}/`, payload)
       : await api("POST", "/api/broadcast-messages/", payload, { key: newKey() });
@@ -206,14 +210,18 @@ export async function showCompose(uuid, fromUuid) {
       action(h("button", { type: "button", text: "Schedule" }), "Scheduling…", async () => {
         if (!day.value) { error.textContent = "Choose the day to send it on."; day.focus(); return; }
         const kept = await save(day.value);
-        await api("POST", `/api/broadcast-messages/${kept.uuid}/schedule/`, undefined, { key: newKey() });
-        say(`Scheduled for ${day.value}.`); location.hash = `#/m/${kept.uuid}`;
+        const asked = await api("POST", `/api/broadcast-messages/${kept.uuid}/schedule/`, undefined, { key: newKey() });
+        say(asked.status === 202 ? `Sent to staff for review: once approved it is scheduled for ${day.value}.`
+          : `Scheduled for ${day.value}.`);
+        location.hash = `#/m/${kept.uuid}`;
       }, error),
       action(h("button", { type: "button", text: "Send now" }), "Sending…", async () => {
         if (!(await confirmSend(draft.subject, count))) return;
         const kept = await save();
-        await api("POST", `/api/broadcast-messages/${kept.uuid}/send/`, undefined, { key: newKey() });
-        say("Sent; delivery is under way."); location.hash = `#/m/${kept.uuid}`;
+        const asked = await api("POST", `/api/broadcast-messages/${kept.uuid}/send/`, undefined, { key: newKey() });
+        say(asked.status === 202 ? "Sent to staff for review: it goes out once they approve it."
+          : "Sent; delivery is under way.");
+        location.hash = `#/m/${kept.uuid}`;
       }, error));
     const tests = h("div", { class: "actions" },
       action(h("button", { type: "button", class: "secondary", text: "Send a test to me" }), "Sending the test…",
@@ -222,13 +230,21 @@ export async function showCompose(uuid, fromUuid) {
       action(h("button", { type: "button", class: "secondary", text: "Send test" }), "Sending the test…",
         // All of them: more than the server takes is its 400, said, never cut silently.
         testSend(error, () => splitAddresses(testTo.value)), error));
+    // A scoped sender (SPEC 9) names only their own offerings or organisations.
+    const scopeChoice = !message && scopes.length > 1 ? h("div", {},
+      h("label", { for: "scope", text: "For" }),
+      h("select", { id: "scope", onchange: (event) => { draft.scope = event.target.value; refresh(); } },
+        h("option", { value: "", text: "— choose —" }),
+        ...scopes.map((sc) => h("option", { value: JSON.stringify({ type: sc.type, uuid: sc.uuid }), selected: draft.scope === JSON.stringify({ type: sc.type, uuid: sc.uuid }),
+          text: `${sc.name} (${sc.type === "provider" ? "its offerings' users" : "its people"})` })))) : null;
     const form = h("div", { class: "card" },
-      h("label", { class: "check" }, allUsers, "All users of the portal"),
+      scopeChoice,
+      scopes.length ? null : h("label", { class: "check" }, allUsers, "All users of the portal"),
       h("div", { class: "two" },
         picker("customers", "Organisations", draft.customers, refresh),
         picker("offerings", "Offerings", draft.offerings, refresh)),
       h("div", { class: "two" },
-        h("div", {}, h("label", { for: "additional", text: "Also send to (addresses)" }), additional),
+        scopes.length ? h("div", {}) : h("div", {}, h("label", { for: "additional", text: "Also send to (addresses)" }), additional),
         h("div", {}, h("label", { for: "excluded", text: "Never send to (addresses)" }), excluded)),
       h("label", { class: "check" }, toMe, "Send a copy to me"),
       h("p", { class: "muted", id: "schedule-help",

@@ -6,7 +6,7 @@ import { h, loading, plural, redraw, show, stale, when } from "../dom.js";
 import { badge, outcome } from "../outcome.js";
 
 export const PAGE_SIZES = [10, 20, 50, 100];
-export const LIST_FIELDS = ["uuid", "subject", "author_full_name", "state", "created", "send_at", "delivery"];
+export const LIST_FIELDS = ["uuid", "subject", "author_full_name", "state", "created", "send_at", "delivery", "review"];
 // ---- the list ------------------------------------------------------------
 
 export function listState() {

@@ -1,8 +1,8 @@
 // @ts-check
 // One broadcast: its outcome, delivery, steering, details and previews.
 
-import { MESSAGE_FIELDS, api, onlyFields } from "../api.js";
-import { confirmDelete, confirmSend, confirmStop } from "../dialogs.js";
+import { MESSAGE_FIELDS, api, onlyFields, session } from "../api.js";
+import { askNote, confirmDelete, confirmDialog, confirmSend, confirmStop } from "../dialogs.js";
 import { action, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale, when } from "../dom.js";
 import { drawHistory } from "../history.js";
 import { badge, percentSent } from "../outcome.js";
@@ -33,11 +33,29 @@ export async function showMessage(uuid) {
       await api("PATCH", `/api/broadcast-messages/${uuid}/`, { send_at: null });
       say("Unscheduled; it is a draft again."); showMessage(uuid);
     }));
-    actions.append(action(h("button", { type: "button", text: "Send now" }), "Sending…", async () => {
-      if (!(await confirmSend(m.subject, count))) return;
-      await api("POST", `/api/broadcast-messages/${uuid}/send/`, undefined, { key: newKey() });
-      say("Sent; delivery is under way."); showMessage(uuid);
-    }));
+    const waiting = m.review && m.review.status === "waiting";
+    if (waiting && !session.scopes) {
+      // Staff decide a scoped sender's request here too (SPEC 9).
+      actions.append(action(h("button", { type: "button", text: "Approve" }), "Approving…", async () => {
+        if (!(await confirmDialog("Approve?", `Approve “${m.subject}” and ${m.review.action === "schedule" ? `schedule it for ${m.send_at}` : `send it now to ${plural(count, "recipient")}`}?`, "Approve", false))) return;
+        await api("POST", `/api/broadcast-messages/${uuid}/approve/`, undefined, { key: newKey() });
+        say("Approved."); showMessage(uuid);
+      }));
+      actions.append(action(h("button", { type: "button", class: "danger", text: "Reject" }), "Rejecting…", async () => {
+        const note = await askNote("Reject?", `Tell ${m.review.requested_by.full_name} why “${m.subject}” is not sent.`, "Reject");
+        if (note === null) return;
+        await api("POST", `/api/broadcast-messages/${uuid}/reject/`, { note }, { key: newKey() });
+        say("Rejected."); showMessage(uuid);
+      }));
+    } else if (!waiting) {
+      actions.append(action(h("button", { type: "button", text: "Send now" }), "Sending…", async () => {
+        if (!(await confirmSend(m.subject, count))) return;
+        const asked = await api("POST", `/api/broadcast-messages/${uuid}/send/`, undefined, { key: newKey() });
+        say(asked.status === 202 ? "Sent to staff for review: it goes out once they approve it."
+          : "Sent; delivery is under way.");
+        showMessage(uuid);
+      }));
+    }
   }
   const status = m.delivery.status;
   const steer = async (verb, done) => {
@@ -80,6 +98,7 @@ export async function showMessage(uuid) {
     h("p", {}, h("a", { href: "#/", text: "← All broadcasts" })),
     header,
     history,
+    reviewNote(m),
     actions,
     m.state === "SENT" ? delivery : null,
     h("section", { "aria-labelledby": "facts-title" },
@@ -189,4 +208,18 @@ export async function drawDelivery(uuid, section, header, status) {
         h("td", { "data-label": "Sent", class: "nowrap", text: when(r.sent_at) })))))));
   const moving = d.status === "preparing" || d.status === "sending";
   if (moving && location.hash === `#/m/${uuid}`) store.pollTimer = setTimeout(() => drawDelivery(uuid, section, header, status), 1500);
+}
+
+/** Where a scoped sender's request for review stands, in words (SPEC 9). */
+function reviewNote(m) {
+  const r = m.review;
+  if (!r) return m.scope ? h("p", { class: "muted", id: "review-state", text: `For ${m.scope.name}.` }) : null;
+  const asked = r.action === "schedule" ? `to schedule it for ${m.send_at}` : "to send it";
+  const text = {
+    waiting: `Waiting for review: ${r.requested_by.full_name} asked staff ${asked} (${when(r.requested)}).`,
+    approved: `Approved by ${r.decided_by ? r.decided_by.full_name : "staff"} (${when(r.decided)}).`,
+    rejected: `Rejected: ${r.note} (${r.decided_by ? r.decided_by.full_name : "staff"}, ${when(r.decided)}). Edit it and ask again.`,
+    withdrawn: "The request for review was withdrawn by an edit; send or schedule to ask again.",
+  }[r.status];
+  return h("p", { id: "review-state", class: r.status === "rejected" ? "error" : "notice", role: "status", text });
 }
