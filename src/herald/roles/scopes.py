@@ -79,9 +79,9 @@ def held_scopes(
     )
     # Offerings by provider: its own, and those without a provider below one of them
     # (any depth), read by a recursive CTE.
-    base = select(
-        Offering.customer_uuid.label("provider"), Offering.uuid.label("offering")
-    ).where(Offering.customer_uuid.is_not(None))
+    base = select(Offering.customer_uuid.label("provider"), Offering.uuid.label("offering")).where(
+        Offering.customer_uuid.is_not(None)
+    )
     provided_cte = base.cte("provided", recursive=True)
     child = aliased(Offering)
     provided_cte = provided_cte.union(
