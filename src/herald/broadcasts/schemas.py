@@ -392,7 +392,9 @@ class ErrorOut(BaseModel):
 
 
 class RejectRequest(BaseModel):
-    """`POST /{uuid}/reject/`: why (the sender reads it)."""
+    """`POST /{uuid}/reject/`: why (the sender reads it). An unknown key is a 400."""
+
+    model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=1, max_length=2000)
 
