@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from herald.core.models import Customer, CustomerRole, Project, ProjectRole
 
 
-def in_force(expires: Any, now: datetime) -> ColumnElement[bool]:
+def in_force(expires: Any, now: datetime | Any) -> ColumnElement[bool]:
     """A role grant counts until it expires."""
     return or_(expires.is_(None), expires > now)
 

@@ -15,11 +15,13 @@ cannot disagree.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, literal, null, or_, select
+from sqlalchemy import DateTime, Select, and_, bindparam, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from herald.core.models import Customer, CustomerRole, Offering, ScopeType
@@ -55,14 +57,10 @@ class HeldScopes:
         return [(s.type.value, s.uuid) for s in self.scopes]
 
 
-def held_scopes(
-    session: Session, user_uuid: str, now: datetime, kinds: Collection[ScopeType]
-) -> HeldScopes:
-    """The scopes `user_uuid` holds at `now` among `kinds`, in one statement: the
-    grants in force, each with the offerings its customer provides (directly, or
-    as the parent of an offering that names no provider)."""
-    if not kinds:
-        return HeldScopes()
+@functools.cache
+def _held_statement(kinds: frozenset[ScopeType]) -> Select[Any]:
+    """The one statement behind `held_scopes`, built once per kinds (bound parameters
+    `user_uuid` and `now`): built anew per request it cost more than it ran."""
     roles: set[str] = set()
     if ScopeType.PROVIDER in kinds:
         roles.update(PROVIDER_ROLES)
@@ -71,47 +69,54 @@ def held_scopes(
     grants = (
         select(CustomerRole.customer_uuid, CustomerRole.role)
         .where(
-            CustomerRole.user_uuid == user_uuid,
+            CustomerRole.user_uuid == bindparam("user_uuid"),
             CustomerRole.role.in_(sorted(roles)),
-            in_force(CustomerRole.expires, now),
+            in_force(CustomerRole.expires, bindparam("now", type_=DateTime())),
         )
-        .subquery()
+        .cte("grants")
     )
-    # Offerings by provider: its own, and those without a provider below one of them
-    # (any depth), read by a recursive CTE.
-    base = select(Offering.customer_uuid.label("provider"), Offering.uuid.label("offering")).where(
-        Offering.customer_uuid.is_not(None)
+    named = select(grants.c.customer_uuid, grants.c.role, Customer.name).join(
+        Customer, Customer.uuid == grants.c.customer_uuid
     )
-    provided_cte = base.cte("provided", recursive=True)
+    if ScopeType.PROVIDER not in kinds:
+        return named.add_columns(literal(None).label("offering"))
+    # The offerings of the providers among those grants: their own, and those without
+    # a provider below one of them (any depth), by a recursive CTE seeded by the index
+    # on offerings.customer_uuid.
+    provider_grants = select(grants.c.customer_uuid).where(grants.c.role.in_(PROVIDER_ROLES))
+    provided = (
+        select(Offering.customer_uuid.label("provider"), Offering.uuid.label("offering"))
+        .where(Offering.customer_uuid.in_(provider_grants))
+        .cte("provided", recursive=True)
+    )
     child = aliased(Offering)
-    provided_cte = provided_cte.union(
-        select(provided_cte.c.provider, child.uuid).where(
-            child.parent_uuid == provided_cte.c.offering, child.customer_uuid.is_(None)
+    provided = provided.union(
+        select(provided.c.provider, child.uuid).where(
+            child.parent_uuid == provided.c.offering, child.customer_uuid.is_(None)
         )
     )
-    provided = provided_cte
-    statement = (
-        select(
-            grants.c.customer_uuid,
-            grants.c.role,
-            Customer.name,
-            provided.c.offering if ScopeType.PROVIDER in kinds else literal(None).label("o"),
-        )
-        .join(Customer, Customer.uuid == grants.c.customer_uuid)
-        .outerjoin(
-            provided,
-            and_(
-                provided.c.provider == grants.c.customer_uuid,
-                or_(*(grants.c.role == role for role in PROVIDER_ROLES)),
-            )
-            if ScopeType.PROVIDER in kinds
-            else null().is_not(None),
-        )
+    return named.add_columns(provided.c.offering).outerjoin(
+        provided,
+        and_(
+            provided.c.provider == grants.c.customer_uuid,
+            grants.c.role.in_(PROVIDER_ROLES),
+        ),
     )
+
+
+def held_scopes(
+    session: Session, user_uuid: str, now: datetime, kinds: Collection[ScopeType]
+) -> HeldScopes:
+    """The scopes `user_uuid` holds at `now` among `kinds`, in one statement: the
+    grants in force, each with the offerings its customer provides."""
+    if not kinds:
+        return HeldScopes()
+    statement = _held_statement(frozenset(kinds))
+    rows = session.connection().execute(statement, {"user_uuid": user_uuid, "now": now})
     names: dict[str, str] = {}
     offerings: dict[str, set[str]] = {}
     owners: set[str] = set()
-    for customer_uuid, role, name, offering in session.connection().execute(statement):
+    for customer_uuid, role, name, offering in rows:
         names[customer_uuid] = name
         if role in ORGANISATION_ROLES:
             owners.add(customer_uuid)
