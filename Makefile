@@ -39,17 +39,18 @@ mailservers:  ## Debian's Postfix and Dovecot for the bounce tests (needs root);
 	  apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix dovecot-imapd >/dev/null)
 
-$(AXE):  # axe-core from npm, injected by the console's accessibility tests
-	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4.14.1
-
-test: install browser nftables mailservers $(AXE) $(JSCHECKS)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
-	$(BIN)/pytest
-
+# Defined before the rules that name it: make expands a rule's prerequisites as it reads them.
 JSCHECKS := node_modules/.installed
 
 $(JSCHECKS): package.json  # from npm: tsc and eslint for the console's JavaScript, the tests' OpenID provider
 	npm install --silent --no-audit --no-fund
 	touch $(JSCHECKS)
+
+$(AXE):  # axe-core from npm, injected by the console's accessibility tests
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@4.14.1
+
+test: install browser nftables mailservers $(AXE) $(JSCHECKS)  ## the whole test suite (PostgreSQL too when HERALD_TEST_DATABASE_URL is set)
+	$(BIN)/pytest
 
 lint: install $(JSCHECKS)  ## ruff, mypy --strict, the import layers; tsc and eslint on the console
 	$(BIN)/ruff check src tests bench
