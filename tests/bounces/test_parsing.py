@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from herald.bounces.parsing import BounceKind, Failure, Reading, read_notification
 from herald.delivery.verp import delivery_of, envelope_sender, tag_for
@@ -125,3 +127,32 @@ def test_verp_tags_name_one_delivery_and_forgeries_none() -> None:
     assert delivery_of(KEY, f"other+{tag}@mail.example.org", BOUNCES) is None
     assert delivery_of(KEY, "bounces@mail.example.org", BOUNCES) is None
     assert delivery_of(KEY, "bounces+zz@mail.example.org", BOUNCES) is None
+
+
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+@settings(max_examples=300, deadline=None)
+@given(delivery_id=st.integers(min_value=1, max_value=2**63 - 1), data=st.data())
+def test_each_delivery_has_exactly_one_verp_tag(delivery_id: int, data: st.DataObject) -> None:
+    """A tag with one character of its id part changed (the spare bits of base32's
+    last character, a leading "a" added) never names the delivery: a forged bounce
+    cannot suppress a real address."""
+    tag = tag_for(KEY, delivery_id)
+    assert delivery_of(KEY, f"bounces+{tag}@mail.example.org", BOUNCES) == delivery_id
+    number, _, mac = tag.partition("-")
+    position = data.draw(st.integers(min_value=0, max_value=len(number) - 1))
+    other = data.draw(st.sampled_from([c for c in _B32 if c != number[position]]))
+    changed = number[:position] + other + number[position + 1 :]
+    for spelling in (changed, "a" + number):
+        forged = f"bounces+{spelling}-{mac}@mail.example.org"
+        assert delivery_of(KEY, forged, BOUNCES) is None, spelling
+
+
+def test_a_small_id_has_one_spelling() -> None:
+    """The review's case: `e-<mac>` and `f-<mac>` both verified for a small id."""
+    tag = tag_for(KEY, 4)
+    number, _, mac = tag.partition("-")
+    spellings = [f"{c}-{mac}" for c in _B32]
+    named = [s for s in spellings if delivery_of(KEY, f"bounces+{s}@mail.example.org", BOUNCES)]
+    assert named == [tag]

@@ -381,3 +381,32 @@ def test_oversized_lists_in_a_query_are_400(api: httpx.Client, db: Database) -> 
         "query": {"customers": ["Ensure this field has no more than 10000 elements."]}
     }
     assert snapshot(db) == before
+
+
+HUGE_PAGES = ("9223372036854775808", "999999999999999999999999999999", "1e3", "١")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        URL,
+        "/api/broadcast-messages/recipients/?all_users=true",
+        "/api/broadcast-message-templates/",
+        "/api/audit/",
+        "/api/bounces/",
+        "/api/suppressions/",
+        "/api/customers/",
+    ],
+)
+def test_a_page_no_list_can_have_is_a_404_on_get_and_head(
+    api: httpx.Client, example: None, path: str
+) -> None:
+    """SPEC 1: a page past the end is 404 "Invalid page.", however large its number
+    (a number past 64 bits was a 500, and HEAD dropped the connection)."""
+    for page in HUGE_PAGES:
+        separator = "&" if "?" in path else "?"
+        got = api.get(f"{path}{separator}page={page}")
+        assert got.status_code == 404, (path, page, got.text)
+        assert got.json() == {"detail": "Invalid page."}
+        head = api.head(f"{path}{separator}page={page}")
+        assert head.status_code == 404, (path, page)

@@ -16,13 +16,19 @@ DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 300
 
 
+# No list can have a row past this offset (the databases' OFFSET is a signed 64-bit
+# integer): a page beyond it is past the end, whatever the list.
+MAX_OFFSET = 2**62
+
+
 def _positive_int(value: str | None) -> int | None:
+    """ASCII digits only (Python's int() also reads "١" and "1_000")."""
     if value is None:
         return None
-    try:
-        number = int(value.strip())
-    except ValueError:
+    digits = value.strip()
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 30:
         return None
+    number = int(digits)
     return number if number > 0 else None
 
 
@@ -36,8 +42,10 @@ class PageRequest:
         number = 1 if page is None else _positive_int(page)
         if number is None:
             raise NotFound("Invalid page.")
-        size = _positive_int(page_size) or DEFAULT_PAGE_SIZE
-        return cls(page=number, page_size=min(size, MAX_PAGE_SIZE))
+        size = min(_positive_int(page_size) or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        if (number - 1) * size > MAX_OFFSET:
+            raise NotFound("Invalid page.")
+        return cls(page=number, page_size=size)
 
     def last_page(self, total: int) -> int:
         return max(1, -(-total // self.page_size))
@@ -69,6 +77,16 @@ def _link_header(request: Request, pages: PageRequest, total: int) -> str:
 def count_response(total: int) -> Response:
     """HEAD on a list: the count and no body."""
     return Response(status_code=200, headers={"X-Result-Count": str(total)})
+
+
+def paginate(request: Request, pages: PageRequest, total: int) -> Response | None:
+    """What every list does once it has counted: a page past the end is a 404, for
+    HEAD as for GET (HEAD is GET without the body); HEAD is answered with the
+    count. None: go on and read the page."""
+    pages.check(total)
+    if request.method == "HEAD":
+        return count_response(total)
+    return None
 
 
 def list_response(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from herald.api.errors import PermissionDenied
-from herald.api.pagination import PageRequest, count_response, list_response
+from herald.api.pagination import PageRequest, list_response, paginate
 from herald.audit import repository
 from herald.audit.service import entry_json, filters_from
 from herald.auth.dependencies import ApiKey, staff_session
@@ -56,9 +56,8 @@ def list_entries(
         if not caller.is_staff:
             raise PermissionDenied()
         total = repository.count(session, filters)
-        if request.method == "HEAD":
-            return count_response(total)
-        pages.check(total)
+        if (answer := paginate(request, pages, total)) is not None:
+            return answer
         rows = repository.page(
             session, filters, pages.offset, pages.page_size, oldest_first=o == "created"
         )

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from herald.api.errors import PermissionDenied
 from herald.api.openapi import UUID_PATTERN, Email, Uuid, json_request_body
-from herald.api.pagination import PageRequest, count_response, list_response
+from herald.api.pagination import PageRequest, list_response, paginate
 from herald.api.params import parse_uuid, path_uuid, read_body
 from herald.api.responses import JSONResponse
 from herald.audit.service import actor_of
@@ -108,9 +108,8 @@ def list_bounces(
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, _user):
         total = repository.count(session, search, wanted, message)
-        if request.method == "HEAD":
-            return count_response(total)
-        pages.check(total)
+        if (answer := paginate(request, pages, total)) is not None:
+            return answer
         rows = repository.page(session, search, wanted, message, pages.offset, pages.page_size)
     return list_response(request, [bounce_json(request, r) for r in rows], total, pages)
 
@@ -200,9 +199,8 @@ def list_suppressions(
     pages = PageRequest.from_params(page, page_size)
     with staff_session(request, key) as (session, _user):
         total = suppressions.count(session, search, wanted)
-        if request.method == "HEAD":
-            return count_response(total)
-        pages.check(total)
+        if (answer := paginate(request, pages, total)) is not None:
+            return answer
         rows = suppressions.page(session, search, wanted, pages.offset, pages.page_size)
         people = suppression_rules.people_of(session, rows)
         causes = repository.by_ids(session, [r.bounce_id for r in rows if r.bounce_id])

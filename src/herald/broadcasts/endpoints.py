@@ -17,8 +17,8 @@ from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
 from herald.api.pagination import (
     PageRequest,
-    count_response,
     list_response,
+    paginate,
     streamed_list_response,
 )
 from herald.api.params import path_uuid
@@ -181,9 +181,8 @@ def list_messages(
     with sender_session(request, key) as (session, caller):
         visible = service.visible_to(caller)
         total = repository.count_messages(session, states, subject, delivery, review, visible)
-        if request.method == "HEAD":
-            return count_response(total)
-        pages.check(total)
+        if (answer := paginate(request, pages, total)) is not None:
+            return answer
         rows = repository.list_messages(
             session, states, subject, ordering, pages.offset, pages.page_size, delivery, review,
             visible,
@@ -462,10 +461,11 @@ def list_deliveries(
     pages = PageRequest.from_params(page, page_size)
     with sender_session(request, key) as (session, caller):
         message_uuid = path_uuid(uuid)
-        if request.method == "HEAD":
-            return count_response(service.count_deliveries(session, caller, message_uuid, statuses))
-        total, rows, bounces = service.deliveries_page(
-            session, caller, message_uuid, statuses, pages
+        total = service.count_deliveries(session, caller, message_uuid, statuses)
+        if (answer := paginate(request, pages, total)) is not None:
+            return answer
+        rows, bounces = service.deliveries_page(
+            session, caller, message_uuid, statuses, pages.offset, pages.page_size
         )
     chosen = wanted_fields(field, DELIVERY_FIELDS)
     items = [select(delivery_row_json(r, bounces.get(r.id)), chosen) for r in rows]

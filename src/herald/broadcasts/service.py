@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from herald.api.pagination import PageRequest
 from herald.auth.callers import Caller
 from herald.bounces import repository as bounces
 from herald.bounces.repository import BounceRecord
@@ -358,16 +357,14 @@ def deliveries_page(
     caller: Caller,
     uuid: str,
     statuses: list[DeliveryStatus],
-    pages: PageRequest,
-) -> tuple[int, Sequence[Any], dict[int, BounceRecord]]:
-    """How many deliveries match, the requested page of them (a page past the end is
-    404), and the bounce of each bounced one."""
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[Any], dict[int, BounceRecord]]:
+    """A page of the message's deliveries that match, and the bounce of each bounced one."""
     row = get_message(session, uuid, caller)
-    total = outbox.count_deliveries(session, row.id, statuses)
-    pages.check(total)
-    rows = outbox.list_deliveries(session, row.id, statuses, pages.offset, pages.page_size)
+    rows = outbox.list_deliveries(session, row.id, statuses, offset, limit)
     bounced = [r.id for r in rows if r.status == DeliveryStatus.BOUNCED]
-    return total, rows, bounces.latest_for_deliveries(session, bounced)
+    return rows, bounces.latest_for_deliveries(session, bounced)
 
 
 def count_deliveries(

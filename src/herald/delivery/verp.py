@@ -55,6 +55,9 @@ def delivery_of(key: bytes, address: str, bounce_address: str) -> int | None:
     except ValueError:
         return None
     delivery_id = int.from_bytes(raw[-_ID_BYTES:], "big")
-    if not hmac.compare_digest(_mac(key, delivery_id), mac):
+    # Base32 of 8 bytes leaves spare bits in its last character, and 13 characters
+    # can carry more than 8 bytes: several spellings would decode to one id. Only
+    # the one spelling tag_for writes names it, so a changed character never does.
+    if not hmac.compare_digest(tag_for(key, delivery_id), tag):
         return None
     return delivery_id

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from herald.api.fields import Fields, select, wanted_fields
-from herald.api.pagination import PageRequest, count_response, list_response
+from herald.api.pagination import PageRequest, list_response, paginate
 from herald.auth.callers import Caller
 from herald.auth.dependencies import ApiKey, sender_session, staff_session
 from herald.core.errors import Invalid
@@ -62,9 +62,8 @@ def _search(
     with sender_session(request, key) as (session, caller):
         only = _in_scope(caller, section)
         total = repository.count_named(session, section, name, only)
-        if request.method == "HEAD":
-            return count_response(total)
-        pages.check(total)
+        if (answer := paginate(request, pages, total)) is not None:
+            return answer
         rows = repository.search_named(session, section, name, pages.offset, pages.page_size, only)
     items: list[dict[str, Any]] = [{"uuid": row.uuid, "name": row.name} for row in rows]
     known: tuple[str, ...] = ("uuid", "name")

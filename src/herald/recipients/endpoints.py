@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from herald.api.fields import Fields, select, wanted_fields
-from herald.api.pagination import PageRequest, count_response, list_response
+from herald.api.pagination import PageRequest, list_response, paginate
 from herald.api.params import BOOLEAN, parse_bool, split_values
 from herald.auth.dependencies import ApiKey, sender_session
 from herald.recipients.schemas import RECIPIENT_FIELDS, RecipientOut
@@ -73,7 +73,10 @@ def recipients(
         check_targeting(session, targeting, None, limit)
         audience = Audience(session, targeting, user)
         if request.method == "HEAD":
-            return count_response(audience.count())
+            # HEAD counts without reading a page (cheaper than the page's own pass).
+            answer = paginate(request, pages, audience.count())
+            assert answer is not None  # HEAD is always answered by paginate
+            return answer
         total, page_of = audience.page(pages.offset, pages.page_size)
         pages.check(total)
     chosen = wanted_fields(field, RECIPIENT_FIELDS)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
-from herald.api.pagination import PageRequest, count_response, list_response
+from herald.api.pagination import PageRequest, list_response, paginate
 from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
 from herald.audit.service import actor_of, record
@@ -89,9 +89,8 @@ def list_templates(
     # Scoped senders read templates (SPEC 9); writing one is staff's.
     with sender_session(request, key) as (session, _caller):
         total = repository.count_templates(session, name)
-        if request.method == "HEAD":
-            return count_response(total)
-        pages.check(total)
+        if (answer := paginate(request, pages, total)) is not None:
+            return answer
         rows = repository.list_templates(session, name, o == "-name", pages.offset, pages.page_size)
     chosen = wanted_fields(field, TEMPLATE_FIELDS)
     return list_response(request, [select(_json(request, r), chosen) for r in rows], total, pages)
