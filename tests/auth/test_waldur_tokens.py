@@ -159,3 +159,22 @@ def test_waldur_auth_without_a_waldur_url_stops_the_start(database_url: str) -> 
     started = herald(database_url, "worker", env={"HERALD_WALDUR_AUTH": "true"})
     assert started.returncode != 0
     assert "HERALD_WALDUR_AUTH is on but HERALD_WALDUR_URL is not set" in started.stderr
+
+
+@pytest.mark.parametrize("suffix", ["/api/", "/api", "/"])
+def test_waldur_url_with_or_without_api_checks_tokens_alike(
+    db: Database, database_url: str, waldur: FakeWaldur, suffix: str
+) -> None:
+    """SPEC 5.1: HERALD_WALDUR_URL with or without `/api/`, as the sync reads it (a
+    URL ending in /api/ asked /api/api/users/me/, and every Waldur token was refused)."""
+    settings = Settings(
+        database_url=database_url, waldur_url=waldur.url + suffix, waldur_auth=True
+    )
+    server = LiveServer(settings)
+    server.url = server.start()
+    try:
+        assert _get(server.url, "w-staff").status_code == 200
+        assert _asked(waldur) == 1
+        assert all(not path.startswith("/api/api/") for path, _ in waldur.requests)
+    finally:
+        server.stop()

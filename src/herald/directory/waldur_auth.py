@@ -29,6 +29,7 @@ from herald.core.clock import utc_now
 from herald.core.config import Settings
 from herald.core.db import Database
 from herald.core.models import User
+from herald.directory.waldur import api_root
 from herald.directory import repository
 from herald.directory.schemas import read_user_email
 
@@ -41,7 +42,9 @@ class WaldurTokens:
     """The token fallback: who Waldur says holds a key (None: nobody)."""
 
     def __init__(self, settings: Settings, database: Database) -> None:
-        self.url = (settings.waldur_url or "").rstrip("/")
+        # Waldur's address read one way, as the directory sync reads it (with or
+        # without `/api/`, SPEC 5.1).
+        self.root = api_root(settings.waldur_url or "")
         self.cache_for = timedelta(seconds=settings.waldur_auth_cache)
         self.database = database
         self.client = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
@@ -54,7 +57,7 @@ class WaldurTokens:
             return Holder(cached[0], None, None)
         try:
             answer = self.client.get(
-                f"{self.url}/api/users/me/", headers={"Authorization": f"Token {key}"}
+                f"{self.root}users/me/", headers={"Authorization": f"Token {key}"}
             )
         except httpx.HTTPError as exc:
             return self._stale(cached, f"{type(exc).__name__}: {exc}")
@@ -75,7 +78,7 @@ class WaldurTokens:
             logger.warning("Waldur cannot check a token (%s); using its answer from %s",
                            reason, cached[1].isoformat(timespec="seconds"))  # fmt: skip
             return Holder(cached[0], None, None)
-        logger.error("Waldur at %s cannot check a token: %s", self.url, reason)
+        logger.error("Waldur at %s cannot check a token: %s", self.root, reason)
         raise ServiceUnavailable(
             f"Waldur, which checks this token, cannot be reached ({reason}); try again shortly."
         )
