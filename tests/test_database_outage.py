@@ -18,13 +18,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy.engine import make_url
 
 from herald.core.config import Settings
 from herald.core.db import Database
+from herald.core.models import BroadcastMessage, MessageState
 from tests.conftest import LiveServer
 
 
@@ -170,3 +173,56 @@ def test_a_frozen_database_behind_an_open_connection_gives_503_within_10_seconds
         finally:
             forwarder.frozen = False
         _served_again(client)
+
+
+def _large_messages(database_url: str, count: int, addresses: int) -> None:
+    """Sent messages whose `emails` are too large to read with the page (over 64 kB):
+    the list streams them, reading each one's addresses on its own."""
+    emails = orjson.dumps([f"reader{n:06}@large.test" for n in range(addresses)]).decode()
+    database = Database(database_url)
+    try:
+        with database.transaction() as session:
+            for number in range(count):
+                session.add(
+                    BroadcastMessage(
+                        uuid=uuid.uuid4().hex, created=datetime(2026, 1, 1, 0, number),
+                        subject=f"Large {number}", body="B", query='{"all_users": true}',
+                        emails=emails, author_full_name="", state=MessageState.SENT,
+                    )
+                )  # fmt: skip
+    finally:
+        database.dispose()
+
+
+def test_a_database_that_fails_mid_page_cuts_the_stream_cleanly(
+    partitioned_server: tuple[str, Forwarder],
+    staff: dict[str, str],
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 23.10: a page of large messages has begun streaming when the database
+    stops answering. Too late for a 503: the client gets an incomplete response
+    (never a short list that parses), the server logs one line saying why (no
+    traceback) and counts it; the next request is the ordinary quick 503."""
+    url, forwarder = partitioned_server
+    _large_messages(database_url, count=12, addresses=40_000)  # ~1 MB each, 12 MB a page
+    headers = {"Authorization": f"Token {staff['token']}", "Accept-Encoding": "identity"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        with client.stream("GET", "/api/broadcast-messages/", params={"page_size": 12}) as page:
+            assert page.status_code == 200
+            stream = page.iter_raw()
+            assert next(stream).startswith(b"[")
+            forwarder.frozen = True  # the server's next read of addresses hangs
+            try:
+                with pytest.raises(httpx.RemoteProtocolError):
+                    for _ in stream:
+                        pass
+            finally:
+                forwarder.frozen = False
+        _served_again(client)
+        metrics = client.get("/metrics").text
+    cut = [r for r in caplog.records if "cut after" in r.getMessage()]
+    assert len(cut) == 1 and cut[0].exc_info is None, [r.getMessage() for r in cut]
+    assert "the database failed" in cut[0].getMessage()
+    assert not [r for r in caplog.records if "Exception in ASGI" in r.getMessage()]
+    assert 'herald_http_streams_cut_total{route="/api/broadcast-messages/"} 1.0' in metrics

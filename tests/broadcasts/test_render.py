@@ -74,3 +74,22 @@ def test_documented_in_the_openapi_document(anonymous: httpx.Client) -> None:
     operation = schema["paths"]["/api/broadcast-messages/render/"]["post"]
     assert operation["operationId"] == "broadcast_messages_render"
     assert "RenderRequest" in schema["components"]["schemas"]
+
+
+def test_a_message_without_a_day_renders_its_day_empty_never_none(
+    api: httpx.Client, staff: dict[str, str]
+) -> None:
+    """Issue 23: `{{ message.send_at }}` of a message with no day read "None" in
+    previews and test mails. Empty, and the day as YYYY-MM-DD when it has one."""
+    body = {"subject": "On [{{ message.send_at }}]", "body": "Day: [{{ message.send_at }}]"}
+    rendered = api.post(URL, json=body).json()
+    assert (rendered["subject"], rendered["text"]) == ("On []", "Day: []")
+    query = {"additional_recipients": ["reader@example.org"]}
+    created = api.post(
+        "/api/broadcast-messages/", json={**body, "send_at": "2099-03-04", "query": query}
+    )
+    preview = api.post(f"/api/broadcast-messages/{created.json()['uuid']}/preview/", json={})
+    assert preview.json()["subject"] == "On [2099-03-04]"
+    api.patch(f"/api/broadcast-messages/{created.json()['uuid']}/", json={"send_at": None})
+    preview = api.post(f"/api/broadcast-messages/{created.json()['uuid']}/preview/", json={})
+    assert "None" not in preview.json()["subject"] + preview.json()["text"]

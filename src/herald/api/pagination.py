@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Send
 
 from herald.api.responses import JSONResponse
 from herald.core.errors import NotFound
@@ -96,12 +98,38 @@ def list_response(
     return JSONResponse(list(items), headers=headers)
 
 
+class StreamAborted(Exception):
+    """Raised by a streamed list's items when what they read failed after the first
+    byte was sent: too late for a 503, so the response is cut (the item's reader
+    logged why and counted it)."""
+
+
+class _CutOnAbort(StreamingResponse):
+    async def stream_response(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})  # fmt: skip
+        try:
+            async for chunk in self.body_iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except StreamAborted:
+            # No final chunk: the client sees an incomplete response (and the
+            # connection closes), never a short list that looks whole. No traceback.
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 def streamed_list_response(
     request: Request, items: Iterable[bytes], total: int, pages: PageRequest
 ) -> StreamingResponse:
     """A list written item by item (each item already JSON), for items too large to
-    hold a page of in memory at once."""
+    hold a page of in memory at once. The first item is made before anything is
+    sent, so a failure there is an ordinary error answer (a 503 for the database);
+    a later one raises StreamAborted and the response is cut."""
     headers = {"X-Result-Count": str(total), "Link": _link_header(request, pages, total)}
+    items = iter(items)
+    first = next(items, None)
+    if first is not None:
+        items = itertools.chain([first], items)
 
     def chunks() -> Iterator[bytes]:
         yield b"["
@@ -109,4 +137,4 @@ def streamed_list_response(
             yield item if number == 0 else b"," + item
         yield b"]"
 
-    return StreamingResponse(chunks(), media_type="application/json", headers=headers)
+    return _CutOnAbort(chunks(), media_type="application/json", headers=headers)

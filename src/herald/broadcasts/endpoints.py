@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.responses import Response
@@ -17,6 +18,7 @@ from herald.api.fields import Fields, select, wanted_fields
 from herald.api.openapi import json_request_body
 from herald.api.pagination import (
     PageRequest,
+    StreamAborted,
     list_response,
     paginate,
     streamed_list_response,
@@ -61,6 +63,7 @@ from herald.core.text import check_message_text, read_text, text_problem
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
 from herald.delivery.send_now import send_now
 from herald.idempotency.http import Idempotency
+from herald.operations.metrics import STREAMS_CUT
 from herald.recipients.service import check_targeting
 from herald.recipients.targeting import targeting_from_json
 
@@ -208,11 +211,22 @@ def _messages_with_emails(
     counts: Mapping[int, Mapping[DeliveryStatus, int]],
     chosen: list[str] | None,
 ) -> Iterator[bytes]:
-    for row in rows:
+    for number, row in enumerate(rows):
         emails = row.emails
         if emails is None:
-            with database.transaction(write=False) as session:
-                emails = repository.message_emails(session, [row.id]).get(row.id)
+            try:
+                with database.transaction(write=False) as session:
+                    emails = repository.message_emails(session, [row.id]).get(row.id)
+            except SQLAlchemyError as exc:
+                if number == 0:
+                    raise  # nothing sent yet: the ordinary 503
+                STREAMS_CUT.labels("/api/broadcast-messages/").inc()
+                logger.error(
+                    "list of messages cut after %d of %d: the database failed while it "
+                    "streamed (%s); the client sees an incomplete response",
+                    number, len(rows), type(exc).__name__,
+                )  # fmt: skip
+                raise StreamAborted() from None
         if emails is not None:  # not deleted since the page was read
             yield orjson.dumps(select(message_json(row, counts.get(row.id), emails), chosen))
 

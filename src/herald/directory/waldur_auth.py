@@ -29,9 +29,9 @@ from herald.core.clock import utc_now
 from herald.core.config import Settings
 from herald.core.db import Database
 from herald.core.models import User
-from herald.directory.waldur import api_root
 from herald.directory import repository
 from herald.directory.schemas import read_user_email
+from herald.directory.waldur import api_root
 
 logger = logging.getLogger("herald.auth")
 TIMEOUT = httpx.Timeout(3.0, connect=2.0)  # a request waits at most this for Waldur

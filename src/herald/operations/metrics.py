@@ -40,6 +40,12 @@ SLOW_CLIENTS = Counter(
     "Connections closed because their request head was too slow (HERALD_HEADER_TIMEOUT) "
     "or too large (64 kB)",
 )
+STREAMS_CUT = Counter(
+    "herald_http_streams_cut",
+    "List responses cut after their first byte because the database failed while they "
+    "streamed (the client sees an incomplete response)",
+    ["route"],
+)
 HTTP_DURATION = Histogram(
     "herald_http_request_duration_seconds",
     "API request latency by route template",

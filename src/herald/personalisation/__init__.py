@@ -198,7 +198,12 @@ def context_for(
             "customers": _names(customers),
             "offerings": _names(offerings),
         },
-        "message": {"subject": _clip(subject, MAX_SUBJECT), "send_at": send_at},
+        # A message with no day (sent now, never scheduled) has none to show: empty,
+        # never Python's "None". A day reads as YYYY-MM-DD, as on the wire.
+        "message": {
+            "subject": _clip(subject, MAX_SUBJECT),
+            "send_at": send_at.isoformat() if send_at else "",
+        },
     }
 
 
