@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -159,3 +160,42 @@ def test_demo_names_its_port_and_replaces_its_token(db: Database, database_url: 
         tokens = session.execute(text("SELECT key_hash, expires FROM api_tokens")).all()
     assert len(tokens) == 1 and tokens[0].expires is not None  # one key, and it expires
     assert tokens[0].key_hash != hash_key(key)
+
+
+GROUPS = ("directory", "tokens", "bounces", "suppressions")
+
+
+def _help(database_url: str, *command: str) -> str:
+    result = herald(database_url, *command, "--help", env={"COLUMNS": "80", "TERM": "dumb"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _commands(help_text: str) -> list[str]:
+    box = help_text.split("Commands")[1] if "Commands" in help_text else ""
+    return re.findall(r"^│ ([a-z][a-z-]+) ", box, flags=re.MULTILINE)
+
+
+def test_every_help_reads_whole_sentences_and_flags_take_no_value(database_url: str) -> None:
+    """Issue 23: flags were shown as `--version <bool>` (as if they took a value),
+    and `prune`, `bounces fetch` and `suppressions list` broke mid-sentence in the
+    command lists. Every command's help, top level and in each group."""
+    helps = {(): _help(database_url)}
+    for group in GROUPS:
+        helps[(group,)] = _help(database_url, group)
+    for command in _commands(helps[()]) + [
+        f"{group} {sub}" for group in GROUPS for sub in _commands(helps[(group,)])
+    ]:
+        helps[tuple(command.split())] = _help(database_url, *command.split())
+    assert len(helps) >= 15
+    for command, text in helps.items():
+        assert "<bool>" not in text, command
+        lines = [line.strip("│ ").rstrip() for line in text.splitlines() if line.startswith("│")]
+        for line, after in zip(lines, lines[1:], strict=False):
+            # A line cut short with room to spare, then continued: a sentence broken
+            # by a line break in the source rather than by the width of the screen.
+            wrapped = after.startswith(" " * 10) and not after.strip().startswith("-")
+            assert not (wrapped and len(line) < 55 and line.strip()[-1:] not in ".:)"), (
+                command, line, after,
+            )  # fmt: skip
+    assert "Delete old delivery records" in helps[()]

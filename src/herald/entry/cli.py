@@ -374,8 +374,9 @@ def fetch_bounces(
         ),
     ] = False,
 ) -> None:
-    """Read the bounce mailbox (HERALD_BOUNCE_IMAP_URL) now, as the delivery process does
-    every HERALD_BOUNCE_INTERVAL seconds."""
+    """Read the bounce mailbox (HERALD_BOUNCE_IMAP_URL) now.
+
+    The delivery process does the same every HERALD_BOUNCE_INTERVAL seconds."""
     from herald.bounces.jobs import MailboxBusy
     from herald.bounces.jobs import fetch_bounces as fetch
     from herald.bounces.mailbox import MailboxError
@@ -397,8 +398,9 @@ def list_suppressions(
         str | None, typer.Option(help="Only this reason: hard, soft, complaint or manual.")
     ] = None,
 ) -> None:
-    """Every suppressed address, newest first, with the users who hold it and their
-    organisations: whom to ask for a new address."""
+    """Every suppressed address, newest first, with whom to ask for a new one.
+
+    Each address comes with the users who hold it and their organisations."""
     from herald.core.models import SuppressionReason
     from herald.suppressions import repository
     from herald.suppressions.service import people_of
@@ -482,8 +484,10 @@ def prune(
         typer.Option("--sent-before", help="A day, YYYY-MM-DD: prune messages sent before it."),
     ] = None,
 ) -> None:
-    """Delete the per-recipient delivery records of messages sent before a day, and the
-    audit trail older than HERALD_AUDIT_DAYS (400).
+    """Delete old delivery records (--sent-before) and audit entries (HERALD_AUDIT_DAYS).
+
+    Delivery records are the per-recipient rows of messages sent before the day;
+    audit entries go after HERALD_AUDIT_DAYS days (400).
 
     The messages stay, with their recipient lists; records still pending are kept."""
     from herald.audit.service import prune as prune_audit
