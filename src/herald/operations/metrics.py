@@ -174,4 +174,4 @@ def render(snapshot: Snapshot) -> bytes:
 
 
 def _own_collectors() -> list[Collector]:
-    return [MAIL_ATTEMPTS, SMTP_REPLIES, HTTP_REQUESTS, HTTP_DURATION]
+    return [MAIL_ATTEMPTS, SMTP_REPLIES, HTTP_REQUESTS, HTTP_DURATION, SLOW_CLIENTS, STREAMS_CUT]
