@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from herald.api.responses import JSONResponse
-from herald.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from herald.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 
 logger = logging.getLogger("herald.api")
 
@@ -65,15 +65,6 @@ class CrossSiteRefused(APIError):
         super().__init__({"detail": detail})
 
 
-class ServiceUnavailable(APIError):
-    """Something Herald needs to answer is out of reach for now: try again later."""
-
-    status_code = 503
-
-    def __init__(self, detail: str) -> None:
-        super().__init__({"detail": detail}, headers={"Retry-After": "30"})
-
-
 class UnsupportedMediaType(APIError):
     status_code = 415
 
@@ -92,13 +83,16 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (Unavailable, 503),
 )
 
 
 def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = next(code for kind, code in _DOMAIN_STATUS if isinstance(exc, kind))
-    return JSONResponse(exc.body, status_code=status)
+    # Out of reach for now: say when to ask again, as for the database.
+    headers = {"Retry-After": "30"} if status == 503 else None
+    return JSONResponse(exc.body, status_code=status, headers=headers)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:

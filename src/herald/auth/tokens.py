@@ -83,7 +83,7 @@ class Holder:
 
 
 # Who else may vouch for a key Herald does not know (Waldur, SPEC 8): set by the
-# application when HERALD_WALDUR_AUTH is on; raises ServiceUnavailable when it
+# application when HERALD_WALDUR_AUTH is on; raises Unavailable (a 503) when it
 # cannot answer.
 TokenFallback = Callable[[Session, str], "Holder | None"]
 

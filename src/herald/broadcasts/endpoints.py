@@ -90,7 +90,8 @@ def _enum(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def _message_response(

@@ -73,6 +73,13 @@ class WrongState(Conflict):
         return cls(f"Valid review statuses for operation: {', '.join(statuses)}.")
 
 
+class Unavailable(DomainError):
+    """Something Herald needs to answer is out of reach for now (503, Retry-After)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__({"detail": detail})
+
+
 class WaitingForReview(Conflict):
     """A message waiting for staff review is not sent or scheduled by anything (SPEC 9)."""
 

@@ -9,6 +9,7 @@ percent-encoded in the URL (`p@ss:w/rd` as `p%40ss%3Aw%2Frd`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -91,21 +92,23 @@ class SmtpTransport:
         size: int = 10,
         cafile: str | None = None,
     ) -> None:
-        self._settings = {
-            "hostname": host,
-            "port": port,
-            "use_tls": use_tls,
-            "start_tls": start_tls,
-            "username": username,
-            "password": password,
-            "timeout": timeout,
+        # The one place a client is made: a fresh one per connection in doubt.
+        self._new_client = functools.partial(
+            aiosmtplib.SMTP,
+            hostname=host,
+            port=port,
+            use_tls=use_tls,
+            start_tls=start_tls,
+            username=username,
+            password=password,
+            timeout=timeout,
             # The relay's certificate is always checked; `cafile` trusts a
             # private CA (or a self-signed relay) besides the system's.
-            "cert_bundle": cafile,
-        }
+            cert_bundle=cafile,
+        )
         self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         for _ in range(size):
-            self._idle.put_nowait(aiosmtplib.SMTP(**self._settings))  # type: ignore[arg-type]
+            self._idle.put_nowait(self._new_client())
 
     async def send(self, sender: str, recipient: str, data: bytes, name: str) -> str:
         client = await self._idle.get()
@@ -121,7 +124,7 @@ class SmtpTransport:
             ):
                 # The connection is in doubt: start the next mail on a fresh one.
                 client.close()
-                client = aiosmtplib.SMTP(**self._settings)  # type: ignore[arg-type]
+                client = self._new_client()
             raise error from exc
         finally:
             self._idle.put_nowait(client)

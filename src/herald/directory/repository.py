@@ -62,7 +62,7 @@ def upsert(session: Session, section: str, rows: Sequence[dict[str, Any]]) -> No
 
 def existing_uuids(session: Session, section: str, uuids: Iterable[str]) -> set[str]:
     model = MODELS[section]
-    column = model.uuid  # type: ignore[attr-defined]
+    column = model.__table__.c.uuid
     wanted = list(uuids)
     found: set[str] = set()
     for start in range(0, len(wanted), CHUNK):
@@ -171,9 +171,9 @@ def search_named(
     only: Collection[str] | None = None,
 ) -> Sequence[Any]:
     """Customers or offerings whose name contains `name` (any case), by name."""
-    model = MODELS[section]
+    model: Any = MODELS[section]  # customers or offerings: both have uuid and name
     statement = (
-        _named(model, name, only).order_by(model.name, model.uuid).offset(offset).limit(limit)  # type: ignore[attr-defined]
+        _named(model, name, only).order_by(model.name, model.uuid).offset(offset).limit(limit)
     )
     return session.scalars(statement).all()
 

@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
-from herald.api.errors import ServiceUnavailable
 from herald.api.params import parse_uuid
 from herald.auth.tokens import Holder, hash_key
 from herald.core.clock import utc_now
 from herald.core.config import Settings
 from herald.core.db import Database
+from herald.core.errors import Unavailable
 from herald.core.models import User
 from herald.directory import repository
 from herald.directory.schemas import read_user_email
@@ -79,7 +79,7 @@ class WaldurTokens:
                            reason, cached[1].isoformat(timespec="seconds"))  # fmt: skip
             return Holder(cached[0], None, None)
         logger.error("Waldur at %s cannot check a token: %s", self.root, reason)
-        raise ServiceUnavailable(
+        raise Unavailable(
             f"Waldur, which checks this token, cannot be reached ({reason}); try again shortly."
         )
 

@@ -10,12 +10,12 @@ at scrape time, so it is true across machines too.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from herald.core.models import DeliveryStatus, MessageState
@@ -97,7 +97,7 @@ class _DatabaseCollector(Collector):
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         s = self.snapshot
         yield _by_label(
             "herald_deliveries", "Deliveries in the outbox by status", "status", s.deliveries

@@ -335,8 +335,12 @@ class Checker:
 
     def _require_recipient_list(self, node: nodes.Node) -> None:
         """Loops go over the recipient's own lists, sorted or not, and nothing else."""
-        while isinstance(node, nodes.Filter) and node.name in ("sort", "unique", "reverse"):
-            node = node.node  # type: ignore[assignment]
+        while (
+            isinstance(node, nodes.Filter)
+            and node.name in ("sort", "unique", "reverse")
+            and node.node is not None
+        ):
+            node = node.node
         if (
             isinstance(node, nodes.Getattr)
             and isinstance(node.node, nodes.Name)
@@ -437,7 +441,7 @@ class Checker:
 
     def _field(self, node: nodes.Expr, name: object, scope: _Scope) -> Bound:
         """`recipient.x`, `message.x` or `loop.x`: the only things with fields."""
-        target = node.node  # type: ignore[attr-defined]
+        target = getattr(node, "node", None)  # Getattr and Getitem both have one
         if not isinstance(target, nodes.Name):
             raise TemplateRefused(
                 node.lineno,
