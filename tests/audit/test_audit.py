@@ -133,3 +133,23 @@ def test_a_test_send_is_recorded_with_its_addresses(
         live_server.app.state.settings = before
     [entry] = _entries(api, action=action)
     assert entry["object_uuid"] == uuid and entry["detail"] == {"emails": ["me@x.example"]}
+
+
+def test_the_api_and_the_command_line_record_the_same_detail_for_a_suppression(
+    api: httpx.Client, database_url: str
+) -> None:
+    """Issue 23: the CLI's suppression.add had no note. Recorded by the service now,
+    whoever asks: only the actor and client differ."""
+    by_api = api.post("/api/suppressions/", json={"email": "a@x.example", "note": "left"})
+    assert by_api.status_code == 201, by_api.text
+    by_cli = herald(database_url, "suppressions", "add", "b@x.example", "--note", "left")
+    assert by_cli.returncode == 0, by_cli.stderr
+    assert api.delete("/api/suppressions/a@x.example/").status_code == 204
+    assert herald(database_url, "suppressions", "remove", "b@x.example").returncode == 0
+    for action in ("suppression.add", "suppression.remove"):
+        cli, web = _entries(api, action=action)  # newest first
+        assert cli["client"] == "command line" and web["client"] != "command line"
+        assert cli["detail"].keys() == web["detail"].keys(), action
+        assert cli["detail"]["email"] == "b@x.example" and web["detail"]["email"] == "a@x.example"
+    cli_add, web_add = _entries(api, action="suppression.add")
+    assert cli_add["detail"]["note"] == web_add["detail"]["note"] == "left"

@@ -16,7 +16,6 @@ from herald.api.pagination import PageRequest, list_response, paginate
 from herald.api.params import parse_uuid, path_uuid, read_body
 from herald.api.responses import JSONResponse
 from herald.audit.service import actor_of
-from herald.audit.service import record as audit
 from herald.auth.dependencies import (
     ApiKey,
     AuthenticatedBody,
@@ -227,11 +226,8 @@ def add_suppression(request: Request, key: ApiKey, body: AuthenticatedBody) -> R
             return replayed
         wanted = suppression_rules.parse_manual(body.json_object())
         record, added = suppression_rules.add_by_hand(
-            session, wanted, (user.uuid, user.full_name or user.email), utc_now()
+            session, wanted, actor_of(request, user), utc_now()
         )
-        if added:
-            audit(session, actor_of(request, user), "suppression.add", "suppression", record.key,
-                  {"email": record.email, "note": record.note})  # fmt: skip
         people = suppression_rules.people_of(session, [record])
         cause = repository.by_id(session, record.bounce_id) if record.bounce_id else None
         answer = JSONResponse(
@@ -245,7 +241,5 @@ def add_suppression(request: Request, key: ApiKey, body: AuthenticatedBody) -> R
 def remove_suppression(email: str, request: Request, key: ApiKey) -> Response:
     """Mail this address again (a user gave a working address, or it was a mistake)."""
     with staff_session(request, key) as (session, user):
-        removed = suppression_rules.remove(session, email)
-        audit(session, actor_of(request, user), "suppression.remove", "suppression", removed.key,
-              {"email": removed.email, "reason": removed.reason.value})  # fmt: skip
+        suppression_rules.remove(session, email, actor_of(request, user))
     return Response(status_code=204)

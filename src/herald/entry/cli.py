@@ -439,6 +439,7 @@ def add_suppression(
     note: Annotated[str, typer.Option(help="Why, for whoever reads the list later.")] = "",
 ) -> None:
     """Stop mailing an address (it stays in audiences, marked suppressed)."""
+    from herald.audit.service import Actor
     from herald.core.clock import utc_now
     from herald.core.errors import Invalid
     from herald.suppressions.service import add_by_hand, parse_manual
@@ -449,9 +450,7 @@ def add_suppression(
     except Invalid as exc:
         _fail("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.body.items()))
     with database.transaction() as session:
-        record, added = add_by_hand(session, wanted, (None, "the operator"), utc_now())
-        if added:
-            _audit(session, "suppression.add", "suppression", record.key, {"email": record.email})
+        record, added = add_by_hand(session, wanted, Actor.operator(), utc_now())
     if added:
         typer.echo(f"suppressed {record.email}")
     else:
@@ -463,15 +462,14 @@ def remove_suppression(
     email: Annotated[str, typer.Argument(help="The address to mail again.")],
 ) -> None:
     """Mail an address again (its user gave a working one, or it was a mistake)."""
+    from herald.audit.service import Actor
     from herald.core.errors import NotFound
     from herald.suppressions.service import remove
 
     database = _database()
     try:
         with database.transaction() as session:
-            record = remove(session, email)
-            _audit(session, "suppression.remove", "suppression", record.key,
-                   {"email": record.email})  # fmt: skip
+            record = remove(session, email, Actor.operator())
     except NotFound:
         _fail(f"{email} is not suppressed; `herald suppressions list` shows what is")
     typer.echo(f"removed the suppression of {record.email} ({record.reason.value})")

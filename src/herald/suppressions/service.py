@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from herald.audit.service import Actor
+from herald.audit.service import record as audit
 from herald.core.addresses import email_key
 from herald.core.errors import Invalid, NotFound
 from herald.core.models import SuppressionReason
@@ -44,12 +46,13 @@ def parse_manual(data: dict[str, Any]) -> ManualSuppression:
 def add_by_hand(
     session: Session,
     wanted: ManualSuppression,
-    by: tuple[str | None, str],
+    by: Actor,
     now: datetime,
 ) -> tuple[SuppressionRecord, bool]:
     """Suppress an address by hand; returns it and whether it is new (an address
     already suppressed keeps its reason, note and who added it). `by` is who adds
-    it: (their UUID, their name), or (None, "the operator") at the command line."""
+    it, a person or the operator at the command line; the audit entry is written
+    here, so the API and the command line record the same detail."""
     key = email_key(wanted.email)
     added = repository.add(
         session,
@@ -58,20 +61,25 @@ def add_by_hand(
         SuppressionReason.MANUAL,
         now,
         note=wanted.note,
-        created_by=by[0],
-        created_by_name=by[1],
+        created_by=by.user_uuid,
+        created_by_name=by.full_name or by.email,
     )
     record = repository.get(session, key)
     assert record is not None  # just added, or already there
+    if added:
+        audit(session, by, "suppression.add", "suppression", record.key,
+              {"email": record.email, "note": record.note})  # fmt: skip
     return record, added
 
 
-def remove(session: Session, email: str) -> SuppressionRecord:
-    """Mail this address again; 404 when it is not suppressed."""
+def remove(session: Session, email: str, by: Actor) -> SuppressionRecord:
+    """Mail this address again; 404 when it is not suppressed. Audited here."""
     key = email_key(email)
     record = repository.get(session, key)
     if record is None or not repository.remove(session, key):
         raise NotFound(f"{email} is not suppressed.")
+    audit(session, by, "suppression.remove", "suppression", record.key,
+          {"email": record.email, "reason": record.reason.value})  # fmt: skip
     return record
 
 
