@@ -188,9 +188,9 @@ def test_every_help_reads_whole_sentences_and_flags_take_no_value(database_url: 
     ]:
         helps[tuple(command.split())] = _help(database_url, *command.split())
     assert len(helps) >= 15
-    for command, text in helps.items():
-        assert "<bool>" not in text, command
-        lines = [line.strip("│ ").rstrip() for line in text.splitlines() if line.startswith("│")]
+    for command, shown in helps.items():
+        assert "<bool>" not in shown, command
+        lines = [line.strip("│ ").rstrip() for line in shown.splitlines() if line.startswith("│")]
         for line, after in zip(lines, lines[1:], strict=False):
             # A line cut short with room to spare, then continued: a sentence broken
             # by a line break in the source rather than by the width of the screen.

@@ -167,9 +167,7 @@ def test_waldur_url_with_or_without_api_checks_tokens_alike(
 ) -> None:
     """SPEC 5.1: HERALD_WALDUR_URL with or without `/api/`, as the sync reads it (a
     URL ending in /api/ asked /api/api/users/me/, and every Waldur token was refused)."""
-    settings = Settings(
-        database_url=database_url, waldur_url=waldur.url + suffix, waldur_auth=True
-    )
+    settings = Settings(database_url=database_url, waldur_url=waldur.url + suffix, waldur_auth=True)
     server = LiveServer(settings)
     server.url = server.start()
     try:

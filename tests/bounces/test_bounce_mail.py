@@ -26,6 +26,7 @@ from herald.delivery.verp import envelope_sender
 from tests.cli import herald
 from tests.delivery.helpers import WorkerThread, settings_for, wait_for
 from tests.mailservers import MailServers, running
+from tests.messages import send_message, to
 
 URL = "/api/broadcast-messages/"
 SECRET = "a-long-random-secret-for-the-tests"
@@ -49,18 +50,7 @@ def _settings(database_url: str, mail: MailServers, bounce: str, **more: Any) ->
 
 
 def _send(api: httpx.Client, addresses: list[str], subject: str = "Maintenance") -> str:
-    created = api.post(
-        URL,
-        json={
-            "subject": subject,
-            "body": "Down 8-12.",
-            "query": {"additional_recipients": addresses},
-        },
-    )
-    assert created.status_code == 201, created.text
-    uuid = str(created.json()["uuid"])
-    assert api.post(f"{URL}{uuid}/send/").status_code == 200
-    return uuid
+    return send_message(api, subject, query=to(addresses))
 
 
 def _delivery(api: httpx.Client, uuid: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from herald.core.db import Database
 from tests.conftest import load_directory
+from tests.messages import create_message
 from tests.snapshots import snapshot
 
 URL = "/api/broadcast-messages/"
@@ -20,10 +21,7 @@ TOMORROW = TODAY + datetime.timedelta(days=1)
 
 
 def _create(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    payload = {"subject": "s", "body": "b", "query": {"customers": [PHYSICS]}, **fields}
-    response = api.post(URL, json=payload)
-    assert response.status_code == 201, response.text
-    return response.json()
+    return create_message(api, "s", "b", **{"query": {"customers": [PHYSICS]}, **fields})
 
 
 def _get(api: httpx.Client, uuid: str) -> dict[str, Any]:

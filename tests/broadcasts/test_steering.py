@@ -27,6 +27,7 @@ from tests.delivery.helpers import (
     worker_process,
 )
 from tests.factories import DirectoryBuilder
+from tests.messages import create_message, send_message, to
 from tests.smtp_sink import SmtpSink
 
 URL = "/api/broadcast-messages/"
@@ -37,22 +38,11 @@ def _addresses(count: int, domain: str = "steer.example") -> list[str]:
 
 
 def _create(api: httpx.Client, addresses: list[str], body: str = "Down 8-12.") -> str:
-    created = api.post(
-        URL,
-        json={
-            "subject": "Maintenance",
-            "body": body,
-            "query": {"additional_recipients": addresses},
-        },
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["uuid"])
+    return str(create_message(api, body=body, query=to(addresses))["uuid"])
 
 
 def _send(api: httpx.Client, addresses: list[str]) -> str:
-    uuid = _create(api, addresses)
-    assert api.post(f"{URL}{uuid}/send/").status_code == 200
-    return uuid
+    return send_message(api, query=to(addresses))
 
 
 def _delivery(api: httpx.Client, uuid: str) -> dict[str, Any]:
@@ -184,15 +174,17 @@ def test_a_pause_survives_a_killed_worker(
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         worker = worker_process(database_url, sink.url, log, smtp_concurrency=10)
-        time.sleep(2.5)  # the new worker is up and polling
-        assert sink.count() == delivered, "a paused message was sent after a restart"
+        # Proof the new worker is up and polling: another message goes out through it.
+        _send(api, ["probe@example.org"])
+        wait_for(lambda: "probe@example.org" in sink.deliveries_per_address(), 30, "the probe")
+        assert sink.count() == delivered + 1, "a paused message was sent after a restart"
         assert _delivery(api, uuid)["status"] == "paused"
         assert _steer(api, uuid, "resume").status_code == 200
         wait_for(lambda: sink.count() >= 150, 60, "the rest after resume")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(20)
-    assert set(sink.deliveries_per_address()) == set(_addresses(150))
+    assert set(sink.deliveries_per_address()) == set(_addresses(150)) | {"probe@example.org"}
 
 
 def _big_directory(db: Database, users: int) -> None:

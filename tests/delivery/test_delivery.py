@@ -17,6 +17,7 @@ from tests.delivery.helpers import (
     settings_for,
     wait_for,
 )
+from tests.messages import send_message
 from tests.smtp_sink import SmtpSink, free_port
 
 URL = "/api/broadcast-messages/"
@@ -37,12 +38,7 @@ NOTHING_ELSE = dict.fromkeys(
 def _send(
     api: httpx.Client, subject: str = "Maintenance", body: str = "Down 8-12.", **query: Any
 ) -> str:
-    payload = {"subject": subject, "body": body, "query": query or {"customers": [PHYSICS]}}
-    created = api.post(URL, json=payload)
-    assert created.status_code == 201, created.text
-    uuid = created.json()["uuid"]
-    assert api.post(f"{URL}{uuid}/send/").status_code == 200
-    return uuid
+    return send_message(api, subject, body, query or {"customers": [PHYSICS]})
 
 
 def _deliveries(api: httpx.Client, uuid: str, **params: Any) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from tests.delivery.helpers import (
     settings_for,
     wait_for,
 )
+from tests.messages import send_message
 from tests.smtp_sink import SmtpSink
 
 URL = "/api/broadcast-messages/"
@@ -44,10 +45,7 @@ def example(db: Database) -> None:
 
 
 def _send(api: httpx.Client, subject: str, body: str, query: dict[str, Any]) -> str:
-    created = api.post(URL, json={"subject": subject, "body": body, "query": query})
-    assert created.status_code == 201, created.text
-    assert api.post(f"{URL}{created.json()['uuid']}/send/").status_code == 200
-    return str(created.json()["uuid"])
+    return send_message(api, subject, body, query)
 
 
 def _text(item: Any) -> str:

@@ -16,19 +16,14 @@ from sqlalchemy import text
 
 from herald.core.db import Database
 from tests.delivery.helpers import WorkerThread, outbox_status, settings_for, wait_for
+from tests.messages import send_message, to
 from tests.smtp_sink import SmtpSink
 
 URL = "/api/broadcast-messages/"
 
 
 def _send(api: httpx.Client, subject: str, body: str, emails: list[str]) -> str:
-    created = api.post(
-        URL, json={"subject": subject, "body": body, "query": {"additional_recipients": emails}}
-    )
-    assert created.status_code == 201, created.text
-    uuid: str = created.json()["uuid"]
-    assert api.post(f"{URL}{uuid}/send/").status_code == 200
-    return uuid
+    return send_message(api, subject, body, to(emails))
 
 
 def test_a_recipient_never_gets_a_deleted_messages_content(

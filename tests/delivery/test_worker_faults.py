@@ -27,6 +27,7 @@ from herald.delivery import outbox
 from herald.delivery.transport import DeliveryError
 from herald.delivery.worker import CACHED_MESSAGES, DeliveryWorker, WorkerCrashed
 from tests.delivery.helpers import FAST, outbox_status
+from tests.messages import send_message, to
 
 URL = "/api/broadcast-messages/"
 ADDRESSES = [f"user{n}@faults.example" for n in range(6)]
@@ -63,12 +64,7 @@ def _settings(database_url: str, **overrides: Any) -> Settings:
 
 
 def _send(api: httpx.Client, subject: str = "Faults", body: str = "Body", emails=ADDRESSES) -> str:
-    payload = {"subject": subject, "body": body, "query": {"additional_recipients": emails}}
-    created = api.post(URL, json=payload)
-    assert created.status_code == 201, created.text
-    uuid: str = created.json()["uuid"]
-    assert api.post(f"{URL}{uuid}/send/").status_code == 200
-    return uuid
+    return send_message(api, subject, body, to(emails))
 
 
 def _run(worker: DeliveryWorker, until: Callable[[], bool], timeout: float = 30) -> None:

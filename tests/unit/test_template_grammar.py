@@ -168,3 +168,24 @@ def test_text_that_could_print_more_than_the_limit_is_refused() -> None:
     text = "{{ recipient.email }}" + "x" * MAX_OUTPUT
     with pytest.raises(TemplateProblem, match="could print"):
         check_template(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Hello {{ recipient.full_name", "Line 1: a placeholder is not closed: end it with }}."),
+        ("a\n{% for x in recipient.customers %}{{ x }}",
+         "Line 2: {% for %} is never closed: add {% endfor %}."),
+        ("x\ny\n{% if recipient.full_name %}yes",
+         "Line 3: {% if %} is never closed: add {% endif %}."),
+        ("{{ recipient.full_name x }}",
+         "Line 1: expected }} to close the placeholder, got 'x'"),
+        ("one\n{{ recipient.customers[5] }}", "Line 2: cannot be rendered: the list has no element 5"),
+    ],
+)  # fmt: skip
+def test_template_errors_speak_of_the_text_staff_wrote(text: str, said: str) -> None:
+    """Issue 23: no "Jinja", no Herald class names; the line is the line staff wrote."""
+    with pytest.raises(TemplateProblem) as problem:
+        check_template(text)
+    assert str(problem.value) == said
+    assert "jinja" not in said.lower() and "herald." not in said

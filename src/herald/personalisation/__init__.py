@@ -22,6 +22,8 @@ wall behind the grammar.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -93,7 +95,7 @@ def _parse(text: str, html: bool) -> tuple[SandboxedEnvironment, nodes.Template]
     try:
         tree = environment.parse(text)
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(f"Line {exc.lineno}: {exc.message}") from exc
+        raise TemplateProblem(f"Line {exc.lineno}: {_in_staff_words(exc.message or '')}") from exc
     except RecursionError as exc:
         # Thousands of nested brackets: the parser gives up before our limits can.
         raise TemplateProblem(
@@ -146,7 +148,37 @@ def render_compiled(template: Template | None, text: str, context: dict[str, Any
     except Exception as exc:  # any error of a value, a filter or the sandbox
         line = _template_line(exc)
         where = f"Line {line}: " if line else ""
-        raise TemplateProblem(f"{where}cannot be rendered: {exc}") from exc
+        raise TemplateProblem(f"{where}cannot be rendered: {_in_staff_words(str(exc))}") from exc
+
+
+# What the template engine says, in the words of the text staff wrote: they write
+# placeholders and blocks, and never heard of the engine or of Herald's classes.
+_UNCLOSED_BLOCK = re.compile(
+    r"Unexpected end of template\. Jinja was looking for the following tags: (.*?)\. "
+    r"The innermost block that needs to be closed is '(\w+)'\.",
+    re.S,
+)
+_LOOKING_FOR = re.compile(r"\s*Jinja was looking for the following tags: (.*?)\.(?: The innermost"
+                          r" block that needs to be closed is '(\w+)'\.)?", re.S)  # fmt: skip
+_REWORDED = (
+    ("unexpected end of template, expected 'end of print statement'.",
+     "a placeholder is not closed: end it with }}."),
+    ("expected token 'end of print statement'", "expected }} to close the placeholder"),
+    ("expected token 'end of statement block'", "expected %} to close the block"),
+    ("'end of statement block'", "%}"),
+    ("'end of print statement'", "}}"),
+    ("herald.personalisation.Names object", "the list"),
+)  # fmt: skip
+
+
+def _in_staff_words(message: str) -> str:
+    found = _UNCLOSED_BLOCK.search(message)
+    if found is not None:
+        return f"{{% {found.group(2)} %}} is never closed: add {{% end{found.group(2)} %}}."
+    message = _LOOKING_FOR.sub("", message)
+    for engine, staff in _REWORDED:
+        message = message.replace(engine, staff)
+    return message.replace("Jinja", "the template")
 
 
 def _template_line(exc: BaseException) -> int | None:
