@@ -154,3 +154,31 @@ def test_the_suppression_names_who_added_it_last_for_staff_and_support(
         row = page.locator("#suppressions tr", has_text="gone@else.example")
         expect(row).to_contain_text("Added by Sam: asked again")
         page.context.close()
+
+
+def test_staff_suppress_an_address_by_hand_and_learn_whether_bounces_are_read(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    """Issue 23: the API could add a suppression, the screen could not; and an empty
+    screen did not say whether bounces are read at all (here they are not)."""
+    page = _page(browser, 1280)
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("link", name="Bounces").click()
+    expect(page.locator("#mailbox-state")).to_contain_text("Bounces are not read on this Herald")
+    page.get_by_label("Suppress an address").fill("not an address")
+    page.get_by_label("Note", exact=True).fill("asked to stop")
+    page.get_by_role("button", name="Suppress").click()
+    expect(page.get_by_text("Enter a valid email address.")).to_be_visible()
+    expect(page.locator("#suppressions")).to_contain_text("No suppressed addresses.")
+    page.get_by_label("Suppress an address").fill("leaver@else.example")
+    page.get_by_role("button", name="Suppress").click()
+    expect(page.locator("#status")).to_contain_text("leaver@else.example will not be mailed.")
+    row = page.locator("#suppressions tr", has_text="leaver@else.example")
+    expect(row).to_contain_text("Added by Stella Staff: asked to stop")
+    with _api(served) as api:
+        [entry] = api.get("/api/suppressions/").json()
+        assert (entry["reason"], entry["note"]) == ("manual", "asked to stop")
+    # At 375 px the row is a card, and the action cell carries no stray label.
+    page.set_viewport_size({"width": 375, "height": 800})
+    label = row.locator("td").last.evaluate("c => getComputedStyle(c, '::before').content")
+    assert label in ("none", '""', "normal"), label

@@ -90,6 +90,12 @@ def server_status(request: Request, key: ApiKey) -> JSONResponse:
             "today": settings.today().isoformat(),
             "time_zone": settings.time_zone,
             "scheduler_interval": settings.scheduler_interval,
+            # Whether Herald hears of mail that bounces, and how (SPEC 4.2).
+            "bounces": {
+                "tagged": bool(settings.bounce_address),
+                "mailbox": bool(settings.bounce_imap_url),
+                "webhook": bool(settings.bounce_webhook_token),
+            },
             "jobs": {
                 name: {
                     "last_run": _iso(run.last_run),

@@ -55,6 +55,13 @@ export function livePreview({ subject, body, query, forEmail }) {
   const refresh = () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
+      if (!subject().trim() && !body().trim()) {
+        // Nothing written yet: nothing to ask the server (it would only say "blank").
+        ++asked;
+        problems.replaceChildren();
+        box.replaceChildren(h("p", { class: "muted", text: "The preview appears here as you write." }));
+        return;
+      }
       const payload = { subject: subject() || " ", body: body() || " " };
       const q = query && query();
       if (q) payload.query = q;
@@ -72,7 +79,7 @@ export function livePreview({ subject, body, query, forEmail }) {
         if (mine !== asked) return;
         const fields = err.body && typeof err.body === "object" ? err.body : {};
         const lines = [];
-        for (const [field, label] of [["subject", "Subject"], ["body", "Message"]]) {
+        for (const [field, label] of [["subject", "Subject"], ["body", "Message"], ["email", "Preview for"]]) {
           for (const problem of fields[field] || []) {
             // Not written yet is not a mistake; the form says so when it is saved.
             if (!NOT_WRITTEN.includes(problem)) lines.push(`${label}, ${problem.replace(/^Line (\d+):/, "line $1:")}`);
@@ -81,7 +88,9 @@ export function livePreview({ subject, body, query, forEmail }) {
         if (!lines.length && err.status !== 400) lines.push(err.message);
         problems.replaceChildren(...lines.map((l) => h("p", { text: l })));
         // The last good preview would now be a lie: say there is none instead.
-        if (lines.length) box.replaceChildren(h("p", { class: "muted stale", text: "No preview until the problem above is fixed." }));
+        // Said once, where it is (under the message); the preview points there.
+        const where = fields.email && !fields.subject && !fields.body ? "the address in “Preview for”" : "the problem shown under the message";
+        if (lines.length) box.replaceChildren(h("p", { class: "muted stale", text: `No preview until ${where} is fixed.` }));
       }
     }, 250);
   };

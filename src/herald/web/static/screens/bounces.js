@@ -69,6 +69,7 @@ export async function showBounces(hash) {
   });
 
   const error = h("p", { class: "error", role: "alert" });
+  const added = addForm(error);
   const rows = suppressions.data.map((s) => h("tr", {},
     h("td", { "data-label": "Address", text: s.email }),
     h("td", { "data-label": "Why" }, cause(s)),
@@ -92,11 +93,12 @@ export async function showBounces(hash) {
 
   show("Bounces",
     h("h1", { text: "Bounces and suppressions" }),
-    mailboxState(status.data.jobs.bounces),
+    mailboxState(status.data.bounces, status.data.jobs.bounces),
     h("p", { class: "muted", text: "Suppressed addresses stay in every audience but are never mailed. " +
       "Ask the people listed for a working address, then mail it again." }),
     form, error,
     h("h2", { id: "suppressions-title", text: `Suppressed (${suppressions.count})` }),
+    added,
     scroller("Suppressed addresses", h("table", { class: "cards", id: "suppressions" },
       h("caption", { class: "muted", text: suppressions.count > 100 ? `First 100 of ${suppressions.count}` : plural(suppressions.count, "address", "addresses") }),
       h("thead", {}, h("tr", {}, ...["Address", "Why", "Since", "Who to ask", ""].map((t) => h("th", { scope: "col", text: t })))),
@@ -108,9 +110,42 @@ export async function showBounces(hash) {
       h("tbody", {}, bounceRows.length ? bounceRows : h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No bounces." }))))));
 }
 
-/** Whether the bounce mailbox is being read: a failure says so, in words, up front. */
-function mailboxState(run) {
-  if (!run) return null;
+/** Suppress an address by hand (a user asked to be left out, a known dead address). */
+function addForm(error) {
+  const address = h("input", { type: "email", id: "suppress-email", required: true, placeholder: "name@example.org" });
+  const note = h("input", { type: "text", id: "suppress-note", maxlength: 2000, placeholder: "why, for whoever reads this later" });
+  const button = h("button", { type: "submit", class: "secondary", text: "Suppress" });
+  const form = h("form", { class: "filters", id: "suppress-form" },
+    h("div", {}, h("label", { for: "suppress-email", text: "Suppress an address" }), address),
+    h("div", {}, h("label", { for: "suppress-note", text: "Note" }), note),
+    button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    try {
+      const result = await api("POST", "/api/suppressions/", { email: address.value.trim(), note: note.value.trim() });
+      say(result.status === 201 ? `${result.data.email} will not be mailed.` : `${result.data.email} was suppressed already; unchanged.`);
+      showBounces(location.hash);
+    } catch (err) {
+      const fields = err.body && typeof err.body === "object" ? err.body : {};
+      error.textContent = [...(fields.email || []), ...(fields.note || [])].join(" ") || err.message;
+      address.focus();
+    }
+  });
+  return form;
+}
+
+/** Whether bounces are heard of at all, and whether the mailbox is being read: a
+ * failure says so, in words, up front. */
+function mailboxState(how, run) {
+  if (!run) {
+    const text = how.mailbox ? "The bounce mailbox has not been read yet; the delivery process reads it every interval."
+      : how.webhook ? "Bounces are reported to Herald by the mail service (webhook)."
+        : "Bounces are not read on this Herald: no bounce mailbox (HERALD_BOUNCE_ADDRESS with " +
+          "HERALD_BOUNCE_IMAP_URL) and no bounce webhook is set up, so addresses are suppressed only by hand. " +
+          "Ask the operator to set one up (see the operations guide).";
+    return h("p", { id: "mailbox-state", class: "muted", text });
+  }
   if (run.last_success !== run.last_run) {
     return h("p", { id: "mailbox-state", class: "error", role: "alert",
       text: `The bounce mailbox could not be read ${ago(run.last_run)}: ${run.detail.error || "see the server log"}. ` +

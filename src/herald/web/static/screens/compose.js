@@ -132,7 +132,8 @@ export async function showCompose(uuid, fromUuid) {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!draft.subject.trim() || !draft.body.trim()) { error.textContent = "Write a subject and a message first."; return; }
-      if (preview.hasProblems()) { error.textContent = "Fix the placeholders first (see above)."; return; }
+      // The problem is said once, under the message: take the reader there.
+      if (preview.hasProblems()) { error.textContent = ""; preview.problems.tabIndex = -1; preview.problems.focus(); return; }
       stepTwo();
     });
     show(title, h("h1", { text: title }), steps(1), form);
