@@ -115,7 +115,8 @@ function addForm(error) {
   const address = h("input", { type: "email", id: "suppress-email", required: true, placeholder: "name@example.org" });
   const note = h("input", { type: "text", id: "suppress-note", maxlength: 2000, placeholder: "why, for whoever reads this later" });
   const button = h("button", { type: "submit", class: "secondary", text: "Suppress" });
-  const form = h("form", { class: "filters", id: "suppress-form" },
+  // The server says what is wrong with an address, in the words of every other screen.
+  const form = h("form", { class: "filters", id: "suppress-form", novalidate: true },
     h("div", {}, h("label", { for: "suppress-email", text: "Suppress an address" }), address),
     h("div", {}, h("label", { for: "suppress-note", text: "Note" }), note),
     button);
