@@ -195,6 +195,20 @@ def test_send_a_test_to_me_from_compose(served: dict[str, Any], browser: Browser
     expect(page.locator("#status")).to_contain_text("Test sent to staff@herald.example")
     assert [r.recipients for r in sink.received] == [["staff@herald.example"]]
     assert sink.received[0].message["Subject"] == "[TEST] Try me"
+    # The test saved the draft: the address names it now (issue 23: it stayed #/new,
+    # and a reload opened a blank broadcast).
+    uuid = _saved_uuid(served, "Try me")
+    expect(page).to_have_url(f"{served['base']}/#/m/{uuid}/edit")
+    page.reload()
+    expect(page.get_by_role("heading", name="Edit broadcast")).to_be_visible()
+    expect(page.get_by_label("Subject", exact=True)).to_have_value("Try me")
+
+
+def _saved_uuid(served: dict[str, Any], subject: str) -> str:
+    with httpx.Client(base_url=served["base"], timeout=30,
+                      headers={"Authorization": f"Token {served['token']}"}) as api:  # fmt: skip
+        [found] = api.get(URL, params={"subject": subject}).json()
+    return str(found["uuid"])
 
 
 def test_templates_screen_create_edit_replace_and_delete(

@@ -55,8 +55,15 @@ export async function showCompose(uuid, fromUuid) {
     const result = message
       ? await api("PATCH", `/api/broadcast-messages/${message.uuid}/`, payload)
       : await api("POST", "/api/broadcast-messages/", payload, { key: newKey() });
+    const first = !message;
     message = result.data;
     clean = JSON.stringify(draft);
+    if (first) {
+      // Saved for the first time (a test, a template): the address names it now, so a
+      // reload or a shared link opens this draft rather than a blank one.
+      store.lastHash = `#/m/${message.uuid}/edit`;
+      history.replaceState(null, "", store.lastHash);
+    }
     return message;
   };
   const testSend = (error, addresses) => async () => {
