@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import re
 from typing import Any
 
@@ -153,6 +155,23 @@ def test_navigation_sorting_links_and_the_day(served: dict[str, Any], browser: B
     page.get_by_role("button", name="Next: recipients").click()
     help_text = page.locator("#schedule-help").inner_text()
     assert not re.search(r"\d{4}-\d{2}-\d{2}", help_text), help_text  # not ISO beside mm/dd/yyyy
+    # One date format everywhere, the browser's locale: the help, the outcome, the
+    # message's page and the list say a day the same way (issue 23).
+    today = datetime.date.today().isoformat()
+    shown = page.evaluate(
+        "d => new Date(d + 'T00:00:00').toLocaleDateString(undefined, {dateStyle: 'medium'})", today
+    )
+    assert f"today is {shown}." in help_text, help_text
+    assert not re.search(r"\d{1,2}/\d{1,2}/\d{4}", help_text), help_text
+    page.get_by_label("Send on").fill(today)
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.locator("#status")).to_contain_text(f"Scheduled for {shown}.")
+    expect(page.locator("dl.facts")).to_contain_text(shown)
+    page.get_by_role("link", name="Broadcasts", exact=True).click()
+    row = page.locator("#broadcasts tbody tr").filter(
+        has=page.get_by_role("link", name="Day", exact=True)
+    )
+    expect(row).to_contain_text(shown)
 
 
 def test_an_offering_that_reaches_nobody_says_so(

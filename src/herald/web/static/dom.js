@@ -66,6 +66,12 @@ export function stale(token) {
   return token !== store.screenToken;
 }
 
+// One date format in the console: the browser's locale, medium ("7 Dec 2026",
+// "Dec 7, 2026"), for a day alone as for a moment.
+export function day(iso) {
+  return iso ? new Date(`${iso}T00:00:00`).toLocaleDateString(undefined, { dateStyle: "medium" }) : "";
+}
+
 export function when(iso) {
   return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
 }

@@ -31,11 +31,6 @@ export function outcome(m) {
 
 // One figure wherever a share is shown (badge, summary): rounded down, so 99%
 // until the last mail is sent.
-// A day written as the browser's date field writes it (its locale), not as ISO.
-export function localDay(iso) {
-  return new Date(`${iso}T00:00:00`).toLocaleDateString(undefined, { year: "numeric", month: "2-digit", day: "2-digit" });
-}
-
 export function percentSent(d) {
   return d.total ? Math.floor((100 * d.sent) / d.total) : 0;
 }

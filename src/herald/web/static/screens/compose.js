@@ -3,8 +3,7 @@
 
 import { MESSAGE_FIELDS, api, listAll, onlyFields, queryParams, session } from "../api.js";
 import { confirmDialog, confirmSend } from "../dialogs.js";
-import { action, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale } from "../dom.js";
-import { localDay } from "../outcome.js";
+import { action, day as dayOf, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale } from "../dom.js";
 import { picker } from "../picker.js";
 import { livePreview } from "../preview.js";
 import { serverStatus } from "../server.js";
@@ -219,8 +218,8 @@ export async function showCompose(uuid, fromUuid) {
         if (!day.value) { error.textContent = "Choose the day to send it on."; day.focus(); return; }
         const kept = await save(day.value);
         const asked = await api("POST", `/api/broadcast-messages/${kept.uuid}/schedule/`, undefined, { key: newKey() });
-        say(asked.status === 202 ? `Sent to staff for review: once approved it is scheduled for ${day.value}.`
-          : `Scheduled for ${day.value}.`);
+        say(asked.status === 202 ? `Sent to staff for review: once approved it is scheduled for ${dayOf(day.value)}.`
+          : `Scheduled for ${dayOf(day.value)}.`);
         location.hash = `#/m/${kept.uuid}`;
       }, error),
       action(h("button", { type: "button", text: "Send now" }), "Sending…", async () => {
@@ -256,7 +255,7 @@ export async function showCompose(uuid, fromUuid) {
         h("div", {}, h("label", { for: "excluded", text: "Never send to (addresses)" }), excluded)),
       h("label", { class: "check" }, toMe, "Send a copy to me"),
       h("p", { class: "muted", id: "schedule-help",
-        text: `A scheduled broadcast leaves at the first scheduler run on that day in ${zone} (the scheduler looks every ${every}); today there is ${localDay(firstDay)}.` }),
+        text: `A scheduled broadcast leaves at the first scheduler run on that day in ${zone} (the scheduler looks every ${every}); today is ${dayOf(firstDay)}.` }),
       error, buttons, tests);
     show(title, h("h1", { text: title }), steps(2), form,
       h("h2", { text: "Recipients" }), total, scroller("Recipients", table));

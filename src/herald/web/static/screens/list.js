@@ -2,7 +2,7 @@
 // The broadcasts list: filters, sort and page live in the address.
 
 import { api, onlyFields } from "../api.js";
-import { h, loading, plural, redraw, show, stale, when } from "../dom.js";
+import { day, h, loading, plural, redraw, show, stale, when } from "../dom.js";
 import { badge, outcome } from "../outcome.js";
 
 export const PAGE_SIZES = [10, 20, 50, 100];
@@ -95,7 +95,7 @@ export async function showList() {
       h("td", { "data-label": "Author", class: "nowrap", text: m.author_full_name }),
       h("td", { "data-label": "State" }, badge(m)),
       h("td", { "data-label": "Created", class: "nowrap", text: when(m.created) }),
-      h("td", { "data-label": "Send day", class: "nowrap", text: m.send_at || "—" }),
+      h("td", { "data-label": "Send day", class: "nowrap", text: day(m.send_at) || "—" }),
       h("td", { "data-label": "Delivery", class: "nowrap" }, m.state === "SENT" ? `${d.sent}/${d.total}` : "—",
         d.failed ? h("strong", { class: "error", text: ` · ${d.failed} failed` }) : null));
   });

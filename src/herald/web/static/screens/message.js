@@ -3,7 +3,7 @@
 
 import { MESSAGE_FIELDS, api, onlyFields, session } from "../api.js";
 import { askNote, confirmDelete, confirmDialog, confirmSend, confirmStop } from "../dialogs.js";
-import { action, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale, when } from "../dom.js";
+import { action, day, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale, when } from "../dom.js";
 import { drawHistory } from "../history.js";
 import { badge, percentSent } from "../outcome.js";
 import { previewFrame } from "../preview.js";
@@ -37,7 +37,7 @@ export async function showMessage(uuid) {
     if (waiting && !session.scopes) {
       // Staff decide a scoped sender's request here too (SPEC 9).
       actions.append(action(h("button", { type: "button", text: "Approve" }), "Approving…", async () => {
-        if (!(await confirmDialog("Approve?", `Approve “${m.subject}” and ${m.review.action === "schedule" ? `schedule it for ${m.send_at}` : `send it now to ${plural(count, "recipient")}`}?`, "Approve", false))) return;
+        if (!(await confirmDialog("Approve?", `Approve “${m.subject}” and ${m.review.action === "schedule" ? `schedule it for ${day(m.send_at)}` : `send it now to ${plural(count, "recipient")}`}?`, "Approve", false))) return;
         await api("POST", `/api/broadcast-messages/${uuid}/approve/`, undefined, { key: newKey() });
         say("Approved."); showMessage(uuid);
       }));
@@ -106,7 +106,7 @@ export async function showMessage(uuid) {
       h("div", { class: "card" }, h("dl", { class: "facts" },
         h("dt", { text: "Author" }), h("dd", { text: m.author_full_name }),
         h("dt", { text: "Created" }), h("dd", { text: when(m.created) }),
-        h("dt", { text: "Send day" }), h("dd", { text: m.send_at || "—" }),
+        h("dt", { text: "Send day" }), h("dd", { text: day(m.send_at) || "—" }),
         h("dt", { text: "Organisations" }), h("dd", { text: names(q.customers) }),
         h("dt", { text: "Offerings" }), h("dd", { text: names(q.offerings) }),
         h("dt", { text: "All users" }), h("dd", { text: q.all_users ? "yes" : "no" }),
@@ -214,7 +214,7 @@ export async function drawDelivery(uuid, section, header, status) {
 function reviewNote(m) {
   const r = m.review;
   if (!r) return m.scope ? h("p", { class: "muted", id: "review-state", text: `For ${m.scope.name}.` }) : null;
-  const asked = r.action === "schedule" ? `to schedule it for ${m.send_at}` : "to send it";
+  const asked = r.action === "schedule" ? `to schedule it for ${day(m.send_at)}` : "to send it";
   const text = {
     waiting: `Waiting for review: ${r.requested_by.full_name} asked staff ${asked} (${when(r.requested)}).`,
     approved: `Approved by ${r.decided_by ? r.decided_by.full_name : "staff"} (${when(r.decided)}).`,

@@ -4,7 +4,7 @@
 
 import { api, onlyFields } from "../api.js";
 import { confirmDialog, askNote } from "../dialogs.js";
-import { action, h, loading, newKey, plural, say, scroller, show, stale, when } from "../dom.js";
+import { action, day, h, loading, newKey, plural, say, scroller, show, stale, when } from "../dom.js";
 
 const FIELDS = ["uuid", "subject", "state", "send_at", "scope", "review", "emails"];
 
@@ -14,9 +14,9 @@ export async function showReview() {
   if (stale(token)) return;
   const error = h("p", { class: "error", role: "alert" });
   const rows = result.data.map((m) => {
-    const asked = m.review.action === "schedule" ? `Schedule for ${m.send_at}` : "Send now";
+    const asked = m.review.action === "schedule" ? `Schedule for ${day(m.send_at)}` : "Send now";
     const approve = action(h("button", { type: "button", text: "Approve" }), "Approving…", async () => {
-      const words = m.review.action === "schedule" ? `schedule it for ${m.send_at}` : `send it now to ${plural(m.emails.length, "recipient")}`;
+      const words = m.review.action === "schedule" ? `schedule it for ${day(m.send_at)}` : `send it now to ${plural(m.emails.length, "recipient")}`;
       if (!(await confirmDialog("Approve?", `Approve “${m.subject}” and ${words}?`, "Approve", false))) { say("Nothing was approved."); return; }
       await api("POST", `/api/broadcast-messages/${m.uuid}/approve/`, undefined, { key: newKey() });
       say(`Approved “${m.subject}”.`);
