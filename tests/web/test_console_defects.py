@@ -224,3 +224,35 @@ def test_every_template_is_listed_past_three_hundred(
     expect(page.locator("#templates")).to_contain_text("Template 304")
     page.goto(f"{served['base']}/#/new")
     expect(page.locator("#template option")).to_have_count(306)  # and "— none —"
+
+
+def test_at_375_px_the_compose_recipients_are_cards_steps_are_not_buttons_and_paging_fits(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    """Issue 23: the compose recipients table stayed a wide table at 375 px, the step
+    pills looked clickable but did nothing, and "Next" sat alone on a line."""
+    page = _page(browser, 375)
+    _sign_in(page, served["base"], served["token"])
+    pager = page.locator("nav.pager")
+    previous, following = pager.get_by_role("button", name="Previous"), pager.get_by_role(
+        "button", name="Next"
+    )
+    top = [b.evaluate("b => Math.round(b.getBoundingClientRect().top)") for b in (previous, following)]
+    assert top[0] == top[1], top
+    page.get_by_role("link", name="New broadcast").click()
+    step = page.locator("ol.steps li").first
+    assert step.evaluate("e => getComputedStyle(e).cursor") == "default"
+    assert step.evaluate("e => getComputedStyle(e).borderTopWidth") == "0px"  # no pill
+    page.get_by_label("Subject", exact=True).fill("Cards")
+    page.get_by_label("Message (plain text or HTML)").fill("Body")
+    page.get_by_role("button", name="Next: recipients").click()
+    page.get_by_role("combobox", name="Organisations").fill("Phys")
+    page.get_by_role("option", name="Physics Institute").click()
+    row = page.locator("#recipients tbody tr").first
+    expect(row).to_be_visible()
+    assert row.evaluate("r => getComputedStyle(r).display") == "block"
+    assert page.locator("#recipients thead").evaluate("t => t.getBoundingClientRect().right") < 0
+    name = row.locator("td").first
+    assert name.evaluate("c => getComputedStyle(c, '::before').content") == '"Name: "'
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 375, width  # nothing wider than the screen

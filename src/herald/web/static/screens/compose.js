@@ -150,7 +150,7 @@ export async function showCompose(uuid, fromUuid) {
   const stepTwo = () => {
     const total = h("p", { id: "recipient-count", "aria-live": "polite" });
     const tbody = h("tbody");
-    const table = h("table", { id: "recipients" },
+    const table = h("table", { id: "recipients", class: "cards" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Name" }), h("th", { scope: "col", text: "E-mail" }),
         h("th", { scope: "col", text: "Organisations" }), h("th", { scope: "col", text: "Offerings" }))),
       tbody);
@@ -177,9 +177,9 @@ export async function showCompose(uuid, fromUuid) {
             ? "Nobody: no active user with an address is in these organisations, or holds a live resource of these offerings."
             : plural(count, "recipient") + (count > 50 ? " (first 50 shown)" : "");
           tbody.replaceChildren(...result.data.map((r) => h("tr", {},
-            h("td", { text: r.full_name }), h("td", { text: r.email }),
-            h("td", { text: r.customers.map((c) => c.name).join(", ") }),
-            h("td", { text: r.offerings.map((o) => o.name).join(", ") }))));
+            h("td", { "data-label": "Name", text: r.full_name }), h("td", { "data-label": "E-mail", text: r.email }),
+            h("td", { "data-label": "Organisations", text: r.customers.map((c) => c.name).join(", ") }),
+            h("td", { "data-label": "Offerings", text: r.offerings.map((o) => o.name).join(", ") }))));
           table.classList.remove("stale");
           table.removeAttribute("aria-busy");
         } catch (err) {
