@@ -17,6 +17,16 @@ def test_api_docs_render_every_operation(browser: Browser, server_url: str) -> N
         if method in {"get", "post", "put", "patch", "delete", "head"}
     ]
     assert len(operations) >= 20
+    # Issue 23: each list showed twice under one title (GET and its HEAD), and the
+    # choice lists opened on a blank value.
+    for path, item in schema["paths"].items():
+        if "head" in item:
+            assert item["head"]["summary"].startswith("Count "), path
+            assert item["head"]["summary"] != item["get"]["summary"], path
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                choices = parameter["schema"].get("enum") or ["(free text)"]
+                assert choices[0] != "", (path, parameter["name"])
 
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     outside: list[str] = []

@@ -47,7 +47,9 @@ def _axe(page: Page, screen: str) -> None:
     bad = [
         f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
         for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
+        # and two lesser ones issue 23 found: content outside any landmark (the
+        # notice banner), and table headers with nothing to say (Bounces)
+        if v["impact"] in ("serious", "critical") or v["id"] in ("region", "empty-table-header")
     ]
     assert bad == [], f"{screen}: {bad}"
 
@@ -381,6 +383,11 @@ def test_no_serious_accessibility_problem_on_any_screen(
     page.get_by_role("button", name="Delete").click()
     _axe(page, "confirm dialog")
     assert template["name"] == "T"
+    page.get_by_role("button", name="Cancel").click()
+    page.evaluate("document.getElementById('notice').hidden = false")  # as when mail is not sent
+    page.get_by_role("link", name="Bounces").click()
+    expect(page.locator("#mailbox-state")).to_be_visible()
+    _axe(page, "bounces")
     # no horizontal scrolling of the page itself at any width
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 

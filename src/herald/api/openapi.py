@@ -127,6 +127,14 @@ def finish(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _finish_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     parameters = operation.get("parameters", [])
+    if method == "head":
+        # The same function answers GET and HEAD: without this the docs list every
+        # list twice under one title. HEAD is the count alone.
+        listed = operation.get("summary", "List").removeprefix("List ").lower()
+        operation["summary"] = f"Count {listed}"
+        operation["description"] = (
+            "The same filters as GET; only the count, in `X-Result-Count`, and no body."
+        )
     for parameter in parameters:
         # A query string cannot carry a null: "may be null" only means "may be left out".
         parameter["schema"] = _without_null(parameter["schema"])

@@ -49,7 +49,11 @@ def split_values(values: list[str] | None) -> list[str]:
 
 # What the OpenAPI document says a boolean query parameter takes: exactly what
 # parse_bool accepts (it also forgives case and surrounding spaces).
-BOOLEAN: dict[str, Any] = {"enum": sorted(TRUE_VALUES | FALSE_VALUES)}
+# The empty value (as if left out) comes last: first, the docs' choice list opened
+# on a blank entry.
+BOOLEAN: dict[str, Any] = {
+    "enum": sorted(TRUE_VALUES | FALSE_VALUES, key=lambda value: (value == "", value))
+}
 
 
 def parse_bool(name: str, value: str | None) -> bool:

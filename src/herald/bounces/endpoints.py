@@ -56,7 +56,7 @@ class ManualSuppressionRequest(BaseModel):
 
 def _choices(enum: type[BounceKind] | type[SuppressionReason]) -> dict[str, Any]:
     """Document a filter's choices (checked by hand, for DRF's message)."""
-    return {"enum": ["", *(c.value for c in enum)]}
+    return {"enum": [*(c.value for c in enum), ""]}  # "": any (last, not a blank first choice)
 
 
 Choice = TypeVar("Choice", BounceKind, SuppressionReason)

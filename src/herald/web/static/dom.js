@@ -76,6 +76,14 @@ export function when(iso) {
   return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
 }
 
+/** A table's header row; a column of buttons or links has a heading too, for screen
+ * readers only ("Actions"), never an empty one. */
+export function headerRow(...names) {
+  return h("tr", {}, ...names.map((name) => name
+    ? h("th", { scope: "col", text: name })
+    : h("th", { scope: "col" }, h("span", { class: "visually-hidden", text: "Actions" }))));
+}
+
 export function plural(count, one, many) {
   return `${count} ${count === 1 ? one : many || `${one}s`}`;
 }

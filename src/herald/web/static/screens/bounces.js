@@ -4,7 +4,7 @@
 
 import { api } from "../api.js";
 import { confirmDialog } from "../dialogs.js";
-import { action, h, loading, plural, say, scroller, show, stale, when } from "../dom.js";
+import { action, h, headerRow, loading, plural, say, scroller, show, stale, when } from "../dom.js";
 import { ago } from "../server.js";
 
 const REASONS = [["", "Any reason"], ["hard", "Hard bounce"], ["soft", "Repeated soft bounces"], ["complaint", "Complaint"], ["manual", "Added by hand"]];
@@ -101,12 +101,12 @@ export async function showBounces(hash) {
     added,
     scroller("Suppressed addresses", h("table", { class: "cards", id: "suppressions" },
       h("caption", { class: "muted", text: suppressions.count > 100 ? `First 100 of ${suppressions.count}` : plural(suppressions.count, "address", "addresses") }),
-      h("thead", {}, h("tr", {}, ...["Address", "Why", "Since", "Who to ask", ""].map((t) => h("th", { scope: "col", text: t })))),
+      h("thead", {}, headerRow("Address", "Why", "Since", "Who to ask", "")),
       h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No suppressed addresses." }))))),
     h("h2", { id: "bounces-title", text: `Recent bounces (${bounces.count})` }),
     scroller("Recent bounces", h("table", { class: "cards", id: "bounces" },
       h("caption", { class: "muted", text: bounces.count > 50 ? `Newest 50 of ${bounces.count}` : plural(bounces.count, "bounce") }),
-      h("thead", {}, h("tr", {}, ...["Received", "Address", "Kind", "What the mail server said", ""].map((t) => h("th", { scope: "col", text: t })))),
+      h("thead", {}, headerRow("Received", "Address", "Kind", "What the mail server said", "")),
       h("tbody", {}, bounceRows.length ? bounceRows : h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No bounces." }))))));
 }
 

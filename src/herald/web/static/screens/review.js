@@ -4,7 +4,7 @@
 
 import { api, onlyFields } from "../api.js";
 import { confirmDialog, askNote } from "../dialogs.js";
-import { action, day, h, loading, newKey, plural, say, scroller, show, stale, when } from "../dom.js";
+import { action, day, h, headerRow, loading, newKey, plural, say, scroller, show, stale, when } from "../dom.js";
 
 const FIELDS = ["uuid", "subject", "state", "send_at", "scope", "review", "emails"];
 
@@ -43,6 +43,6 @@ export async function showReview() {
     error,
     scroller("Requests for review", h("table", { class: "cards", id: "review" },
       h("caption", { class: "muted", text: result.count > 100 ? `Oldest 100 of ${result.count}` : plural(result.count, "request") }),
-      h("thead", {}, h("tr", {}, ...["Subject", "For", "Asked by", "Asks to", "Reaches", ""].map((t) => h("th", { scope: "col", text: t })))),
+      h("thead", {}, headerRow("Subject", "For", "Asked by", "Asks to", "Reaches", "")),
       h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted", text: "Nothing waits for review." }))))));
 }
