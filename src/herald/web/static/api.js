@@ -1,6 +1,8 @@
 // @ts-check
 // Herald's public API, the only thing the console talks to.
 
+import { store } from "./store.js";
+
 export const onlyFields = (names) => names.map((name) => `field=${name}`).join("&");
 // What a broadcast's page reads of it: everything but `emails` (see showMessage).
 export const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery", "scope", "review"];
@@ -35,27 +37,26 @@ export class ApiError extends Error {
   }
 }
 
-/** The signed-in session (its cookie is HttpOnly: the page never holds a key). */
-export const session = { csrf: "", user: null, logoutUrl: null, scopes: null };
 
 /** Who is signed in, or null: asks the server (a new tab, a shared link). */
 export async function currentSession() {
   const response = await fetch("/api/session/", { credentials: "same-origin" });
-  if (!response.ok) { session.csrf = ""; session.user = null; session.logoutUrl = null; return null; }
+  if (!response.ok) { store.session.csrf = ""; store.session.user = null; store.session.logoutUrl = null; return null; }
   const data = await response.json();
-  session.csrf = data.csrf_token;
-  session.user = data.user;
+  store.session.csrf = data.csrf_token;
+  store.session.user = data.user;
   // Signed in through the portal's identity provider: signing out goes there too.
-  session.logoutUrl = data.logout_url || null;
+  store.session.logoutUrl = data.logout_url || null;
   // A service provider or an organisation's owner (SPEC 9): what they may send to;
   // null for staff and support.
-  session.scopes = data.scopes || null;
+  store.session.scopes = data.scopes || null;
   return data.user;
 }
 
 export async function api(method, path, body, options = {}) {
   // Changes carry the session's CSRF token; the cookie goes by itself.
-  const headers = method === "GET" || method === "HEAD" ? {} : { "X-CSRF-Token": session.csrf };
+  /** @type {Record<string, string>} */
+  const headers = method === "GET" || method === "HEAD" ? {} : { "X-CSRF-Token": store.session.csrf || "" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (options.key) headers["Idempotency-Key"] = options.key;
   let response;

@@ -1,18 +1,18 @@
 // @ts-check
 // Questions asked before acting, in one dialog.
 
-import { plural } from "./dom.js";
+import { byId, plural } from "./dom.js";
 
 // ---- dialogs -----------------------------------------------------------------
 
 export function confirmDialog(title, text, okLabel, danger) {
-  const dialog = /** @type {HTMLDialogElement} */ (document.getElementById("confirm"));
-  const field = document.getElementById("confirm-note-field");
-  const note = /** @type {HTMLTextAreaElement} */ (document.getElementById("confirm-note"));
+  const dialog = /** @type {HTMLDialogElement} */ (byId("confirm"));
+  const field = byId("confirm-note-field");
+  const note = /** @type {HTMLTextAreaElement} */ (byId("confirm-note"));
   if (!field.hidden) { field.hidden = true; note.required = false; }
-  document.getElementById("confirm-title").textContent = title;
-  document.getElementById("confirm-text").textContent = text;
-  const ok = document.getElementById("confirm-ok");
+  byId("confirm-title").textContent = title;
+  byId("confirm-text").textContent = text;
+  const ok = byId("confirm-ok");
   ok.textContent = okLabel;
   ok.className = danger ? "danger" : "";
   return new Promise((resolve) => {
@@ -45,12 +45,12 @@ export function confirmDelete(m) {
 /** A question that needs words: the note staff give when they reject (SPEC 9).
  * The text, or null when cancelled; an empty note cannot be given. */
 export async function askNote(title, text, okLabel) {
-  const field = document.getElementById("confirm-note-field");
-  const note = /** @type {HTMLTextAreaElement} */ (document.getElementById("confirm-note"));
-  const dialog = /** @type {HTMLDialogElement} */ (document.getElementById("confirm"));
-  document.getElementById("confirm-title").textContent = title;
-  document.getElementById("confirm-text").textContent = text;
-  const ok = document.getElementById("confirm-ok");
+  const field = byId("confirm-note-field");
+  const note = /** @type {HTMLTextAreaElement} */ (byId("confirm-note"));
+  const dialog = /** @type {HTMLDialogElement} */ (byId("confirm"));
+  byId("confirm-title").textContent = title;
+  byId("confirm-text").textContent = text;
+  const ok = byId("confirm-ok");
   ok.textContent = okLabel;
   ok.className = "danger";
   note.value = "";

@@ -3,9 +3,19 @@
 
 import { store } from "./store.js";
 
-export const statusBox = document.getElementById("status");
-export const nav = document.getElementById("nav");
-export const main = document.getElementById("main");
+/** The page's element with this id: index.html always has it (a missing one is a
+ * bug, said at once rather than as "null" later).
+ * @param {string} id
+ * @returns {HTMLElement} */
+export function byId(id) {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`The page has no element #${id}.`);
+  return node;
+}
+
+export const statusBox = byId("status");
+export const nav = byId("nav");
+export const main = byId("main");
 /** The event main.js redraws the current screen on (from modules it imports). */
 export const REDRAW = "herald:redraw";
 

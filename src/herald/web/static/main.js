@@ -6,9 +6,9 @@
 // Every action that creates or sends carries an Idempotency-Key and disables its
 // button while it runs, so a double click or a retried request never acts twice.
 
-import { SESSION_ENDED, currentSession, session } from "./api.js";
+import { SESSION_ENDED, currentSession } from "./api.js";
 import { confirmDialog } from "./dialogs.js";
-import { REDRAW, h, nav, show } from "./dom.js";
+import { byId, h, nav, REDRAW, show } from "./dom.js";
 import { showBounce, showBounces } from "./screens/bounces.js";
 import { showCompose } from "./screens/compose.js";
 import { showList } from "./screens/list.js";
@@ -40,12 +40,12 @@ function markCurrent(hash) {
 async function route() {
   clearTimeout(store.pollTimer);
   // A new tab or a shared link: the cookie says who is signed in; the address stays.
-  if (!session.user && !(await currentSession())) return showSignIn();
+  if (!store.session.user && !(await currentSession())) return showSignIn();
   nav.hidden = false;
   // A scoped sender (SPEC 9) has no Bounces and reviews nothing; staff review them.
-  const scoped = Boolean(session.scopes);
-  document.getElementById("nav-bounces").hidden = scoped;
-  document.getElementById("nav-review").hidden = scoped;
+  const scoped = Boolean(store.session.scopes);
+  byId("nav-bounces").hidden = scoped;
+  byId("nav-review").hidden = scoped;
   showServerNotice();
   showDirectoryFooter();
   const hash = location.hash || "#/";
@@ -89,5 +89,5 @@ window.addEventListener("hashchange", async () => {
 // Other modules ask for these by event, so that none of them imports this one.
 window.addEventListener(REDRAW, () => route());
 window.addEventListener(SESSION_ENDED, (event) => signOut(/** @type {CustomEvent<string>} */ (event).detail));
-document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out.", true));
+byId("sign-out").addEventListener("click", () => signOut("Signed out.", true));
 route();

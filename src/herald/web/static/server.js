@@ -2,7 +2,7 @@
 // What the server says of itself: whether mail really leaves, the directory's freshness.
 
 import { api } from "./api.js";
-import { plural } from "./dom.js";
+import { byId, plural } from "./dom.js";
 import { store } from "./store.js";
 
 // ---- server facts ---------------------------------------------------------
@@ -17,7 +17,7 @@ export async function serverStatus() {
 
 export async function showServerNotice() {
   // A server that writes mail to files instead of sending it says so, on every screen.
-  const notice = document.getElementById("notice");
+  const notice = byId("notice");
   const facts = await serverStatus();
   if (!facts) return;
   notice.hidden = facts.mail.delivered;
@@ -36,7 +36,7 @@ export function ago(iso) {
 
 export async function showDirectoryFooter() {
   // Where the audience comes from, and whether its sync from Waldur is fresh.
-  const footer = document.getElementById("footer");
+  const footer = byId("footer");
   let status;
   try { status = (await api("GET", "/api/directory/status/")).data; } catch (err) { return; }
   const size = `${plural(status.counts.users, "user")}, ${plural(status.counts.customers, "organisation")}`;

@@ -15,4 +15,7 @@ export const store = {
   sayTimer: undefined,
   /** The address last routed to, to put back when leaving is cancelled. */
   lastHash: location.hash,
+  /** The signed-in session (its cookie is HttpOnly: the page never holds a key).
+   * @type {{ csrf: string, user: any, logoutUrl: string | null, scopes: any[] | null }} */
+  session: { csrf: "", user: null, logoutUrl: null, scopes: null },
 };

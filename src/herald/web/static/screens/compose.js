@@ -1,13 +1,14 @@
 // @ts-check
 // Composing and editing a broadcast, in two steps.
 
-import { MESSAGE_FIELDS, api, listAll, onlyFields, queryParams, session } from "../api.js";
+import { MESSAGE_FIELDS, api, listAll, onlyFields, queryParams } from "../api.js";
 import { confirmDialog, confirmSend } from "../dialogs.js";
 import { action, day as dayOf, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale } from "../dom.js";
 import { picker } from "../picker.js";
 import { livePreview } from "../preview.js";
 import { serverStatus } from "../server.js";
 import { store } from "../store.js";
+import { sendTest } from "../test-send.js";
 
 // ---- composing ------------------------------------------------------------
 
@@ -45,7 +46,7 @@ export async function showCompose(uuid, fromUuid) {
     if (excluded.length) q.excluded_recipients = excluded;
     return q;
   };
-  const scopes = session.scopes || [];
+  const scopes = store.session.scopes || [];
   const save = async (sendAt) => {
     const payload = { subject: draft.subject, body: draft.body, query: buildQuery() };
     if (sendAt !== undefined) payload.send_at = sendAt;
@@ -65,15 +66,8 @@ export async function showCompose(uuid, fromUuid) {
     }
     return message;
   };
-  const testSend = (error, addresses) => async () => {
-    const to = addresses();
-    if (!to.length) { error.textContent = "Give 1 to 10 addresses for the test."; return; }
-    const kept = await save();
-    const result = await api("POST", `/api/broadcast-messages/${kept.uuid}/test-send/`, { emails: to }, { key: newKey() });
-    const failed = result.data.results.filter((r) => r.status !== "sent");
-    say(failed.length ? `Test not delivered to ${failed.map((f) => `${f.email} (${f.detail})`).join(", ")}.`
-      : `Test sent to ${to.join(", ")}; the draft is saved.`);
-  };
+  const testSend = (error, addresses) => () =>
+    sendTest(addresses(), async () => (await save()).uuid, error, "; the draft is saved");
 
   const stepOne = () => {
     const subject = h("input", { type: "text", id: "subject", required: true, maxlength: 1000, value: draft.subject });

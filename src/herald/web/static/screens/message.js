@@ -1,13 +1,14 @@
 // @ts-check
 // One broadcast: its outcome, delivery, steering, details and previews.
 
-import { MESSAGE_FIELDS, api, onlyFields, session } from "../api.js";
+import { MESSAGE_FIELDS, api, onlyFields } from "../api.js";
 import { askNote, confirmDelete, confirmDialog, confirmSend, confirmStop } from "../dialogs.js";
 import { action, day, h, loading, newKey, plural, say, scroller, show, splitAddresses, stale, when } from "../dom.js";
 import { drawHistory } from "../history.js";
 import { badge, percentSent } from "../outcome.js";
 import { previewFrame } from "../preview.js";
 import { store } from "../store.js";
+import { sendTest } from "../test-send.js";
 
 export const SHOWN_ADDRESSES = 300;
 // ---- one broadcast ---------------------------------------------------------
@@ -34,7 +35,7 @@ export async function showMessage(uuid) {
       say("Unscheduled; it is a draft again."); showMessage(uuid);
     }));
     const waiting = m.review && m.review.status === "waiting";
-    if (waiting && !session.scopes) {
+    if (waiting && !store.session.scopes) {
       // Staff decide a scoped sender's request here too (SPEC 9).
       actions.append(action(h("button", { type: "button", text: "Approve" }), "Approving…", async () => {
         if (!(await confirmDialog("Approve?", `Approve “${m.subject}” and ${m.review.action === "schedule" ? `schedule it for ${day(m.send_at)}` : `send it now to ${plural(count, "recipient")}`}?`, "Approve", false))) return;
@@ -121,13 +122,8 @@ export async function showMessage(uuid) {
       h("h2", { id: "test-title", text: "Send a test" }),
       h("div", { class: "actions" },
         h("div", { class: "grow" }, h("label", { for: "test-to", text: "Send a test to" }), testTo),
-        action(h("button", { type: "button", class: "secondary", text: "Send test" }), "Sending the test…", async () => {
-          const to = splitAddresses(testTo.value); // more than 10: the server's 400 says so
-          if (!to.length) { testError.textContent = "Give 1 to 10 addresses for the test."; return; }
-          const result = await api("POST", `/api/broadcast-messages/${uuid}/test-send/`, { emails: to }, { key: newKey() });
-          const failed = result.data.results.filter((r) => r.status !== "sent");
-          say(failed.length ? `Test not delivered to ${failed.map((f) => `${f.email} (${f.detail})`).join(", ")}.` : `Test sent to ${to.join(", ")}.`);
-        }, testError)),
+        action(h("button", { type: "button", class: "secondary", text: "Send test" }), "Sending the test…",
+          () => sendTest(splitAddresses(testTo.value), async () => uuid, testError), testError)),
       testError));
   if (m.state === "SENT") drawDelivery(uuid, delivery, header, "");
 }

@@ -1,18 +1,18 @@
 // @ts-check
 // Signing in and out.
 
-import { api, currentSession, session } from "../api.js";
-import { h, nav, redraw, show } from "../dom.js";
+import { api, currentSession } from "../api.js";
+import { byId, h, nav, redraw, show } from "../dom.js";
 import { store } from "../store.js";
 
 // ---- signing in and out -------------------------------------------------
 
 export async function signOut(message, onServer = false) {
-  const provider = session.logoutUrl;
+  const provider = store.session.logoutUrl;
   if (onServer) {
     try { await api("DELETE", "/api/session/"); } catch (err) { /* ended already */ }
   }
-  session.csrf = ""; session.user = null; session.logoutUrl = null;
+  store.session.csrf = ""; store.session.user = null; store.session.logoutUrl = null;
   if (onServer && provider) {
     // Out of the portal's sign-in too; the provider sends the browser back here.
     location.assign(provider);
@@ -20,8 +20,8 @@ export async function signOut(message, onServer = false) {
   }
   store.server = null;
   store.unsaved = null;
-  document.getElementById("notice").hidden = true;
-  document.getElementById("footer").hidden = true;
+  byId("notice").hidden = true;
+  byId("footer").hidden = true;
   nav.hidden = true;
   showSignIn(message);
 }
