@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-
 import re
 from typing import Any
 
@@ -234,10 +233,13 @@ def test_at_375_px_the_compose_recipients_are_cards_steps_are_not_buttons_and_pa
     page = _page(browser, 375)
     _sign_in(page, served["base"], served["token"])
     pager = page.locator("nav.pager")
-    previous, following = pager.get_by_role("button", name="Previous"), pager.get_by_role(
-        "button", name="Next"
+    previous, following = (
+        pager.get_by_role("button", name="Previous"),
+        pager.get_by_role("button", name="Next"),
     )
-    top = [b.evaluate("b => Math.round(b.getBoundingClientRect().top)") for b in (previous, following)]
+    top = [
+        b.evaluate("b => Math.round(b.getBoundingClientRect().top)") for b in (previous, following)
+    ]
     assert top[0] == top[1], top
     page.get_by_role("link", name="New broadcast").click()
     step = page.locator("ol.steps li").first
