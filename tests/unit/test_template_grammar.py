@@ -180,7 +180,8 @@ def test_text_that_could_print_more_than_the_limit_is_refused() -> None:
          "Line 3: {% if %} is never closed: add {% endif %}."),
         ("{{ recipient.full_name x }}",
          "Line 1: expected }} to close the placeholder, got 'x'"),
-        ("one\n{{ recipient.customers[5] }}", "Line 2: cannot be rendered: the list has no element 5"),
+        ("one\n{{ recipient.customers[5] }}",
+         "Line 2: cannot be rendered: the list has no element 5"),
     ],
 )  # fmt: skip
 def test_template_errors_speak_of_the_text_staff_wrote(text: str, said: str) -> None:

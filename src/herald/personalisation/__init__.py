@@ -23,7 +23,6 @@ wall behind the grammar.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
