@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from herald.api.errors import PermissionDenied
 from herald.api.pagination import PageRequest, list_response, paginate
 from herald.audit import repository
 from herald.audit.service import entry_json, filters_from
-from herald.auth.dependencies import ApiKey, staff_session
+from herald.auth.dependencies import ApiKey, staff_only_session
 from herald.core.errors import Invalid
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -52,9 +51,7 @@ def list_entries(
         )
     filters = filters_from(object, user, action, created_from, created_to)
     pages = PageRequest.from_params(page, page_size)
-    with staff_session(request, key) as (session, caller):
-        if not caller.is_staff:
-            raise PermissionDenied()
+    with staff_only_session(request, key) as (session, _staff):
         total = repository.count(session, filters)
         if (answer := paginate(request, pages, total)) is not None:
             return answer

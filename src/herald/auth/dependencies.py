@@ -135,10 +135,12 @@ def authenticate_staff(
     key: str,
     fallback: TokenFallback | None = None,
     idle: timedelta = DEFAULT_IDLE,
+    staff_only: bool = False,
 ) -> Holder:
-    """`authenticate`, refused (403) unless staff or support."""
+    """`authenticate`, refused (403) unless staff or support (`staff_only`: staff)."""
     holder = authenticate(session, key, fallback, idle)
-    if not (holder.user.is_staff or holder.user.is_support):
+    allowed = holder.user.is_staff or (holder.user.is_support and not staff_only)
+    if not allowed:
         raise PermissionDenied()
     return holder
 
@@ -185,6 +187,15 @@ def staff_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
     """
     with _request_session(request, key, frozenset()) as (session, caller):
         yield session, caller.user
+
+
+@contextmanager
+def staff_only_session(request: Request, key: str) -> Iterator[tuple[Session, User]]:
+    """As `staff_session`, for what support may not do (the audit trail)."""
+    with staff_session(request, key) as (session, user):
+        if not user.is_staff:
+            raise PermissionDenied()
+        yield session, user
 
 
 @contextmanager

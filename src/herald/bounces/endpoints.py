@@ -10,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from herald.api.errors import PermissionDenied
 from herald.api.openapi import UUID_PATTERN, Email, Uuid, json_request_body
 from herald.api.pagination import PageRequest, list_response, paginate
 from herald.api.params import parse_uuid, path_uuid, read_body
@@ -153,9 +152,8 @@ async def report_bounce(request: Request, key: ApiKey) -> Response:
                     key,
                     getattr(request.app.state, "token_fallback", None),
                     session_idle(request),
+                    staff_only=True,
                 )
-            if not holder.user.is_staff:
-                raise PermissionDenied()
             return holder.user.uuid
 
         caller = await run_in_threadpool(check)
