@@ -258,8 +258,11 @@ def message_emails(session: Session, message_ids: Sequence[int]) -> dict[int, st
     return {row.id: row.emails for row in session.connection().execute(statement)}
 
 
-def get_message(session: Session, uuid: str) -> MessageRecord | None:
-    row = session.execute(select(*_COLUMNS).where(BroadcastMessage.uuid == uuid)).first()
+def get_message(session: Session, uuid: str, with_emails: bool = True) -> MessageRecord | None:
+    """The message; without its `emails` (None) when only its state and rules are
+    wanted: a message to a million people carries 28 MB of them."""
+    columns = _COLUMNS if with_emails else _PAGE_COLUMNS
+    row = session.execute(select(*columns).where(BroadcastMessage.uuid == uuid)).first()
     return MessageRecord(**row._mapping) if row is not None else None
 
 

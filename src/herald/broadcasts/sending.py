@@ -93,7 +93,7 @@ def send_message(
     past it (the others wait for its row lock, then find the state changed).
     Raises NoRecipients when nobody is reached (the flip rolls back with it).
     Returns whether the whole audience is queued already."""
-    found = repository.get_message(session, uuid)
+    found = repository.get_message(session, uuid, with_emails=False)
     if found is None:
         raise NotFound()
     flipped = repository.change_state(
@@ -112,7 +112,7 @@ def send_message(
         today,
     )
     if not flipped:
-        current = repository.get_message(session, uuid)
+        current = repository.get_message(session, uuid, with_emails=False)
         if current is None:
             raise NotFound()
         if current.review_status == ReviewStatus.WAITING and current.state != MessageState.SENT:
@@ -120,7 +120,7 @@ def send_message(
         raise WrongState.valid_states(*RULES[change].from_states)
     # Read again now that the flip holds the row: an edit that landed between the
     # first read and the flip is what is sent.
-    row = repository.get_message(session, uuid)
+    row = repository.get_message(session, uuid, with_emails=False)
     assert row is not None  # locked by the flip, in this transaction
     audience = Audience(
         session, targeting_from_stored(orjson.loads(row.query)), _author(session, row.author_uuid)
@@ -199,7 +199,7 @@ def prepare_message(
 
 def prepare_by_uuid(database: Database, uuid: str, size: int) -> None:
     with database.transaction(write=False) as session:
-        row = repository.get_message(session, uuid)
+        row = repository.get_message(session, uuid, with_emails=False)
     if row is not None and not row.prepared:
         prepare_message(database, row.id, size)
 
@@ -254,7 +254,7 @@ def _steer(
     allowed: tuple[Steering | None, ...],
     to: Steering | None,
 ) -> int:
-    row = repository.get_message(session, uuid)
+    row = repository.get_message(session, uuid, with_emails=False)
     if row is None:
         raise NotFound()
     counts = outbox.delivery_counts(session, [row.id]).get(row.id, {})

@@ -89,9 +89,12 @@ def visible_to(caller: Caller | None) -> Visible:
     return Visible(tuple(caller.scopes.keys()))
 
 
-def get_message(session: Session, uuid: str, caller: Caller | None = None) -> MessageRecord:
-    """The message, if `caller` may see it; any other is a 404, as if it did not exist."""
-    row: MessageRecord | None = repository.get_message(session, uuid)
+def get_message(
+    session: Session, uuid: str, caller: Caller | None = None, with_emails: bool = True
+) -> MessageRecord:
+    """The message, if `caller` may see it; any other is a 404, as if it did not exist.
+    `with_emails=False`: its state and rules only (see repository.get_message)."""
+    row: MessageRecord | None = repository.get_message(session, uuid, with_emails)
     if row is None:
         raise NotFound()
     if caller is not None and caller.scopes is not None and not _holds(caller.scopes, row):
