@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 # The newest migration of this schema, so that a running Herald can check its
 # database without importing Alembic (a test keeps the two in step).
-SCHEMA_HEAD = "0016"
+SCHEMA_HEAD = "0017"
 
 UUID_LEN = 32
 EMAIL_LEN = 320
@@ -144,6 +144,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     is_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The portal's language for them (SPEC 2.3): a lower-case tag, "" for none.
+    preferred_language: Mapped[str] = mapped_column(String(35), default="", server_default="")
     # Herald's own operator, made by `herald create-staff` and named by no import:
     # an import or sync that does not name them leaves them be. Everyone else
     # leaves with the portal (SPEC 8): a user an import --replace or a sync no

@@ -13,6 +13,7 @@ from typing import Any
 
 from herald.api.params import parse_uuid
 from herald.core.addresses import email_error
+from herald.core.languages import read_tag
 
 RESOURCE_STATES = ("OK", "Creating", "Updating", "Terminating", "Terminated", "Erred")
 CUSTOMER_ROLES = ("owner", "support", "service_manager", "reader")
@@ -142,6 +143,7 @@ SCHEMA: dict[str, tuple[Field, ...]] = {
         Field("is_active", _flag, True),
         Field("is_staff", _flag, False),
         Field("is_support", _flag, False),
+        Field("preferred_language", read_tag, ""),
     ),
     "customers": (
         Field("uuid", _uuid),

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from herald.core.clock import utc_now
+from herald.core.languages import read_tag
 from herald.directory.importer import ImportReport, check_document, plan_directory, write_plan
 from herald.directory.repository import counts
 from herald.directory.schemas import read_user_email
@@ -61,7 +62,7 @@ PROJECT_ROLES = {
 }
 FIELDS = {
     "users": ["uuid", "username", "email", "full_name", "is_active", "is_staff", "is_support",
-              "permissions"],
+              "preferred_language", "permissions"],
     "customers": ["uuid", "name", "email"],
     "projects": ["uuid", "name", "customer_uuid"],
     "offerings": ["uuid", "name", "parent_uuid", "customer_uuid"],
@@ -223,6 +224,12 @@ def fetch(
                                u.get("uuid"), problem)  # fmt: skip
                 skip("addresses refused (users kept without one)")
                 email = ""
+            language, refused = read_tag(u.get("preferred_language"))
+            if refused is not None:
+                # As with an address: the user is kept, read in the default language.
+                logger.warning("Waldur user %s: preferred_language refused (%s); kept without one",
+                               u.get("uuid"), refused)  # fmt: skip
+                skip("languages refused (users kept without one)")
             document["users"].append(
                 {
                     "uuid": u["uuid"],
@@ -232,6 +239,7 @@ def fetch(
                     "is_active": bool(u.get("is_active", True)),
                     "is_staff": bool(u.get("is_staff", False)),
                     "is_support": bool(u.get("is_support", False)),
+                    "preferred_language": language or "",
                 }
             )
             for permission in u.get("permissions") or []:
