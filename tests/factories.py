@@ -33,6 +33,7 @@ class DirectoryBuilder:
         full_name: str | None = None,
         staff: bool = False,
         support: bool = False,
+        language: str = "",
     ) -> str:
         key = uid("user", name)
         self.doc["users"].append(
@@ -44,6 +45,7 @@ class DirectoryBuilder:
                 "is_active": active,
                 "is_staff": staff,
                 "is_support": support,
+                "preferred_language": language,
             }
         )
         return key

@@ -86,6 +86,7 @@ def test_every_problem_is_named_and_nothing_is_written(
     document = json.loads(EXAMPLE_DIRECTORY.read_text())
     document["users"][2]["email"] = "not-an-address"
     document["users"][4]["is_active"] = "yes"
+    document["users"][5]["preferred_language"] = "english"
     document["customers"][1]["notification_emails"] = ["ok@x.example", "bad address"]
     document["projects"][0]["customer"] = "0" * 32
     document["resources"][1]["state"] = "Deleted"
@@ -100,6 +101,7 @@ def test_every_problem_is_named_and_nothing_is_written(
     for expected in (
         "users[2].email: 'not-an-address': Enter a valid email address.",
         "users[4].is_active: expected true or false",
+        "users[5].preferred_language: 'english' is not a language tag such as et, pt-br",
         "customers[1].notification_emails: item 1 'bad address'",
         "resources[1].state: 'Deleted' is not one of",
         "project_roles[0].role: 'boss' is not one of admin, manager, member",
@@ -354,3 +356,24 @@ def test_a_staff_member_who_left_the_portal_loses_access_at_once(
         database_url, "directory", "import", "--replace", str(_write(tmp_path, document, "c.json"))
     )
     assert "held API tokens" not in again.stdout
+
+
+def test_preferred_languages_are_kept_lower_case(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    """SPEC 2.3: tags compared without regard to case and kept lower-case; "" or a
+    missing one is none."""
+    document = json.loads(EXAMPLE_DIRECTORY.read_text())
+    document["users"][0]["preferred_language"] = "pt-BR"
+    document["users"][1]["preferred_language"] = " ET "
+    document["users"][2]["preferred_language"] = ""
+    result = herald(database_url, "directory", "import", str(_write(tmp_path, document)))
+    assert result.returncode == 0, result.stderr
+    with db.transaction(write=False) as session:
+        from sqlalchemy import text
+
+        found = dict(
+            session.execute(text("SELECT uuid, preferred_language FROM users")).tuples().all()
+        )
+    users = document["users"]
+    assert [found[u["uuid"]] for u in users[:4]] == ["pt-br", "et", "", ""]

@@ -87,7 +87,7 @@ def test_the_synced_directory(db: Database, database_url: str, waldur: FakeWaldu
     for path, query in waldur.requests:
         assert ("page_size", "300") in query, path
         fields = {v for k, v in query if k == "field"}
-        assert "uuid" in fields and len(fields) <= 8, (path, fields)
+        assert "uuid" in fields and len(fields) <= 9, (path, fields)
 
 
 @pytest.mark.parametrize("recording", sorted(p.name for p in RECORDINGS.glob("recipients__*.json")))
@@ -163,6 +163,25 @@ def test_an_address_herald_cannot_mail_keeps_the_user_without_it(
             text("SELECT email, is_active FROM users WHERE username = 'bob'")
         ).one()
     assert tuple(row) == ("", True)
+
+
+def test_preferred_languages_come_from_waldur_and_a_bad_one_is_refused_alone(
+    db: Database, database_url: str, waldur: FakeWaldur
+) -> None:
+    """SPEC 2.3 and 5.1: a user's preferred_language is synced, lower-cased (Waldur
+    may store "pt-BR"); one Herald cannot read keeps its user, without a language."""
+    languages = {"bob": "pt-BR", "alice": "et", "dave": "not a tag!"}
+    for user in waldur.collections["/api/users/"]:
+        if user["username"] in languages:
+            user["preferred_language"] = languages[user["username"]]
+    result = run_sync(_settings(database_url, waldur), database=db)
+    assert result.skipped["languages refused (users kept without one)"] == 1
+    with db.transaction(write=False) as session:
+        rows = dict(
+            session.execute(text("SELECT username, preferred_language FROM users")).tuples().all()
+        )
+    assert (rows["bob"], rows["alice"], rows["dave"]) == ("pt-br", "et", "")
+    assert set(rows.values()) <= {"", "pt-br", "et"}
 
 
 def test_an_offering_of_a_provider_waldur_did_not_list_is_kept_without_one(

@@ -14,6 +14,8 @@ from herald.api.fields import Fields, select, wanted_fields
 from herald.api.pagination import PageRequest, list_response, paginate
 from herald.api.params import BOOLEAN, parse_bool, split_values
 from herald.auth.dependencies import ApiKey, sender_session
+from herald.core.errors import Invalid
+from herald.core.languages import read_tag
 from herald.recipients.schemas import RECIPIENT_FIELDS, RecipientOut
 from herald.recipients.service import Audience, ScopeLimit, check_targeting
 from herald.recipients.targeting import targeting_from_params
@@ -52,11 +54,24 @@ def recipients(
     send_to_me: Annotated[
         str | None, Query(description="true/false/1/0", json_schema_extra=BOOLEAN)
     ] = None,
+    language: Annotated[
+        str | None,
+        Query(
+            description="only the readers of this language tag (SPEC 2.3); empty: "
+            "those without one",
+            max_length=35,
+        ),
+    ] = None,
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,
 ) -> Response:
     """Who a query would reach, without saving anything: a page sorted by name."""
+    wanted_language = None
+    if language is not None:
+        wanted_language, problem = read_tag(language)
+        if problem is not None:
+            raise Invalid.field("language", problem)
     with sender_session(request, key) as (session, caller):
         user = caller.user
         targeting = targeting_from_params(
@@ -71,7 +86,7 @@ def recipients(
         # A scoped sender previews only what they may send to (SPEC 9).
         limit = ScopeLimit(caller.scopes) if caller.scopes is not None else None
         check_targeting(session, targeting, None, limit)
-        audience = Audience(session, targeting, user)
+        audience = Audience(session, targeting, user, wanted_language)
         if request.method == "HEAD":
             # HEAD counts without reading a page (cheaper than the page's own pass).
             answer = paginate(request, pages, audience.count())

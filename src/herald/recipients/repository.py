@@ -133,6 +133,9 @@ class AudienceQuery:
     offerings: tuple[str, ...]
     named: tuple[str, ...]  # additional recipients and the requester's own address
     excluded: tuple[str, ...]
+    # Only the readers of this language (SPEC 2.3): a lower-case tag, "" for those
+    # without one; None: everyone.
+    language: str | None = None
 
     @property
     def targets_customers(self) -> bool:
@@ -159,14 +162,23 @@ EVERYTHING = KeyRange()
 
 
 def _source(
-    key: ColumnElement[str], email: Any, name: Any, rank: Any, order: int, keys: KeyRange
+    key: ColumnElement[str],
+    email: Any,
+    name: Any,
+    rank: Any,
+    order: int,
+    keys: KeyRange,
+    language: Any = None,
 ) -> Select[Any]:
+    """One source's rows. `language`: the reader's tag (SPEC 2.3); "" for a source
+    whose addresses are nobody's (notification e-mails)."""
     return select(
         key.label("key"),
         email.label("email"),
         cast(name, String).label("name"),
         rank.label("rank"),
         literal(order).label("src"),
+        cast(language if language is not None else literal(""), String).label("language"),
     ).where(*keys.applied(key))
 
 
@@ -201,16 +213,28 @@ def candidates(session: Session, query: AudienceQuery, keys: KeyRange) -> Subque
     sources: list[Select[Any]] = []
     if query.all_users:
         sources.append(
-            _source(user_key, User.email, User.full_name, literal(RANK_USER), 0, keys).where(
-                _reachable_user()
-            )
+            _source(
+                user_key,
+                User.email,
+                User.full_name,
+                literal(RANK_USER),
+                0,
+                keys,
+                User.preferred_language,
+            ).where(_reachable_user())
         )
     if query.targets_customers:
         members = _member_grants(target_customers(query.customers, query.offerings)).subquery()
         sources.append(
-            _source(user_key, User.email, User.full_name, literal(RANK_USER), 1, keys).where(
-                _reachable_user(), User.uuid.in_(select(members.c.user_uuid))
-            )
+            _source(
+                user_key,
+                User.email,
+                User.full_name,
+                literal(RANK_USER),
+                1,
+                keys,
+                User.preferred_language,
+            ).where(_reachable_user(), User.uuid.in_(select(members.c.user_uuid)))
         )
     notifications = _notifications(session, query)
     if notifications is not None:
@@ -227,14 +251,19 @@ def candidates(session: Session, query: AudienceQuery, keys: KeyRange) -> Subque
         )
     if query.named:
         named = json_strings(session, _json_list(query.named))
-        # A user with the address names it; an active user before an inactive one.
-        owner = (
-            select(User.full_name)
-            .where(func.lower(User.email) == func.lower(named.c.value))
-            .order_by(User.is_active.desc(), User.uuid)
-            .limit(1)
-            .scalar_subquery()
-        )
+
+        # A user with the address names it (and reads in their language); an active
+        # user before an inactive one.
+        def owners(column: Any) -> Any:
+            return (
+                select(column)
+                .where(func.lower(User.email) == func.lower(named.c.value))
+                .order_by(User.is_active.desc(), User.uuid)
+                .limit(1)
+                .scalar_subquery()
+            )
+
+        owner = owners(User.full_name)
         sources.append(
             _source(
                 func.lower(named.c.value),
@@ -243,11 +272,12 @@ def candidates(session: Session, query: AudienceQuery, keys: KeyRange) -> Subque
                 case((owner.is_(None), RANK_BARE), else_=RANK_USER),
                 3,
                 keys,
+                func.coalesce(owners(User.preferred_language), ""),
             ).select_from(named)
         )
     if not sources:
         sources.append(
-            _source(literal(""), literal(""), literal(""), literal(0), 0, keys).where(
+            _source(literal(""), literal(""), literal(""), literal(0), 0, keys, literal("")).where(
                 literal(False)
             )
         )
@@ -292,25 +322,33 @@ def audience(session: Session, query: AudienceQuery, keys: KeyRange = EVERYTHING
         .prefix_with("MATERIALIZED")  # read twice below too: counted once
     )
     shared = select(shared_keys.c.key)
-    alone = select(rows.c.key, rows.c.email, rows.c.name, rows.c.rank).where(
+    alone = select(rows.c.key, rows.c.email, rows.c.name, rows.c.rank, rows.c.language).where(
         rows.c.key.not_in(shared)
     )
     best = func.row_number().over(partition_by=rows.c.key, order_by=_best_first(rows)).label("n")
     ranked = (
-        select(rows.c.key, rows.c.email, rows.c.name, rows.c.rank, best)
+        select(rows.c.key, rows.c.email, rows.c.name, rows.c.rank, rows.c.language, best)
         .where(rows.c.key.in_(shared))
         .subquery("ranked")
     )
-    chosen = select(ranked.c.key, ranked.c.email, ranked.c.name, ranked.c.rank).where(
-        ranked.c.n == 1
-    )
+    chosen = select(
+        ranked.c.key, ranked.c.email, ranked.c.name, ranked.c.rank, ranked.c.language
+    ).where(ranked.c.n == 1)
     both = union_all(alone, chosen).subquery("chosen")
-    return select(both.c.key, both.c.email, both.c.name.label("full_name"), both.c.rank).subquery(
-        "audience"
+    statement = select(
+        both.c.key, both.c.email, both.c.name.label("full_name"), both.c.rank, both.c.language
     )
+    if query.language is not None:
+        statement = statement.where(both.c.language == query.language)
+    return statement.subquery("audience")
 
 
 def count(session: Session, query: AudienceQuery) -> int:
+    if query.language is not None:
+        # Whose language it is depends on which row of a key wins: the audience's.
+        everyone = audience(session, query)
+        return int(session.connection().execute(select(func.count()).select_from(everyone))
+                   .scalar() or 0)  # fmt: skip
     rows = candidates(session, query, EVERYTHING)
     return int(session.connection().execute(select(func.count(distinct(rows.c.key)))).scalar() or 0)
 
@@ -362,6 +400,7 @@ def page(
         rows.c.email,
         rows.c.full_name,
         rows.c.rank,
+        rows.c.language,
         func.count().over().label("total"),
     )
     if email_key is not None:
@@ -375,9 +414,10 @@ def page(
 
 
 def in_range(session: Session, query: AudienceQuery, keys: KeyRange) -> Select[Any]:
-    """SQL: (key, email, full_name) of the audience within a key range, for queueing."""
+    """SQL: (key, email, full_name, language) of the audience within a key range, for
+    queueing."""
     rows = audience(session, query, keys)
-    return select(rows.c.key, rows.c.email, rows.c.full_name)
+    return select(rows.c.key, rows.c.email, rows.c.full_name, rows.c.language)
 
 
 def rows_in_range(session: Session, query: AudienceQuery, keys: KeyRange) -> Sequence[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-RECIPIENT_FIELDS = ("full_name", "email", "offerings", "customers", "suppressed")
+RECIPIENT_FIELDS = ("full_name", "email", "offerings", "customers", "suppressed", "language")
 
 
 class NamedRef(BaseModel):
@@ -17,3 +17,8 @@ class RecipientOut(BaseModel):
     email: str
     offerings: list[NamedRef]
     customers: list[NamedRef]
+    language: str | None = Field(
+        description="the reader's language tag, lower-case (SPEC 2.3); null: none (no tag, "
+        "a notification e-mail, an address that is no user)"
+    )
+    suppressed: bool | None = Field(None, description="present (true) on a suppressed address")

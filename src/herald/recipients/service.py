@@ -37,11 +37,13 @@ class Recipient:
     """One address and how it was reached. A plain slotted class: a preview page or
     a batch of queued deliveries makes one per address."""
 
-    __slots__ = ("email", "full_name", "customers", "offerings", "suppressed")
+    __slots__ = ("email", "full_name", "customers", "offerings", "suppressed", "language")
 
-    def __init__(self, email: str, full_name: str) -> None:
+    def __init__(self, email: str, full_name: str, language: str = "") -> None:
         self.email = email
         self.full_name = full_name
+        # Their own language tag (SPEC 2.3), lower-case; "" for none.
+        self.language = language
         self.customers: dict[str, str] | None = None
         self.offerings: dict[str, str] | None = None
         # On the suppression list: counted, never mailed (SPEC 4.2); set by the preview.
@@ -64,6 +66,7 @@ class Recipient:
             "email": self.email,
             "offerings": _by_name(self.offerings),
             "customers": _by_name(self.customers),
+            "language": self.language or None,
         }
         if self.suppressed:  # Waldur's shape otherwise: the mark only where it applies
             result["suppressed"] = True
@@ -73,7 +76,10 @@ class Recipient:
 class Audience:
     """Who one query reaches, asked of the database in the way each caller needs."""
 
-    def __init__(self, session: Session, targeting: Targeting, me: User | None) -> None:
+    def __init__(
+        self, session: Session, targeting: Targeting, me: User | None, language: str | None = None
+    ) -> None:
+        """`language`: only the readers of that tag ("" : those without one)."""
         named = list(targeting.additional_recipients)
         if targeting.send_to_me and me is not None and me.email:
             named.append(me.email)
@@ -84,6 +90,7 @@ class Audience:
             offerings=targeting.offerings,
             named=tuple(named),
             excluded=targeting.excluded_recipients,
+            language=language,
         )
 
     def count(self) -> int:
@@ -143,7 +150,7 @@ class Audience:
     def _named(self, rows: Sequence[Any], keys: Sequence[str] | KeyRange) -> list[Recipient]:
         if not rows:
             return []
-        people = {row.key: Recipient(row.email, row.full_name) for row in rows}
+        people = {row.key: Recipient(row.email, row.full_name, row.language or "") for row in rows}
         query = self.query
         if query.targets_customers or query.all_users:
             offerings_of: dict[str, dict[str, str]] = {}
