@@ -37,8 +37,9 @@ def test_message_representation(api: httpx.Client, example: None) -> None:
         "delivery",
         "scope",  # SPEC 9: null for a staff message
         "review",
+        "translations",  # SPEC 2.3: {} for none
     ]
-    assert (message["scope"], message["review"]) == (None, None)
+    assert (message["scope"], message["review"], message["translations"]) == (None, None, {})
     assert message["delivery"] == {
         "status": "idle",
         "total": 0,

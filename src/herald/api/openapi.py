@@ -16,7 +16,9 @@ from __future__ import annotations
 import copy
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from herald.core.text import BODY_MAX, MAX_TRANSLATIONS, SUBJECT_RULE
 
 # Models of hand-read request bodies, registered by `json_request_body` and
 # written into the document's components by `finish`.
@@ -216,3 +218,29 @@ Uuid = Annotated[str, Field(pattern=UUID_PATTERN, description="32 hex digits, or
 # In json_schema_extra: these models only document hand-read bodies, and
 # pydantic's own regular expressions have no look-ahead.
 Email = Annotated[str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN})]
+
+
+# --- translations (SPEC 2.3), on messages and templates alike ----------------------
+
+
+class VariantIn(BaseModel):
+    """One translation: the subject and body as readers of its language get them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, description=SUBJECT_RULE)
+    body: str = Field(min_length=1, max_length=BODY_MAX)
+
+
+class VariantOut(BaseModel):
+    subject: str
+    body: str
+
+
+# What a key of `translations` may be (core/languages.py TAG, any case).
+TAG_NAMES: dict[str, Any] = {"pattern": "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", "maxLength": 35}
+TRANSLATIONS_DOC = (
+    "SPEC 2.3: language tag (lower-case, such as et or pt-br) -> subject and body; "
+    f"at most {MAX_TRANSLATIONS}. Readers get the variant of their preferred language, "
+    "else of its base language, else the default (subject and body)."
+)

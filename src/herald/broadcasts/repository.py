@@ -73,6 +73,7 @@ class MessageRecord:
     review_decided_by_name: str
     review_decided: datetime | None
     review_note: str | None
+    translations: str  # JSON text (SPEC 2.3), "{}" for none
     # JSON text. None on a page of a list for a message whose addresses are too many
     # to carry along (INLINE_EMAILS_BYTES): read on its own when a client asks.
     emails: str | None = None
@@ -118,6 +119,7 @@ _COLUMNS = (
     BroadcastMessage.review_decided_by_name,
     BroadcastMessage.review_decided,
     BroadcastMessage.review_note,
+    BroadcastMessage.translations,
     BroadcastMessage.emails,
 )
 # A page of messages carries the `emails` of the messages with up to this many bytes

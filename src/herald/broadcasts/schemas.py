@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from herald.api.openapi import Email, Uuid
+from herald.api.openapi import TAG_NAMES, TRANSLATIONS_DOC, Email, Uuid, VariantIn, VariantOut
 from herald.api.params import parse_uuid
 from herald.bounces.repository import BounceRecord
 from herald.bounces.schemas import delivery_bounce_json
@@ -32,7 +32,16 @@ from herald.core.models import (
     ReviewStatus,
     ScopeType,
 )
-from herald.core.text import BODY_MAX, MISSING, SUBJECT_RULE, check_message_text, read_text
+from herald.core.text import (
+    BODY_MAX,
+    MAX_TRANSLATIONS,
+    MISSING,
+    SUBJECT_RULE,
+    Translations,
+    check_message_text,
+    read_text,
+    read_translations,
+)
 from herald.recipients.schemas import NamedRef
 from herald.recipients.targeting import Targeting, targeting_from_json
 
@@ -50,6 +59,7 @@ MESSAGE_FIELDS = (
     "delivery",
     "scope",
     "review",
+    "translations",
 )
 REVIEWS = tuple(status.value for status in ReviewStatus)
 DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at", "bounce")
@@ -73,6 +83,8 @@ class MessageInput:
     template: str | None = None
     # A scoped sender's choice of scope on create, when the query fits several (SPEC 9).
     scope: tuple[ScopeType, str] | None = None
+    # {"et": {"subject", "body"}} (SPEC 2.3): replaces the message's whole; UNSET keeps them.
+    translations: Translations | Any = UNSET
 
 
 def parse_send_at(value: Any, today: date) -> tuple[date | None, list[str] | None]:
@@ -118,6 +130,7 @@ def parse_message_input(data: dict[str, Any], *, partial: bool, today: date) -> 
     required = not partial and template is None
     result.subject = read_text(data, "subject", required, errors)
     result.body = read_text(data, "body", required, errors)
+    result.translations = read_translations(data, errors)
     if "query" in data:
         targeting, problem = targeting_from_json(data["query"])
         if problem:
@@ -171,6 +184,7 @@ def message_json(
         "delivery": delivery_json(row, counts),
         "scope": scope_json(row),
         "review": review_json(row),
+        "translations": orjson.Fragment(row.translations or "{}"),
     }
 
 
@@ -354,6 +368,7 @@ class BroadcastMessageOut(BaseModel):
         description="a scoped sender's message: the provider or organisation it is for (SPEC 9)"
     )
     review: ReviewOut | None = Field(description="its last request for staff review (SPEC 9)")
+    translations: dict[str, VariantOut] = Field(description=TRANSLATIONS_DOC + " {} for none.")
 
 
 class BroadcastMessageRequest(BaseModel):
@@ -371,6 +386,12 @@ class BroadcastMessageRequest(BaseModel):
     scope: ScopeIn | None = Field(
         None, description="create, scoped senders: which of their scopes, when several fit"
     )
+    translations: dict[str, VariantIn] | None = Field(
+        None,
+        description=TRANSLATIONS_DOC + " Left out: unchanged on update (none on create).",
+        max_length=MAX_TRANSLATIONS,
+        json_schema_extra={"propertyNames": TAG_NAMES},
+    )
 
 
 class PatchedBroadcastMessageRequest(BaseModel):
@@ -385,6 +406,12 @@ class PatchedBroadcastMessageRequest(BaseModel):
     template: Uuid | None = Field(None, description="a template fills the subject or body left out")
     query: QueryIn | None | Literal["null"] = Field(None, description="left out: unchanged")
     send_at: date | None = Field(None, description="left out: unchanged; null: no day")
+    translations: dict[str, VariantIn] | None = Field(
+        None,
+        description=TRANSLATIONS_DOC + " Left out: unchanged; given: replaces them all.",
+        max_length=MAX_TRANSLATIONS,
+        json_schema_extra={"propertyNames": TAG_NAMES},
+    )
 
 
 class ErrorOut(BaseModel):

@@ -40,7 +40,12 @@ from herald.core.models import (
     Steering,
     User,
 )
-from herald.core.text import check_message_text, looks_like_html
+from herald.core.text import (
+    check_message_text,
+    looks_like_html,
+    read_translations,
+    translations_json,
+)
 from herald.delivery import outbox
 from herald.delivery.mail import (
     Person,
@@ -132,10 +137,15 @@ def fill_from_template(session: Session, data: MessageInput) -> None:
         data.subject = template.subject
     if data.body is UNSET:
         data.body = template.body
+    if data.translations is UNSET:
+        # Its translations come along (SPEC 2.3), unless the request gave its own.
+        data.translations = orjson.loads(template.translations or "{}")
     # What the template gave is checked as if it had been written here: a template
     # saved under older rules must not smuggle in what a request could not.
     errors: dict[str, Any] = {}
     check_message_text(data.subject, data.body, errors)
+    if data.translations is not UNSET:
+        read_translations({"translations": data.translations}, errors)
     if errors:
         raise Invalid(errors)
 
@@ -172,6 +182,9 @@ def create_message(session: Session, caller: Caller, data: MessageInput) -> Mess
             "scope_type": scope.type if scope else None,
             "scope_uuid": scope.uuid if scope else None,
             "scope_name": scope.name if scope else "",
+            "translations": translations_json(
+                data.translations if data.translations is not UNSET else {}
+            ),
         },
     )
     return get_message(session, uuid)
@@ -202,6 +215,8 @@ def update_message(
         values["subject"] = data.subject
     if data.body is not UNSET:
         values["body"] = data.body
+    if data.translations is not UNSET:
+        values["translations"] = translations_json(data.translations)  # replaced whole
     if data.targeting is not UNSET:
         stored = check_targeting(session, data.targeting, "query", scope_limit(caller, row))
         values["query"] = orjson.dumps(stored).decode()

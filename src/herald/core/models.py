@@ -318,6 +318,9 @@ class BroadcastMessage(Base):
     # Stored as JSON text and spliced into responses unparsed (see broadcasts/schemas.py).
     query: Mapped[str] = mapped_column(Text)
     emails: Mapped[str] = mapped_column(Text)
+    # Its translations (SPEC 2.3): JSON text {"et": {"subject", "body"}, ...}, tags
+    # lower-case; "{}" for none. `subject` and `body` stay the default text.
+    translations: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     author_uuid: Mapped[str | None] = mapped_column(
         ForeignKey("users.uuid", ondelete="SET NULL"), nullable=True
     )
@@ -393,6 +396,8 @@ class Delivery(Base):
     offerings: Mapped[str | None] = mapped_column(Text, nullable=True)
     # What the mail server answered when it accepted the mail.
     reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The variant it was sent in (SPEC 2.3): a translation's tag; NULL: the default.
+    language: Mapped[str | None] = mapped_column(String(35), nullable=True)
     # When the delivery may next be tried (back-off), and until when a worker holds it.
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -451,6 +456,8 @@ class MessageTemplate(Base):
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(DateTime)
+    # As on a message (SPEC 2.3): a message filled from the template takes them too.
+    translations: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
 
 # --- bounces and suppressions (SPEC 4.2) -------------------------------------

@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
+from herald.core.languages import read_tag
 from herald.personalisation import TemplateProblem, check_template
 from herald.personalisation.grammar import MAX_SUBJECT
 
@@ -168,3 +171,64 @@ def read_optional_text(data: dict[str, Any], name: str, errors: dict[str, Any]) 
 def refuse_unknown(data: dict[str, Any], known: set[str], errors: dict[str, Any]) -> None:
     for name in sorted(set(data) - known):
         errors[name] = ["Unknown field."]
+
+
+# --- translations (SPEC 2.3) ---------------------------------------------------
+
+MAX_TRANSLATIONS = 30
+Translations = dict[str, dict[str, str]]  # {"et": {"subject": ..., "body": ...}}
+
+
+def read_translations(data: dict[str, Any], errors: dict[str, Any]) -> Translations | Any:
+    """`translations`, if the request wrote it: each key a language tag (kept
+    lower-case), each variant's subject and body read and checked by exactly the
+    code that reads the message's own (read_text, check_message_text), its errors
+    under its tag: {"translations": {"et": {"subject": [...]}}}. Null is none ({}).
+    Returns MISSING when not written."""
+    if "translations" not in data:
+        return MISSING
+    value = data["translations"]
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors["translations"] = [
+            'Expected a dictionary of language tags to {"subject": ..., "body": ...}.'
+        ]
+        return MISSING
+    if len(value) > MAX_TRANSLATIONS:
+        errors["translations"] = [
+            f"Ensure there are no more than {MAX_TRANSLATIONS} translations; {len(value)} given."
+        ]
+        return MISSING
+    result: Translations = {}
+    problems: dict[str, Any] = {}
+    for key, variant in value.items():
+        tag, problem = read_tag(key)
+        if problem is not None or not tag:
+            problems[key] = [problem or "A translation needs a language tag."]
+            continue
+        if tag in result:
+            problems[key] = [f"Repeats the language {tag} (tags are compared without case)."]
+            continue
+        if not isinstance(variant, dict):
+            problems[key] = ['Expected {"subject": ..., "body": ...}.']
+            continue
+        found: dict[str, Any] = {}
+        subject = read_text(variant, "subject", True, found)
+        body = read_text(variant, "body", True, found)
+        refuse_unknown(variant, {"subject", "body"}, found)
+        check_message_text(subject, body, found)
+        if found:
+            problems[key] = found
+        else:
+            result[tag] = {"subject": subject, "body": body}
+    if problems:
+        errors["translations"] = problems
+        return MISSING
+    return result
+
+
+def translations_json(translations: Translations) -> str:
+    """Translations as stored, JSON text with the tags in order: what answers splice
+    in unparsed, and what delivery reads back whole."""
+    return orjson.dumps(translations, option=orjson.OPT_SORT_KEYS).decode()

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.responses import Response
 
 from herald.api.fields import Fields, select, wanted_fields
-from herald.api.openapi import json_request_body
+from herald.api.openapi import TAG_NAMES, TRANSLATIONS_DOC, VariantIn, VariantOut, json_request_body
 from herald.api.pagination import PageRequest, list_response, paginate
 from herald.api.params import path_uuid
 from herald.api.responses import JSONResponse
 from herald.audit.service import actor_of, record
 from herald.auth.dependencies import ApiKey, AuthenticatedBody, sender_session, staff_session
 from herald.core.errors import Invalid
-from herald.core.text import NAME_MAX, SUBJECT_RULE, text_problem
+from herald.core.text import MAX_TRANSLATIONS, NAME_MAX, SUBJECT_RULE, text_problem
 from herald.idempotency.http import Idempotency
 from herald.templates import repository, service
 
 router = APIRouter(prefix="/api/broadcast-message-templates", tags=["broadcast-message-templates"])
-TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body")
+TEMPLATE_FIELDS = ("url", "uuid", "name", "subject", "body", "translations")
 ORDERINGS = ("name", "-name")
 
 
@@ -32,6 +33,7 @@ class MessageTemplateOut(BaseModel):
     name: str
     subject: str
     body: str
+    translations: dict[str, VariantOut] = Field(description=TRANSLATIONS_DOC + " {} for none.")
 
 
 NAME_RULE = f"1 to {NAME_MAX} characters once white space is trimmed from both ends"
@@ -41,6 +43,12 @@ class MessageTemplateRequest(BaseModel):
     name: str = Field(min_length=1, description=NAME_RULE)
     subject: str = Field(min_length=1, description=SUBJECT_RULE)
     body: str = Field(min_length=1, description="may use placeholders")
+    translations: dict[str, VariantIn] | None = Field(
+        None,
+        description=TRANSLATIONS_DOC + " Left out: none on create, unchanged on update.",
+        max_length=MAX_TRANSLATIONS,
+        json_schema_extra={"propertyNames": TAG_NAMES},
+    )
 
 
 class PatchedMessageTemplateRequest(BaseModel):
@@ -49,6 +57,12 @@ class PatchedMessageTemplateRequest(BaseModel):
     name: SkipJsonSchema[None] | str = Field(None, min_length=1, description=NAME_RULE)
     subject: SkipJsonSchema[None] | str = Field(None, min_length=1, description=SUBJECT_RULE)
     body: SkipJsonSchema[None] | str = Field(None, min_length=1)
+    translations: dict[str, VariantIn] | None = Field(
+        None,
+        description=TRANSLATIONS_DOC + " Left out: unchanged; given: replaces them all.",
+        max_length=MAX_TRANSLATIONS,
+        json_schema_extra={"propertyNames": TAG_NAMES},
+    )
 
 
 def _json(request: Request, row: Any) -> dict[str, Any]:
@@ -59,6 +73,7 @@ def _json(request: Request, row: Any) -> dict[str, Any]:
         "name": row.name,
         "subject": row.subject,
         "body": row.body,
+        "translations": orjson.Fragment(row.translations or "{}"),
     }
 
 

@@ -18,6 +18,7 @@ class TemplateRecord:
     name: str
     subject: str
     body: str
+    translations: str  # JSON text (SPEC 2.3)
 
 
 _COLUMNS = (
@@ -26,6 +27,7 @@ _COLUMNS = (
     MessageTemplate.name,
     MessageTemplate.subject,
     MessageTemplate.body,
+    MessageTemplate.translations,
 )
 
 

@@ -9,7 +9,13 @@ from sqlalchemy.orm import Session
 
 from herald.core.clock import utc_now
 from herald.core.errors import Invalid, NotFound
-from herald.core.text import MISSING, check_message_text, read_text
+from herald.core.text import (
+    MISSING,
+    check_message_text,
+    read_text,
+    read_translations,
+    translations_json,
+)
 from herald.templates import repository
 from herald.templates.repository import TemplateRecord
 
@@ -17,13 +23,17 @@ FIELDS = ("name", "subject", "body")
 
 
 def parse_template_input(data: dict[str, Any], *, partial: bool) -> dict[str, str]:
-    """name, subject and body, each a non-blank string; placeholders must render."""
+    """name, subject and body, each a non-blank string; placeholders must render;
+    translations as on a message (SPEC 2.3), replaced whole when given."""
     errors: dict[str, Any] = {}
     values: dict[str, str] = {}
     for name in FIELDS:
         value = read_text(data, name, not partial, errors)
         if value is not MISSING:
             values[name] = value
+    translations = read_translations(data, errors)
+    if translations is not MISSING:
+        values["translations"] = translations_json(translations)
     check_message_text(values.get("subject"), values.get("body"), errors)
     if errors:
         raise Invalid(errors)
