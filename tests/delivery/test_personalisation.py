@@ -126,7 +126,7 @@ def test_plain_text_goes_out_byte_for_byte(
         ("body", "{{ 10 ** 100000 }}", "Line 1: arithmetic is not allowed"),
         ("body", "{{ 'x' | center(10**9) }}", "Line 1: No filter named 'center'."),
         ("body", "{{ lipsum(10**6) }}", "Line 1: calling functions"),
-        ("body", "ok\nok\n{% for x in y %}", "Line 3: Unexpected end of template"),
+        ("body", "ok\nok\n{% for x in y %}", "Line 3: {% for %} is never closed"),
         ("body", "{{ recipent.full_name }}", "Line 1: unknown variable 'recipent'"),
         ("body", "{{ recipient.full_name | safe }}", "Line 1: No filter named 'safe'."),
         (

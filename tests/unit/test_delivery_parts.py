@@ -158,11 +158,27 @@ def test_the_frozen_person_codec_round_trips() -> None:
 def test_the_mail_cache_is_bounded_and_keeps_the_recently_used() -> None:
     cache = MailCache(size=3)
     for name in "abcd":
-        cache.put(name, Unrenderable(name))
-    assert len(cache) == 3 and "a" not in cache
-    cache.get("b")
-    cache.put("e", Unrenderable("e"))
-    assert "b" in cache and "c" not in cache
+        cache.put((name, None), Unrenderable(name))
+    assert len(cache) == 3 and ("a", None) not in cache
+    cache.get(("b", None))
+    cache.put(("e", None), Unrenderable("e"))
+    assert ("b", None) in cache and ("c", None) not in cache
+    cache.put(("b", "et"), Unrenderable("b in Estonian"))  # a variant is its own mail
+    assert cache.get(("b", "et")) != cache.get(("b", None))
+
+
+def test_a_variant_is_compiled_whole_with_its_language() -> None:
+    """SPEC 2.3: one variant's subject and body, Content-Language for a translation,
+    none for the default; a variant the message does not have is never mixed in."""
+    content = MessageContent("u", "Outage", "Down.", None, {"et": ("Katkestus", "Maas.")})
+    estonian = compile_mail(content, SENDER, "et")
+    default = compile_mail(content, SENDER)
+    assert not isinstance(estonian, Unrenderable) and not isinstance(default, Unrenderable)
+    assert b"Content-Language: et" in estonian.headers_and_body
+    assert b"Katkestus" in estonian.headers_and_body and b"Outage" not in estonian.headers_and_body
+    assert b"Content-Language" not in default.headers_and_body
+    missing = compile_mail(content, SENDER, "fi")
+    assert isinstance(missing, Unrenderable) and "no fi translation" in missing.reason
 
 
 def test_a_message_that_does_not_compile_becomes_unrenderable_not_an_exception() -> None:

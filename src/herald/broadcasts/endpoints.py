@@ -58,6 +58,7 @@ from herald.core.addresses import email_error
 from herald.core.config import Settings
 from herald.core.db import Database
 from herald.core.errors import Invalid
+from herald.core.languages import read_tag
 from herald.core.models import DeliveryProgress, DeliveryStatus, ReviewAction, Steering
 from herald.core.text import check_message_text, read_text, text_problem
 from herald.delivery.outbox import STATUSES as DELIVERY_STATUSES
@@ -466,21 +467,34 @@ def list_deliveries(
             default_factory=list, description="any of", json_schema_extra=_enum(DELIVERY_STATUSES)
         ),
     ],
+    language: Annotated[
+        str | None,
+        Query(
+            description="only those sent in this variant: its tag; empty: the default",
+            max_length=35,
+        ),
+    ] = None,
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,
 ) -> Response:
-    """Each recipient's delivery of a message: status, attempts, last error, time sent."""
+    """Each recipient's delivery of a message: status, attempts, last error, time sent,
+    the variant it went out in."""
     _check_choices("status", status or [], DELIVERY_STATUSES)
+    variant = None
+    if language is not None:
+        variant, problem = read_tag(language)
+        if problem is not None:
+            raise Invalid.field("language", problem)
     statuses = [DeliveryStatus(value) for value in status or []]
     pages = PageRequest.from_params(page, page_size)
     with sender_session(request, key) as (session, caller):
         message_uuid = path_uuid(uuid)
-        total = service.count_deliveries(session, caller, message_uuid, statuses)
+        total = service.count_deliveries(session, caller, message_uuid, statuses, variant)
         if (answer := paginate(request, pages, total)) is not None:
             return answer
         rows, bounces = service.deliveries_page(
-            session, caller, message_uuid, statuses, pages.offset, pages.page_size
+            session, caller, message_uuid, statuses, pages.offset, pages.page_size, variant
         )
     chosen = wanted_fields(field, DELIVERY_FIELDS)
     items = [select(delivery_row_json(r, bounces.get(r.id)), chosen) for r in rows]
@@ -549,12 +563,14 @@ def preview_message(
     """The subject, text and HTML one recipient gets (`{"email": ...}`; default: the first)."""
     with sender_session(request, key) as (session, caller):
         message_uuid = path_uuid(uuid)
-        email = body.json_object().get("email")
+        data = body.json_object()
+        email = data.get("email")
         if email is not None and (problem := email_error(email)):
             raise Invalid.field("email", problem)
         preview = service.preview_message(
-            session, caller, message_uuid, email, _settings(request).from_email
-        )
+            session, caller, message_uuid, email, _settings(request).from_email,
+            _language(data),
+        )  # fmt: skip
     return JSONResponse(preview)
 
 
@@ -575,9 +591,10 @@ async def send_test(uuid: str, request: Request, key: ApiKey, body: Authenticate
             if replayed := once.replay(session, user.uuid):
                 return replayed, user.uuid, []
             message = service.get_message(session, path_uuid(uuid), caller)
-            addresses = _test_addresses(body.json_object())
+            data = body.json_object()
+            addresses = _test_addresses(data)
             mails = service.test_mails(
-                session, caller, message.uuid, addresses, settings.from_email
+                session, caller, message.uuid, addresses, settings.from_email, _language(data)
             )
             _record(session, request, caller, "message.test-send", message,
                     {"emails": addresses})  # fmt: skip
@@ -594,6 +611,17 @@ async def send_test(uuid: str, request: Request, key: ApiKey, body: Authenticate
             return once.remember(session, user_uuid, response)
 
     return await run_in_threadpool(remember)
+
+
+def _language(data: dict[str, Any]) -> str | None:
+    """`language` of a preview or test-send (SPEC 2.3): a reader's tag, "" for the
+    default; None when not given."""
+    if data.get("language") is None:
+        return None
+    tag, problem = read_tag(data["language"])
+    if problem is not None:
+        raise Invalid.field("language", problem)
+    return tag
 
 
 def _test_addresses(data: dict[str, Any]) -> list[str]:

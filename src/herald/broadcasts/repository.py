@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Select,
     and_,
@@ -92,6 +93,7 @@ class PreparationRecord:
     prepared: bool
     prepare_cursor: str | None
     steering: Steering | None
+    translations: str  # JSON text (SPEC 2.3): read with the row it is locked with
 
 
 _COLUMNS = (
@@ -365,8 +367,16 @@ class Messages:
             BroadcastMessage.subject,
             BroadcastMessage.body,
             BroadcastMessage.send_at,
+            BroadcastMessage.translations,
         ).where(BroadcastMessage.uuid.in_(list(uuids)))
-        return {row.uuid: MessageContent(*row) for row in session.execute(statement)}
+        # Subject, body and every variant in one read of one row: a delivery's mail is
+        # one whole variant, never a subject of one and a body of another.
+        return {
+            row.uuid: MessageContent(
+                row.uuid, row.subject, row.body, row.send_at, _variants(row.translations)
+            )
+            for row in session.execute(statement)
+        }
 
     def halted(self, session: Session, uuids: Collection[str]) -> set[str]:
         """Which of these messages staff paused or cancelled."""
@@ -381,6 +391,13 @@ class Messages:
 
 
 MESSAGES = Messages()
+
+
+def _variants(translations: str | None) -> dict[str, tuple[str, str]]:
+    return {
+        tag: (variant["subject"], variant["body"])
+        for tag, variant in orjson.loads(translations or "{}").items()
+    }
 
 
 def steer(
@@ -435,6 +452,7 @@ def lock_for_preparation(session: Session, message_id: int) -> PreparationRecord
             BroadcastMessage.prepared,
             BroadcastMessage.prepare_cursor,
             BroadcastMessage.steering,
+            BroadcastMessage.translations,
         )
         .where(BroadcastMessage.id == message_id, BroadcastMessage.state == MessageState.SENT)
         .with_for_update()

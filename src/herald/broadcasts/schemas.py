@@ -62,7 +62,7 @@ MESSAGE_FIELDS = (
     "translations",
 )
 REVIEWS = tuple(status.value for status in ReviewStatus)
-DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at", "bounce")
+DELIVERY_FIELDS = ("email", "status", "attempts", "last_error", "sent_at", "language", "bounce")
 ORDERINGS = ("created", "subject", "author_full_name")
 
 _DATE_FORMAT = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
@@ -219,6 +219,7 @@ def delivery_row_json(row: Any, bounce: BounceRecord | None) -> dict[str, Any]:
         "attempts": row.attempts,
         "last_error": row.last_error,
         "sent_at": wire_time(row.sent_at) if row.sent_at else None,
+        "language": row.language,
     }
     if bounce is not None:  # only a bounced delivery carries one (SPEC 4.2)
         result["bounce"] = delivery_bounce_json(bounce)
@@ -282,6 +283,9 @@ class DeliveryOut(BaseModel):
     attempts: int
     last_error: str | None
     sent_at: datetime | None
+    language: str | None = Field(
+        description="the variant it was sent in: a translation's tag, null for the default"
+    )
     bounce: DeliveryBounceOut | None = Field(None, description="present on a bounced delivery")
 
 
@@ -298,16 +302,31 @@ class PreviewRequest(BaseModel):
     """`POST /{uuid}/preview/`: whose mail to show (the body may be left out)."""
 
     email: Email | None = Field(None, description="one of the recipients (default: the first)")
+    language: str | None = Field(
+        None,
+        max_length=35,
+        pattern="^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$",
+        description="show the variant a reader of this language gets (SPEC 2.3); empty: the "
+        "default; left out: the variant the recipient gets",
+    )
 
 
 class TestSendRequest(BaseModel):
     """`POST /{uuid}/test-send/`: where to send the test."""
 
     emails: list[Email] = Field(min_length=1, max_length=10)
+    language: str | None = Field(
+        None,
+        max_length=35,
+        pattern="^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$",
+        description="send the variant a reader of this language gets (SPEC 2.3); left out "
+        "or empty: the default",
+    )
 
 
 class PreviewOut(BaseModel):
     email: str = Field(description="whose mail this is")
+    language: str | None = Field(description="the variant shown: its tag; null: the default")
     subject: str
     text: str
     html: str | None = Field(description="null when the body has no HTML")

@@ -36,6 +36,7 @@ from herald.broadcasts.transitions import RULES, Change
 from herald.core.clock import utc_now
 from herald.core.db import Database
 from herald.core.errors import NoRecipients, NotFound, WaitingForReview, WrongState
+from herald.core.languages import choose
 from herald.core.models import (
     BroadcastMessage,
     DeliveryProgress,
@@ -140,7 +141,17 @@ def _queue_batch(session: Session, message_id: int, size: int) -> bool:
         targeting_from_stored(orjson.loads(message.query)),
         _author(session, message.author_uuid),
     )
-    personalised = is_template(message.subject) or is_template(message.body)
+    # The variants as this batch reads them, from the row it holds locked: a message
+    # being sent cannot be edited, so every batch reads the same (SPEC 2.3).
+    variants = orjson.loads(message.translations or "{}")
+    personalised = any(
+        is_template(text)
+        for text in (
+            message.subject,
+            message.body,
+            *(t for v in variants.values() for t in v.values()),
+        )
+    )
     if personalised:
         # Built row by row in Python (names and organisations frozen on each):
         # smaller batches keep the delivery process's memory flat.
@@ -156,11 +167,14 @@ def _queue_batch(session: Session, message_id: int, size: int) -> bool:
     if personalised:
         # Placeholders need each recipient's name and organisations: frozen with
         # the address, so the mail says what the preview said.
-        people = [(r.email, person_of(r)) for r in audience.recipients_in_range(keys)]
+        people = [
+            (r.email, person_of(r), choose(r.language, variants))
+            for r in audience.recipients_in_range(keys)
+        ]
         outbox.queue_deliveries(session, message.id, message.uuid, people, now, status)
     else:
         outbox.queue_selected(
-            session, message.id, message.uuid, audience.in_range(keys), now, status
+            session, message.id, message.uuid, audience.in_range(keys), now, status, variants
         )
     if until is not None:
         repository.update_preparation(session, message.id, {"prepare_cursor": until})

@@ -22,6 +22,7 @@ from herald.broadcasts.repository import EVERY_MESSAGE, MessageRecord, Visible
 from herald.broadcasts.schemas import PAST_DATE, UNSET, MessageInput
 from herald.broadcasts.sending import person_of
 from herald.broadcasts.transitions import EDITABLE, RULES, Change
+from herald.core import languages
 from herald.core.clock import utc_now
 from herald.core.errors import (
     Conflict,
@@ -41,6 +42,7 @@ from herald.core.models import (
     User,
 )
 from herald.core.text import (
+    Translations,
     check_message_text,
     looks_like_html,
     read_translations,
@@ -377,18 +379,26 @@ def deliveries_page(
     statuses: list[DeliveryStatus],
     offset: int,
     limit: int,
+    language: str | None = None,
 ) -> tuple[Sequence[Any], dict[int, BounceRecord]]:
     """A page of the message's deliveries that match, and the bounce of each bounced one."""
-    row = get_message(session, uuid, caller)
-    rows = outbox.list_deliveries(session, row.id, statuses, offset, limit)
+    row = get_message(session, uuid, caller, with_emails=False)
+    rows = outbox.list_deliveries(session, row.id, statuses, offset, limit, language)
     bounced = [r.id for r in rows if r.status == DeliveryStatus.BOUNCED]
     return rows, bounces.latest_for_deliveries(session, bounced)
 
 
 def count_deliveries(
-    session: Session, caller: Caller, uuid: str, statuses: list[DeliveryStatus]
+    session: Session,
+    caller: Caller,
+    uuid: str,
+    statuses: list[DeliveryStatus],
+    language: str | None = None,
 ) -> int:
-    return outbox.count_deliveries(session, get_message(session, uuid, caller).id, statuses)
+    """How many of its deliveries match; `language`: sent in that variant ("" : the
+    default)."""
+    row = get_message(session, uuid, caller, with_emails=False)
+    return outbox.count_deliveries(session, row.id, statuses, language)
 
 
 # --- previews and test sends -------------------------------------------------
@@ -398,16 +408,31 @@ MAX_TEST_ADDRESSES = 10
 
 def _recipient(
     session: Session, row: MessageRecord, email: str | None
-) -> tuple[str, Person] | None:
+) -> tuple[str, Person, str | None] | None:
     """The message's recipient with this address (or its first, by name), as it
-    reaches them now or, once its audience is queued, as it was queued."""
+    reaches them now or, once its audience is queued, as it was queued; with the
+    variant they get (SPEC 2.3), or, once queued, the variant they were sent."""
     if row.state == SENT and row.prepared:
         return outbox.person_of(session, row.id, email)
     audience = Audience(
         session, targeting_from_stored(orjson.loads(row.query)), _author(session, row)
     )
     found = audience.first() if email is None else audience.recipient(email)
-    return (found.email, person_of(found)) if found else None
+    if found is None:
+        return None
+    return found.email, person_of(found), languages.choose(found.language, _variants(row))
+
+
+def _variants(row: MessageRecord) -> Translations:
+    return dict(orjson.loads(row.translations or "{}"))
+
+
+def _in_variant(row: MessageRecord, language: str | None) -> tuple[Draft, str | None]:
+    """The message's text in one variant, whole (None: the default)."""
+    variant = _variants(row).get(language) if language else None
+    if variant is None:
+        return Draft(row.subject, row.body, row.send_at), None
+    return Draft(variant["subject"], variant["body"], row.send_at), language
 
 
 def _stranger(session: Session, address: str) -> Person:
@@ -463,26 +488,42 @@ def render_draft(
 
 
 def preview_message(
-    session: Session, caller: Caller, uuid: str, email: str | None, sender: str
+    session: Session,
+    caller: Caller,
+    uuid: str,
+    email: str | None,
+    sender: str,
+    language: str | None = None,
 ) -> dict[str, Any]:
-    row = get_message(session, uuid, caller)
+    """One recipient's mail: in the variant they get, or (`language`) in the variant
+    a reader of that language gets ("" : the default)."""
+    row = get_message(session, uuid, caller, with_emails=False)
     found = _recipient(session, row, email)
     if found is None:
         if email is None:
             raise NoRecipients()
         raise Invalid.field("email", f"{email} is not among this message's recipients.")
-    address, person = found
-    subject, text, html = _render(row, address, person, sender)
-    return {"email": address, "subject": subject, "text": text, "html": html}
+    address, person, theirs = found
+    wanted = theirs if language is None else languages.choose(language, _variants(row))
+    text_of, shown = _in_variant(row, wanted)
+    subject, text, html = _render(text_of, address, person, sender)
+    return {"email": address, "language": shown, "subject": subject, "text": text, "html": html}
 
 
 def test_mails(
-    session: Session, caller: Caller, uuid: str, addresses: list[str], sender: str
+    session: Session,
+    caller: Caller,
+    uuid: str,
+    addresses: list[str],
+    sender: str,
+    language: str | None = None,
 ) -> list[tuple[str, bytes]]:
-    """The message rendered for each test address, marked as a test in the subject.
-    Nothing about the message, its state or its deliveries changes. A scoped sender
-    tests on their own address only (SPEC 9)."""
-    row = get_message(session, uuid, caller)
+    """The message rendered for each test address, marked as a test in the subject,
+    in the variant a reader of `language` gets (None or "": the default). Nothing
+    about the message, its state or its deliveries changes. A scoped sender tests on
+    their own address only (SPEC 9)."""
+    row = get_message(session, uuid, caller, with_emails=False)
+    text_of, shown = _in_variant(row, languages.choose(language, _variants(row)))
     if caller.scopes is not None:
         mine = caller.user.email.lower()
         others = [a for a in addresses if a.lower() != mine]
@@ -495,7 +536,9 @@ def test_mails(
     for address in addresses:
         found = _recipient(session, row, address)
         person = found[1] if found else _stranger(session, address)
-        subject, text, html = _render(row, address, person, sender)
-        rendered = render_message(f"[TEST] {subject}", html or text, sender, html=html is not None)
+        subject, text, html = _render(text_of, address, person, sender)
+        rendered = render_message(
+            f"[TEST] {subject}", html or text, sender, html=html is not None, language=shown
+        )
         mails.append((address, rendered.for_recipient(address, 0, row.uuid)))
     return mails

@@ -133,7 +133,7 @@ def _text_part(subtype: str, text: str) -> str:
 
 
 def render_message(
-    subject: str, body: str, sender: str, html: bool | None = None
+    subject: str, body: str, sender: str, html: bool | None = None, language: str | None = None
 ) -> RenderedMessage:
     """The mail's headers and MIME body, built directly rather than through
     email.message: a personalised message builds one per recipient, and
@@ -146,6 +146,8 @@ def render_message(
         "Auto-Submitted: auto-generated\r\n"
         "MIME-Version: 1.0\r\n"
     )
+    if language:  # a translation says its language (SPEC 2.3); the default says none
+        head += f"Content-Language: {clean_header(language)}\r\n"
     # Whether the mail has an HTML part is decided by what staff wrote (`html`,
     # from the template), never by the rendered text: a name from the directory
     # that looks like markup must not turn a plain-text message into HTML.
@@ -179,8 +181,16 @@ class PersonalisedMessage:
     Raises TemplateProblem (a ValueError) when a recipient's rendering fails;
     the worker records that delivery as failed with the reason."""
 
-    def __init__(self, sender: str, subject: str, body: str, send_at: date | None) -> None:
+    def __init__(
+        self,
+        sender: str,
+        subject: str,
+        body: str,
+        send_at: date | None,
+        language: str | None = None,
+    ) -> None:
         self.sender = sender
+        self.language = language
         self.subject = subject
         self.body = body
         self.send_at = send_at
@@ -205,15 +215,17 @@ class PersonalisedMessage:
         self, address: str, delivery_id: int, message_uuid: str, person: Person | None = None
     ) -> bytes:
         subject, body = self.render_for(address, person or Person())
-        return render_message(subject, body, self.sender, html=self.html).for_recipient(
-            address, delivery_id, message_uuid
+        rendered = render_message(
+            subject, body, self.sender, html=self.html, language=self.language
         )
+        return rendered.for_recipient(address, delivery_id, message_uuid)
 
 
 def message_for(
-    subject: str, body: str, sender: str, send_at: date | None
+    subject: str, body: str, sender: str, send_at: date | None, language: str | None = None
 ) -> RenderedMessage | PersonalisedMessage:
-    """Rendered once when nobody's name goes in, per recipient when placeholders do."""
+    """Rendered once when nobody's name goes in, per recipient when placeholders do.
+    `language`: the variant's tag, said in Content-Language (None: the default)."""
     if is_template(subject) or is_template(body):
-        return PersonalisedMessage(sender, subject, body, send_at)
-    return render_message(subject, body, sender)
+        return PersonalisedMessage(sender, subject, body, send_at, language)
+    return render_message(subject, body, sender, language=language)

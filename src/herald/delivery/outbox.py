@@ -15,8 +15,8 @@ renews the leases it holds while it holds them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from herald.core.addresses import email_key
 from herald.core.db import json_array, rowcount
+from herald.core.languages import variant_of
 from herald.core.models import Delivery, DeliveryStatus
 from herald.delivery.mail import Person
 from herald.suppressions import repository as suppressions
@@ -91,6 +92,15 @@ class MessageContent:
     subject: str
     body: str
     send_at: date | None
+    # Its translations (SPEC 2.3): tag -> (subject, body).
+    variants: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def variant(self, language: str | None) -> tuple[str, str] | None:
+        """The subject and body of one variant (None: the default), whole; None when
+        the message has no such variant."""
+        if language is None:
+            return self.subject, self.body
+        return self.variants.get(language)
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,7 @@ class ClaimedDelivery:
     email: str
     attempts: int  # tries before this one
     person: Person | None = None  # set for personalised messages only
+    language: str | None = None  # the variant it is sent in (SPEC 2.3); None: the default
 
 
 @dataclass(frozen=True)
@@ -125,18 +136,18 @@ def queue_deliveries(
     session: Session,
     message_id: int,
     message_uuid: str,
-    people: Sequence[tuple[str, Person]],
+    people: Sequence[tuple[str, Person, str | None]],
     now: datetime,
     status: DeliveryStatus = PENDING,
 ) -> int:
-    """One row per (address, who they are) of a personalised message, the person
-    frozen on the row, in the caller's transaction; a suppressed address is
-    queued as `suppressed`. Returns how many."""
+    """One row per (address, who they are, the variant they read) of a personalised
+    message, the person frozen on the row, in the caller's transaction; a suppressed
+    address is queued as `suppressed`. Returns how many."""
     for start in range(0, len(people), _BATCH):
         rows = []
         chunk = people[start : start + _BATCH]
-        suppressed = suppressions.suppressed_among(session, {email_key(e) for e, _ in chunk})
-        for email, person in chunk:
+        suppressed = suppressions.suppressed_among(session, {email_key(e) for e, _, _ in chunk})
+        for email, person, language in chunk:
             row: dict[str, Any] = {
                 "message_id": message_id,
                 "message_uuid": message_uuid,
@@ -144,6 +155,7 @@ def queue_deliveries(
                 "status": SUPPRESSED if email_key(email) in suppressed else status,
                 "attempts": 0,
                 "next_attempt_at": now,
+                "language": language,
             }
             row.update(person_columns(person))
             rows.append(row)
@@ -158,10 +170,13 @@ def queue_selected(
     addresses: Select[Any],
     now: datetime,
     status: DeliveryStatus = PENDING,
+    variants: Collection[str] = (),
 ) -> int:
-    """One row per address that `addresses` (a query with `key` and `email` columns)
-    yields, inserted by the database itself: no address passes through Python. A
-    suppressed address is queued as `suppressed` (one primary-key probe each)."""
+    """One row per address that `addresses` (a query with `key`, `email` and
+    `language` columns) yields, inserted by the database itself: no address passes
+    through Python. A suppressed address is queued as `suppressed` (one primary-key
+    probe each); each row records the variant its reader gets (SPEC 2.3), chosen
+    in the same statement."""
     rows = addresses.subquery("addresses")
     source = select(
         literal(message_id),
@@ -173,10 +188,13 @@ def queue_selected(
         ),
         literal(0),
         literal(now, DateTime),
+        variant_of(rows.c.language, variants),
     )
     statement = insert(_TABLE).from_select(
-        ["message_id", "message_uuid", "email", "status", "attempts", "next_attempt_at"], source
-    )
+        ["message_id", "message_uuid", "email", "status", "attempts", "next_attempt_at",
+         "language"],
+        source,
+    )  # fmt: skip
     return rowcount(session.execute(statement))
 
 
@@ -279,15 +297,17 @@ def claim_due_deliveries(
             Delivery.full_name,
             Delivery.customers,
             Delivery.offerings,
+            Delivery.language,
         )
         .execution_options(synchronize_session=False)
     )
     claimed = [
         ClaimedDelivery(
-            row.id, row.message_uuid, row.email, row.attempts, person_from_columns(*row[4:])
+            row.id, row.message_uuid, row.email, row.attempts,
+            person_from_columns(row.full_name, row.customers, row.offerings), row.language,
         )
         for row in session.execute(statement)
-    ]
+    ]  # fmt: skip
     claimed = _without_suppressed(session, claimed, owner)
     return sorted(claimed, key=lambda d: d.id)
 
@@ -475,10 +495,23 @@ def queue_stats(
     return counts, oldest
 
 
-def count_deliveries(session: Session, message_id: int, statuses: Sequence[DeliveryStatus]) -> int:
+def _in_variant(language: str | None) -> list[Any]:
+    """Only the deliveries sent in one variant: a tag, or "" for the default."""
+    if language is None:
+        return []
+    return [Delivery.language.is_(None) if language == "" else Delivery.language == language]
+
+
+def count_deliveries(
+    session: Session,
+    message_id: int,
+    statuses: Sequence[DeliveryStatus],
+    language: str | None = None,
+) -> int:
     statement = select(func.count()).select_from(Delivery).where(Delivery.message_id == message_id)
     if statuses:
         statement = statement.where(Delivery.status.in_(statuses))
+    statement = statement.where(*_in_variant(language))
     return int(session.scalar(statement) or 0)
 
 
@@ -488,6 +521,7 @@ def list_deliveries(
     statuses: Sequence[DeliveryStatus],
     offset: int,
     limit: int,
+    language: str | None = None,
 ) -> Sequence[Any]:
     statement = (
         select(
@@ -497,8 +531,9 @@ def list_deliveries(
             Delivery.attempts,
             Delivery.last_error,
             Delivery.sent_at,
+            Delivery.language,
         )
-        .where(Delivery.message_id == message_id)
+        .where(Delivery.message_id == message_id, *_in_variant(language))
         .order_by(Delivery.email, Delivery.id)
         .offset(offset)
         .limit(limit)
@@ -531,10 +566,15 @@ def prune_finished(session: Session, message_ids: Any) -> int:
     return rowcount(session.execute(statement))
 
 
-def person_of(session: Session, message_id: int, email: str | None) -> tuple[str, Person] | None:
-    """(address, who they are) of one of a message's deliveries: the one to `email`,
-    or the first by name."""
-    statement = select(Delivery.email, Delivery.full_name, Delivery.customers, Delivery.offerings)
+def person_of(
+    session: Session, message_id: int, email: str | None
+) -> tuple[str, Person, str | None] | None:
+    """(address, who they are, the variant sent) of one of a message's deliveries: the
+    one to `email`, or the first by name."""
+    statement = select(
+        Delivery.email, Delivery.full_name, Delivery.customers, Delivery.offerings,
+        Delivery.language,
+    )  # fmt: skip
     statement = statement.where(Delivery.message_id == message_id)
     if email is not None:
         statement = statement.where(func.lower(Delivery.email) == email_key(email))
@@ -544,7 +584,8 @@ def person_of(session: Session, message_id: int, email: str | None) -> tuple[str
     row = session.execute(statement).first()
     if row is None:
         return None
-    return row.email, person_from_columns(*row[1:]) or Person()
+    person = person_from_columns(row.full_name, row.customers, row.offerings) or Person()
+    return row.email, person, row.language
 
 
 # --- bounces (SPEC 4.2) -------------------------------------------------------

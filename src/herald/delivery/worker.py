@@ -166,8 +166,11 @@ class _Pacing:
         self.given_back = False
 
 
+MailKey = tuple[str, str | None]  # a message's UUID and a variant's tag (None: the default)
+
+
 class MailCache:
-    """Rendered messages by UUID, least recently used dropped first.
+    """Rendered mail by message UUID and variant, least recently used dropped first.
 
     Keyed by UUID, never by a database id: SQLite used to hand a deleted
     message's id to the next one, and a cache keyed by it sent the old
@@ -175,33 +178,48 @@ class MailCache:
 
     def __init__(self, size: int = CACHED_MESSAGES) -> None:
         self.size = size
-        self._items: OrderedDict[str, Mail | Unrenderable] = OrderedDict()
+        self._items: OrderedDict[MailKey, Mail | Unrenderable] = OrderedDict()
 
-    def get(self, message_uuid: str) -> Mail | Unrenderable | None:
-        item = self._items.get(message_uuid)
+    def get(self, key: MailKey) -> Mail | Unrenderable | None:
+        item = self._items.get(key)
         if item is not None:
-            self._items.move_to_end(message_uuid)
+            self._items.move_to_end(key)
         return item
 
-    def put(self, message_uuid: str, item: Mail | Unrenderable) -> None:
-        self._items[message_uuid] = item
-        self._items.move_to_end(message_uuid)
+    def put(self, key: MailKey, item: Mail | Unrenderable) -> None:
+        self._items[key] = item
+        self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
+
+    def keys(self) -> list[MailKey]:
+        return list(self._items)
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def __contains__(self, message_uuid: object) -> bool:
-        return message_uuid in self._items
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
 
 
-def compile_mail(content: MessageContent | None, sender: str) -> Mail | Unrenderable:
-    """A message made into mail once for all its recipients, or why it cannot be."""
+def mail_key(delivery: ClaimedDelivery) -> MailKey:
+    """What a delivery's mail is made from: its message and its variant (SPEC 2.3)."""
+    return delivery.message_uuid, delivery.language
+
+
+def compile_mail(
+    content: MessageContent | None, sender: str, language: str | None = None
+) -> Mail | Unrenderable:
+    """One variant of a message made into mail once for all its readers, or why it
+    cannot be. The variant is taken whole from one read of the message."""
     if content is None:
         return Unrenderable("the message no longer exists")
+    variant = content.variant(language)
+    if variant is None:
+        # Unreachable while a sent message cannot be edited; said, never mixed.
+        return Unrenderable(f"the message has no {language} translation")
     try:
-        return message_for(content.subject, content.body, sender, content.send_at)
+        return message_for(variant[0], variant[1], sender, content.send_at, language)
     except Exception as exc:  # a template that no longer compiles, and anything else
         return Unrenderable(f"the message cannot be rendered: {exc}")
 
@@ -288,27 +306,30 @@ class DeliveryWorker:
                 if wanted
                 else []
             )
-            unknown = {d.message_uuid for d in claimed if d.message_uuid not in self.mail}
-            contents = self.messages.contents(session, unknown) if unknown else {}
+            # Mail is made once per message and variant (SPEC 2.3).
+            unknown = {mail_key(d) for d in claimed} - set(self.mail.keys())
+            wanted_messages = {message_uuid for message_uuid, _ in unknown}
+            contents = self.messages.contents(session, wanted_messages) if unknown else {}
         self._note_recorded(outcomes, applied)
         # Compiled after the commit: a message that cannot be compiled affects
         # its own deliveries only, never the transaction that claimed others.
         # Nothing below may raise: these rows are claimed now.
         made = {
-            message_uuid: compile_mail(contents.get(message_uuid), self.settings.from_email)
-            for message_uuid in unknown
+            key: compile_mail(contents.get(key[0]), self.settings.from_email, key[1])
+            for key in unknown
         }
         result = []
         for delivery in claimed:
             self.held.add(delivery.id)
             # One claim may name more messages than the cache keeps: this
             # claim's own mail comes from `made`, whatever the cache dropped.
-            mail = made.get(delivery.message_uuid) or self.mail.get(delivery.message_uuid)
+            key = mail_key(delivery)
+            mail = made.get(key) or self.mail.get(key)
             if mail is None:
                 mail = compile_mail(None, self.settings.from_email)
             result.append((delivery, prepare(delivery, mail)))
-        for message_uuid, mail in made.items():
-            self.mail.put(message_uuid, mail)
+        for key, mail in made.items():
+            self.mail.put(key, mail)
         if made:
             release_freed_memory()
         return result, halted
