@@ -74,3 +74,18 @@ def test_a_tag_that_is_not_one_is_a_400(api: httpx.Client, multilingual: str) ->
     assert answer.status_code == 400
     assert "language" in answer.json()
     assert "is not a language tag" in answer.json()["language"][0]
+
+
+def test_variant_counts_say_how_many_read_each_translation(
+    api: httpx.Client, multilingual: str
+) -> None:
+    """For the console's "Estonian: 2 · Portuguese: 2 · default: 3": the rule the send
+    queues with, over the same audience, on GET and HEAD."""
+    query = {"customers": multilingual, "variants": "ET,pt"}
+    head = api.head(URL, params=query)
+    assert head.headers["X-Variant-Counts"] == "et=2, pt=2, =3"  # pt-br reads pt
+    get = api.get(URL, params={**query, "variants": ["pt-br", "fi"]})
+    assert get.headers["X-Variant-Counts"] == "fi=1, pt-br=1, =5"
+    assert "X-Variant-Counts" not in api.head(URL, params={"customers": multilingual}).headers
+    bad = api.head(URL, params={"customers": multilingual, "variants": "et,Estonian!"})
+    assert bad.status_code == 400

@@ -16,6 +16,7 @@ from herald.api.params import BOOLEAN, parse_bool, split_values
 from herald.auth.dependencies import ApiKey, sender_session
 from herald.core.errors import Invalid
 from herald.core.languages import read_tag
+from herald.core.text import MAX_TRANSLATIONS
 from herald.recipients.schemas import RECIPIENT_FIELDS, RecipientOut
 from herald.recipients.service import Audience, ScopeLimit, check_targeting
 from herald.recipients.targeting import targeting_from_params
@@ -62,6 +63,14 @@ def recipients(
             max_length=35,
         ),
     ] = None,
+    variants: Annotated[
+        list[str] | None,
+        Query(
+            description="language tags of a message's translations, repeated or "
+            "comma-separated: the answer's X-Variant-Counts says how many readers get "
+            "each (SPEC 2.3), as the send will queue them"
+        ),
+    ] = None,
     page: str | None = None,
     page_size: str | None = None,
     field: Fields = None,
@@ -72,6 +81,7 @@ def recipients(
         wanted_language, problem = read_tag(language)
         if problem is not None:
             raise Invalid.field("language", problem)
+    tags = _tags(split_values(variants))
     with sender_session(request, key) as (session, caller):
         user = caller.user
         targeting = targeting_from_params(
@@ -87,12 +97,35 @@ def recipients(
         limit = ScopeLimit(caller.scopes) if caller.scopes is not None else None
         check_targeting(session, targeting, None, limit)
         audience = Audience(session, targeting, user, wanted_language)
+        per_variant = _variant_header(audience.variant_counts(tags)) if tags else None
         if request.method == "HEAD":
             # HEAD counts without reading a page (cheaper than the page's own pass).
             answer = paginate(request, pages, audience.count())
             assert answer is not None  # HEAD is always answered by paginate
-            return answer
-        total, page_of = audience.page(pages.offset, pages.page_size)
-        pages.check(total)
-    chosen = wanted_fields(field, RECIPIENT_FIELDS)
-    return list_response(request, [select(r.as_json(), chosen) for r in page_of], total, pages)
+        else:
+            total, page_of = audience.page(pages.offset, pages.page_size)
+            pages.check(total)
+            chosen = wanted_fields(field, RECIPIENT_FIELDS)
+            items = [select(r.as_json(), chosen) for r in page_of]
+            answer = list_response(request, items, total, pages)
+    if per_variant is not None:
+        answer.headers["X-Variant-Counts"] = per_variant
+    return answer
+
+
+def _tags(values: list[str]) -> list[str]:
+    tags = []
+    for value in values:
+        tag, problem = read_tag(value)
+        if problem is not None or not tag:
+            raise Invalid.field("variants", problem or "Give language tags.")
+        tags.append(tag)
+    if len(tags) > MAX_TRANSLATIONS:
+        raise Invalid.field("variants", f"At most {MAX_TRANSLATIONS} translations.")
+    return sorted(set(tags))
+
+
+def _variant_header(counts: dict[str | None, int]) -> str:
+    """`et=1204, pt=5, =8311`: each variant's readers; the empty tag is the default."""
+    ordered = sorted(counts.items(), key=lambda item: (item[0] is None, item[0] or ""))
+    return ", ".join(f"{tag or ''}={count}" for tag, count in ordered)

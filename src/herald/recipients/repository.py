@@ -39,6 +39,7 @@ from sqlalchemy.sql.expression import Subquery
 
 from herald.core.clock import utc_now
 from herald.core.db import json_array, json_strings
+from herald.core.languages import variant_of
 from herald.core.models import (
     Customer,
     Offering,
@@ -351,6 +352,17 @@ def count(session: Session, query: AudienceQuery) -> int:
                    .scalar() or 0)  # fmt: skip
     rows = candidates(session, query, EVERYTHING)
     return int(session.connection().execute(select(func.count(distinct(rows.c.key)))).scalar() or 0)
+
+
+def variant_counts(
+    session: Session, query: AudienceQuery, variants: Sequence[str]
+) -> dict[str | None, int]:
+    """How many readers get each variant (None: the default), by the rule the send
+    queues with (`variant_of`), in one grouped pass over the audience."""
+    everyone = audience(session, query)
+    chosen = variant_of(everyone.c.language, variants).label("variant")
+    statement = select(chosen, func.count()).select_from(everyone).group_by(chosen)
+    return {variant: int(n) for variant, n in session.connection().execute(statement)}
 
 
 def reaches_anyone(session: Session, query: AudienceQuery) -> bool:

@@ -96,6 +96,10 @@ class Audience:
     def count(self) -> int:
         return repository.count(self.session, self.query)
 
+    def variant_counts(self, variants: Sequence[str]) -> dict[str | None, int]:
+        """Readers per variant of a message with these translations (None: default)."""
+        return repository.variant_counts(self.session, self.query, variants)
+
     def reaches_anyone(self) -> bool:
         return repository.reaches_anyone(self.session, self.query)
 
