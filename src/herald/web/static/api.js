@@ -5,7 +5,7 @@ import { store } from "./store.js";
 
 export const onlyFields = (names) => names.map((name) => `field=${name}`).join("&");
 // What a broadcast's page reads of it: everything but `emails` (see showMessage).
-export const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery", "scope", "review"];
+export const MESSAGE_FIELDS = ["uuid", "created", "subject", "body", "query", "author_full_name", "state", "send_at", "delivery", "scope", "review", "translations"];
 /** The event a 401 raises; main.js signs out on it. */
 export const SESSION_ENDED = "herald:session-ended";
 // ---- the API -------------------------------------------------------------
@@ -21,7 +21,8 @@ export class ApiError extends Error {
     if (body.detail) return body.detail;
     const names = { body: "Message", subject: "Subject", query: "Recipients", send_at: "Send on",
       emails: "Addresses", email: "Address", name: "Name", additional_recipients: "Also send to",
-      excluded_recipients: "Never send to", customers: "Organisations", offerings: "Offerings" };
+      excluded_recipients: "Never send to", customers: "Organisations", offerings: "Offerings",
+      translations: "Translation" };
     const parts = [];
     const walk = (value, path) => {
       if (Array.isArray(value)) value.forEach((v) => (typeof v === "string" ? parts.push(`${path}: ${v}`) : walk(v, path)));
@@ -73,7 +74,7 @@ export async function api(method, path, body, options = {}) {
     throw new ApiError(401, data);
   }
   if (!response.ok) throw new ApiError(response.status, data);
-  return { data, status: response.status, count: Number(response.headers.get("X-Result-Count") || 0), links: parseLinks(response.headers.get("Link")) };
+  return { data, status: response.status, count: Number(response.headers.get("X-Result-Count") || 0), links: parseLinks(response.headers.get("Link")), headers: response.headers };
 }
 
 /** Every item of a list, page by page along its `next` links (300 a page, the API's

@@ -7,6 +7,7 @@ import { action, day as dayOf, h, loading, newKey, plural, say, scroller, show, 
 import { picker } from "../picker.js";
 import { livePreview } from "../preview.js";
 import { serverStatus } from "../server.js";
+import { languageName, readTag, variantLine } from "../languages.js";
 import { store } from "../store.js";
 import { sendTest } from "../test-send.js";
 
@@ -33,7 +34,12 @@ export async function showCompose(uuid, fromUuid) {
     excluded: (query.excluded_recipients || []).join("\n"),
     previewFor: "",
     scope: "",
+    /** Its translations (SPEC 2.3): tag -> { subject, body }. @type {Record<string, {subject: string, body: string}>} */
+    translations: loaded ? { ...(loaded.translations || {}) } : {},
   };
+  // Which text the subject and message fields edit: "" the default, else a tag.
+  let editing = "";
+  const textOf = () => (editing ? draft.translations[editing] : draft);
   let clean = JSON.stringify(draft);
   store.unsaved = () => JSON.stringify(draft) !== clean;
   const title = message ? "Edit broadcast" : fromUuid ? "New broadcast (a copy)" : "New broadcast";
@@ -48,7 +54,7 @@ export async function showCompose(uuid, fromUuid) {
   };
   const scopes = store.session.scopes || [];
   const save = async (sendAt) => {
-    const payload = { subject: draft.subject, body: draft.body, query: buildQuery() };
+    const payload = { subject: draft.subject, body: draft.body, query: buildQuery(), translations: draft.translations };
     if (sendAt !== undefined) payload.send_at = sendAt;
     // A sender for several providers or organisations says which this one is for.
     if (!message && scopes.length > 1 && draft.scope) payload.scope = JSON.parse(draft.scope);
@@ -70,15 +76,23 @@ export async function showCompose(uuid, fromUuid) {
     sendTest(addresses(), async () => (await save()).uuid, error, "; the draft is saved");
 
   const stepOne = () => {
-    const subject = h("input", { type: "text", id: "subject", required: true, maxlength: 1000, value: draft.subject });
-    const body = h("textarea", { id: "body", required: true, text: draft.body });
+    const subject = h("input", { type: "text", id: "subject", required: true, maxlength: 1000, value: textOf().subject });
+    const body = h("textarea", { id: "body", required: true, text: textOf().body });
     const previewFor = h("input", { type: "email", id: "preview-for-email", value: draft.previewFor, placeholder: "the first recipient" });
+    // The preview shows the tab being edited: each language's mail as its readers get it.
     const preview = livePreview({
-      subject: () => draft.subject, body: () => draft.body, query: buildQuery,
+      subject: () => textOf().subject, body: () => textOf().body, query: buildQuery,
       forEmail: () => draft.previewFor.trim(),
     });
-    body.addEventListener("input", () => { draft.body = body.value; preview.refresh(); });
-    subject.addEventListener("input", () => { draft.subject = subject.value; preview.refresh(); });
+    body.addEventListener("input", () => { textOf().body = body.value; preview.refresh(); });
+    subject.addEventListener("input", () => { textOf().subject = subject.value; preview.refresh(); });
+    const tabs = languageTabs(draft, () => editing, (tag) => {
+      editing = tag;
+      subject.value = textOf().subject;
+      body.value = textOf().body;
+      preview.refresh();
+      subject.focus();
+    });
     previewFor.addEventListener("input", () => { draft.previewFor = previewFor.value; preview.refresh(); });
     const error = h("p", { class: "error", role: "alert" });
     const templates = h("select", { id: "template" }, h("option", { value: "", text: "— none —" }));
@@ -90,8 +104,13 @@ export async function showCompose(uuid, fromUuid) {
     templates.addEventListener("change", () => {
       const chosen = known.find((t) => t.uuid === templates.value);
       if (!chosen) return;
-      subject.value = draft.subject = chosen.subject;
-      body.value = draft.body = chosen.body;
+      draft.subject = chosen.subject;
+      draft.body = chosen.body;
+      draft.translations = { ...(chosen.translations || {}) };
+      editing = "";
+      tabs.redraw();
+      subject.value = draft.subject;
+      body.value = draft.body;
       preview.refresh();
       say(`Filled from the template “${chosen.name}”.`);
     });
@@ -99,7 +118,7 @@ export async function showCompose(uuid, fromUuid) {
     const saveTemplate = action(h("button", { type: "button", class: "secondary", text: "Save as template" }), "Saving…", async () => {
       const name = templateName.value.trim();
       if (!name) { error.textContent = "Name the template first."; templateName.focus(); return; }
-      const payload = { name, subject: draft.subject, body: draft.body };
+      const payload = { name, subject: draft.subject, body: draft.body, translations: draft.translations };
       const found = (await listAll(`/api/broadcast-message-templates/?${new URLSearchParams({ name })}`)).data;
       const same = found.find((t) => t.name === name);
       if (same) {
@@ -117,7 +136,7 @@ export async function showCompose(uuid, fromUuid) {
     const form = h("form", { class: "card" },
       h("label", { for: "template", text: "Start from a template" }), templates,
       h("div", { class: "two" },
-        h("div", {}, h("label", { for: "subject", text: "Subject" }), subject,
+        h("div", {}, tabs.element, h("label", { for: "subject", text: "Subject" }), subject,
           h("label", { for: "body", text: "Message (plain text or HTML)" }), body,
           h("p", { class: "muted", id: "placeholder-help", text: "Placeholders: {{ recipient.full_name }}, {{ recipient.email }}, {{ recipient.customers }}, {{ recipient.offerings }}, {{ message.subject }}, {{ message.send_at }}. Also filters such as | default(\"colleague\", true) or | upper, {% if … %}…{% endif %}, and {% for name in recipient.customers %}…{% endfor %}; no functions, methods or arithmetic." }),
           preview.problems),
@@ -132,6 +151,8 @@ export async function showCompose(uuid, fromUuid) {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!draft.subject.trim() || !draft.body.trim()) { error.textContent = "Write a subject and a message first."; return; }
+      const unwritten = Object.entries(draft.translations).find(([, t]) => !t.subject.trim() || !t.body.trim());
+      if (unwritten) { error.textContent = `Write the ${languageName(unwritten[0])} subject and message, or remove that translation.`; return; }
       // The problem is said once, under the message: take the reader there.
       if (preview.hasProblems()) { error.textContent = ""; preview.problems.tabIndex = -1; preview.problems.focus(); return; }
       stepTwo();
@@ -143,9 +164,11 @@ export async function showCompose(uuid, fromUuid) {
 
   const stepTwo = () => {
     const total = h("p", { id: "recipient-count", "aria-live": "polite" });
+    const variants = h("p", { id: "variant-counts", class: "muted", "aria-live": "polite" });
     const tbody = h("tbody");
     const table = h("table", { id: "recipients", class: "cards" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Name" }), h("th", { scope: "col", text: "E-mail" }),
+        h("th", { scope: "col", text: "Language" }),
         h("th", { scope: "col", text: "Organisations" }), h("th", { scope: "col", text: "Offerings" }))),
       tbody);
     let count = 0;
@@ -159,6 +182,8 @@ export async function showCompose(uuid, fromUuid) {
       refreshTimer = setTimeout(async () => {
         const params = queryParams(buildQuery());
         params.set("page_size", "50");
+        const tags = Object.keys(draft.translations);
+        if (tags.length) params.set("variants", tags.join(","));
         const mine = ++asked;
         try {
           const result = await api("GET", `/api/broadcast-messages/recipients/?${params}`);
@@ -170,8 +195,11 @@ export async function showCompose(uuid, fromUuid) {
           total.textContent = count === 0 && targeted
             ? "Nobody: no active user with an address is in these organisations, or holds a live resource of these offerings."
             : plural(count, "recipient") + (count > 50 ? " (first 50 shown)" : "");
+          // Who reads which translation, counted by the server as the send will queue it.
+          variants.textContent = tags.length && count ? `Who reads which: ${variantLine(result.headers.get("X-Variant-Counts"))}` : "";
           tbody.replaceChildren(...result.data.map((r) => h("tr", {},
             h("td", { "data-label": "Name", text: r.full_name }), h("td", { "data-label": "E-mail", text: r.email }),
+            h("td", { "data-label": "Language", text: r.language ? languageName(r.language) : "" }),
             h("td", { "data-label": "Organisations", text: r.customers.map((c) => c.name).join(", ") }),
             h("td", { "data-label": "Offerings", text: r.offerings.map((o) => o.name).join(", ") }))));
           table.classList.remove("stale");
@@ -252,7 +280,7 @@ export async function showCompose(uuid, fromUuid) {
         text: `A scheduled broadcast leaves at the first scheduler run on that day in ${zone} (the scheduler looks every ${every}); today is ${dayOf(firstDay)}.` }),
       error, buttons, tests);
     show(title, h("h1", { text: title }), steps(2), form,
-      h("h2", { text: "Recipients" }), total, scroller("Recipients", table));
+      h("h2", { text: "Recipients" }), total, variants, scroller("Recipients", table));
     refresh();
   };
   stepOne();
@@ -262,4 +290,51 @@ export function steps(current) {
   return h("ol", { class: "steps", "aria-label": "Steps" },
     h("li", { "aria-current": current === 1 ? "step" : null, text: "1. Message" }),
     h("li", { "aria-current": current === 2 ? "step" : null, text: "2. Recipients" }));
+}
+
+/**
+ * One tab per language over the subject and message: the default first, then each
+ * translation; add one by its tag, remove the one shown.
+ * @param {{ subject: string, body: string, translations: Record<string, {subject: string, body: string}> }} draft
+ * @param {() => string} current
+ * @param {(tag: string) => void} choose
+ */
+function languageTabs(draft, current, choose) {
+  const element = h("div", { class: "language-tabs" });
+  const redraw = () => {
+    const tags = Object.keys(draft.translations).sort();
+    const now = current();
+    const list = h("div", { role: "tablist", "aria-label": "Languages" },
+      ...["", ...tags].map((tag) => h("button", {
+        type: "button", role: "tab", id: `tab-${tag || "default"}`,
+        "aria-selected": String(tag === now), class: tag === now ? "tab current" : "tab",
+        text: tag ? languageName(tag) : "Default",
+        onclick: () => { choose(tag); redraw(); },
+      })));
+    const newTag = h("input", { type: "text", id: "new-language", maxlength: 35, placeholder: "et, pt-br…", "aria-describedby": "language-help" });
+    const problem = h("span", { class: "error", role: "alert" });
+    const add = h("button", { type: "button", class: "secondary", text: "Add translation", onclick: () => {
+      const tag = readTag(newTag.value);
+      if (!tag) { problem.textContent = "Give a language tag such as et or pt-br."; newTag.focus(); return; }
+      if (tag in draft.translations) { problem.textContent = `There is a ${languageName(tag)} translation already.`; return; }
+      if (Object.keys(draft.translations).length >= 30) { problem.textContent = "At most 30 translations."; return; }
+      // A new translation starts as a copy of the default, to translate in place.
+      draft.translations[tag] = { subject: draft.subject, body: draft.body };
+      choose(tag);
+      redraw();
+    } });
+    const tag = now;
+    const remove = tag ? h("button", { type: "button", class: "danger", text: `Remove ${languageName(tag)}`, onclick: () => {
+      delete draft.translations[tag];
+      choose("");
+      redraw();
+    } }) : null;
+    element.replaceChildren(list,
+      h("div", { class: "actions" },
+        h("div", {}, h("label", { for: "new-language", text: "Language of a translation" }), newTag), add, remove, problem),
+      h("p", { class: "muted", id: "language-help", text: "Readers get the translation of their language in the portal, " +
+        "else of its base language (pt-br → pt), else the default." }));
+  };
+  redraw();
+  return { element, redraw };
 }

@@ -7,6 +7,7 @@ import { action, day, h, loading, newKey, plural, say, scroller, show, splitAddr
 import { drawHistory } from "../history.js";
 import { badge, percentSent } from "../outcome.js";
 import { previewFrame } from "../preview.js";
+import { languageName } from "../languages.js";
 import { store } from "../store.js";
 import { sendTest } from "../test-send.js";
 
@@ -117,6 +118,7 @@ export async function showMessage(uuid) {
           h("summary", { text: plural(count, "address", "addresses") }),
           h("p", { text: emails.join(", ") + (count > emails.length ? ` … and ${count - emails.length} more (see Delivery)` : "") })))))),
     h("h2", { text: "Message" }), previewFrame(m.body, "The message as written"),
+    translationsOf(m),
     recipientPreview(uuid, emails, count),
     h("section", { "aria-labelledby": "test-title" },
       h("h2", { id: "test-title", text: "Send a test" }),
@@ -158,9 +160,15 @@ export async function drawDelivery(uuid, section, header, status) {
   const params = new URLSearchParams({ page_size: "100" });
   if (status) params.set("status", status);
   const [message, rows] = await Promise.all([
-    api("GET", `/api/broadcast-messages/${uuid}/?field=delivery&field=state`),
+    api("GET", `/api/broadcast-messages/${uuid}/?field=delivery&field=state&field=translations`),
     api("GET", `/api/broadcast-messages/${uuid}/deliveries/?${params}`),
   ]);
+  // Deliveries per variant (SPEC 2.3): a count of each translation and the default.
+  const tags = Object.keys(message.data.translations || {}).sort();
+  const perVariant = tags.length ? await Promise.all(["", ...tags].map(async (tag) => {
+    const counted = await api("HEAD", `/api/broadcast-messages/${uuid}/deliveries/?language=${tag}`);
+    return `${tag ? languageName(tag) : "Default"}: ${counted.count.toLocaleString()}`;
+  })) : [];
   const m = message.data;
   const d = m.delivery;
   header.querySelector(".badge").replaceWith(badge(m));
@@ -187,14 +195,16 @@ export async function drawDelivery(uuid, section, header, status) {
         (d.suppressed ? ` · ${d.suppressed} suppressed (not mailed)` : "") +
         (d.status === "paused" ? " · paused" : d.status === "preparing" ? " · still queueing recipients" : "") }),
     h("progress", { max: d.total || 1, value: d.sent, "aria-label": "Delivery progress" }),
+    perVariant.length ? h("p", { id: "delivery-languages", class: "muted", text: `In each language: ${perVariant.join(" · ")}` }) : null,
     h("div", { class: "actions" },
       h("div", {}, h("label", { for: "delivery-status", text: "Show" }), filter), retry),
     // Cards below 700 px, like the list: every column stays in view, none scrolls off.
     scroller("Deliveries", h("table", { class: "cards", id: "deliveries" },
       h("caption", { class: "muted", text: rows.count > 100 ? `First 100 of ${rows.count}` : `${plural(rows.count, "delivery", "deliveries")}` }),
-      h("thead", {}, h("tr", {}, ...["E-mail", "Status", "Attempts", "Last error", "Sent"].map((t) => h("th", { scope: "col", text: t })))),
+      h("thead", {}, h("tr", {}, ...["E-mail", "Language", "Status", "Attempts", "Last error", "Sent"].map((t) => h("th", { scope: "col", text: t })))),
       h("tbody", {}, ...rows.data.map((r) => h("tr", {},
         h("td", { "data-label": "E-mail", text: r.email }),
+        h("td", { "data-label": "Language", text: r.language ? languageName(r.language) : "Default" }),
         h("td", { "data-label": "Status" }, h("span", { class: `badge ${r.status}`, text: r.status })),
         h("td", { "data-label": "Attempts", text: r.attempts }),
         h("td", { "data-label": "Last error" }, r.bounce
@@ -218,4 +228,15 @@ function reviewNote(m) {
     withdrawn: "The request for review was withdrawn by an edit; send or schedule to ask again.",
   }[r.status];
   return h("p", { id: "review-state", class: r.status === "rejected" ? "error" : "notice", role: "status", text });
+}
+
+/** Each translation as written (SPEC 2.3), after the default. */
+function translationsOf(m) {
+  const tags = Object.keys(m.translations || {}).sort();
+  if (!tags.length) return null;
+  return h("section", { "aria-labelledby": "translations-title" },
+    h("h2", { id: "translations-title", text: `Translations (${tags.length})` }),
+    ...tags.map((tag) => h("details", { class: "translation" },
+      h("summary", {}, h("strong", { text: languageName(tag) }), ` — ${m.translations[tag].subject}`),
+      previewFrame(m.translations[tag].body, `The ${languageName(tag)} message as written`))));
 }
