@@ -61,6 +61,10 @@ def variant_of(language: Any, variants: Collection[str]) -> Any:
         return literal(None)
     exact = sorted(variants)
     # A base-language variant serves every longer tag that starts with it and a "-"
-    # (tags hold only letters, digits and "-", so LIKE needs no escaping).
+    # (tags hold only letters, digits and "-", so LIKE needs no escaping). Those
+    # tests run only for a tag with a "-": most readers have none, or a bare tag.
     by_base = [(language.like(f"{v}-%"), literal(v)) for v in exact if "-" not in v]
-    return case((language.in_(exact), language), *by_base, else_=literal(None))
+    branches: list[Any] = [(language.in_(exact), language)]
+    if by_base:
+        branches.append((language.like("%-%"), case(*by_base, else_=literal(None))))
+    return case(*branches, else_=literal(None))
