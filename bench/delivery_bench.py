@@ -188,7 +188,10 @@ def bench(
         kinds = [("plain", SUBJECT, BODY), ("personalised", PERSONAL_SUBJECT, PERSONAL_BODY)]
         kinds = kinds[:1] if plain_only else kinds
         if variants:
-            kinds.append((f"{variants} variants", SUBJECT, BODY))
+            # One language, then the variants, then one language again: the database
+            # grows with each run, so the variants are held to the mean of the runs on
+            # either side of them rather than to the first.
+            kinds += [(f"{variants} variants", SUBJECT, BODY), ("plain again", SUBJECT, BODY)]
         for kind, subject, body in kinds:
             sink.reset()
             worker = _worker(url, sink.port, concurrency)
@@ -229,10 +232,13 @@ def bench(
         )
         if variants:
             with_variants = runs[f"{variants} variants"]
+            around = [plain, runs["plain again"]]
+            rate = statistics.mean(r["rate"] for r in around)
+            took = statistics.mean(r["end_to_end_s"] for r in around)
             print(
                 f"  Herald, {variants} variants:          {with_variants['rate']:8.0f} mails/s "
-                f"= {with_variants['rate'] / plain['rate']:.0%} of one language; end to end "
-                f"{with_variants['end_to_end_s'] / plain['end_to_end_s']:.0%} of its time "
+                f"= {with_variants['rate'] / rate:.0%} of one language (before and after); "
+                f"end to end {with_variants['end_to_end_s'] / took:.0%} of its time "
                 "(SPEC 2.3: within 110%)"
             )
         if "personalised" in runs:

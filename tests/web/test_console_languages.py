@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from playwright.sync_api import Browser, expect
 from sqlalchemy import text
 
@@ -77,3 +78,39 @@ def test_staff_write_a_translation_see_who_reads_it_and_send(
     expect(row).to_contain_text("Estonian (et)")
     page.get_by_text("Translations (1)").scroll_into_view_if_needed()
     expect(page.locator("details.translation")).to_contain_text("Hooldus {{ recipient.full_name }}")
+
+
+def test_a_template_is_written_in_several_languages(
+    served: dict[str, Any], browser: Browser
+) -> None:
+    page = _page(browser, 1280)
+    _sign_in(page, served["base"], served["token"])
+    page.get_by_role("link", name="Templates").click()
+    page.get_by_role("link", name="New template").click()
+    page.get_by_label("Name").fill("Outage")
+    page.get_by_label("Subject", exact=True).fill("Outage")
+    page.get_by_label("Message (plain text or HTML)").fill("The cluster is down.")
+    page.get_by_label("Language of a translation").fill("fi")
+    page.get_by_role("button", name="Add translation").click()
+    page.get_by_label("Subject", exact=True).fill("Katko")
+    page.get_by_label("Message (plain text or HTML)").fill("Klusteri on alhaalla.")
+    expect(page.locator("#preview")).to_contain_text("Subject: Katko")
+    page.get_by_role("button", name="Save template").click()
+    expect(page.get_by_role("link", name="Outage")).to_be_visible()
+    with httpx.Client(base_url=served["base"], timeout=30,
+                      headers={"Authorization": f"Token {served['token']}"}) as api:  # fmt: skip
+        [template] = api.get("/api/broadcast-message-templates/").json()
+    assert (template["subject"], template["translations"]) == (
+        "Outage",
+        {"fi": {"subject": "Katko", "body": "Klusteri on alhaalla."}},
+    )
+    # Removing a translation: its tab goes, and the save says so.
+    page.get_by_role("link", name="Outage").click()
+    page.get_by_role("tab", name="Finnish (fi)").click()
+    page.get_by_role("button", name="Remove Finnish (fi)").click()
+    expect(page.get_by_role("tab")).to_have_count(1)
+    page.get_by_role("button", name="Save template").click()
+    expect(page.get_by_role("link", name="Outage")).to_be_visible()
+    with httpx.Client(base_url=served["base"], timeout=30,
+                      headers={"Authorization": f"Token {served['token']}"}) as api:  # fmt: skip
+        assert api.get("/api/broadcast-message-templates/").json()[0]["translations"] == {}

@@ -6,6 +6,7 @@ import { confirmDialog } from "../dialogs.js";
 import { action, h, loading, newKey, say, show, stale } from "../dom.js";
 import { drawHistory } from "../history.js";
 import { livePreview } from "../preview.js";
+import { languageTabs } from "../languages.js";
 import { store } from "../store.js";
 
 // ---- templates ---------------------------------------------------------------
@@ -30,21 +31,30 @@ export async function showTemplate(uuid) {
   const token = loading("the template");
   const t = uuid ? (await api("GET", `/api/broadcast-message-templates/${uuid}/`)).data : { name: "", subject: "", body: "" };
   if (stale(token)) return;
-  const draft = { name: t.name, subject: t.subject, body: t.body };
+  const draft = { name: t.name, subject: t.subject, body: t.body, translations: { ...(t.translations || {}) } };
+  // Which text the fields edit: "" the default, else a translation's tag (SPEC 2.3).
+  let editing = "";
+  const textOf = () => (editing ? draft.translations[editing] : draft);
   let clean = JSON.stringify(draft);
   store.unsaved = () => JSON.stringify(draft) !== clean;
   const name = h("input", { type: "text", id: "template-name", maxlength: 150, value: draft.name, required: true });
   const subject = h("input", { type: "text", id: "subject", maxlength: 1000, value: draft.subject, required: true });
   const body = h("textarea", { id: "body", text: draft.body, required: true });
-  const preview = livePreview({ subject: () => draft.subject, body: () => draft.body });
+  const preview = livePreview({ subject: () => textOf().subject, body: () => textOf().body });
   name.addEventListener("input", () => (draft.name = name.value));
-  subject.addEventListener("input", () => { draft.subject = subject.value; preview.refresh(); });
-  body.addEventListener("input", () => { draft.body = body.value; preview.refresh(); });
+  subject.addEventListener("input", () => { textOf().subject = subject.value; preview.refresh(); });
+  body.addEventListener("input", () => { textOf().body = body.value; preview.refresh(); });
+  const tabs = languageTabs(draft, () => editing, (tag) => {
+    editing = tag;
+    subject.value = textOf().subject;
+    body.value = textOf().body;
+    preview.refresh();
+  });
   const error = h("p", { class: "error", role: "alert" });
   // The save error speaks of the text as it was at the save: any change makes it stale.
   for (const field of [name, subject, body]) field.addEventListener("input", () => { error.textContent = ""; });
   const saveButton = action(h("button", { type: "button", text: "Save template" }), "Saving…", async () => {
-    const payload = { name: draft.name.trim(), subject: draft.subject, body: draft.body };
+    const payload = { name: draft.name.trim(), subject: draft.subject, body: draft.body, translations: draft.translations };
     if (uuid) await api("PUT", `/api/broadcast-message-templates/${uuid}/`, payload);
     else await api("POST", "/api/broadcast-message-templates/", payload, { key: newKey() });
     clean = JSON.stringify(draft);
@@ -66,7 +76,7 @@ export async function showTemplate(uuid) {
     history,
     h("div", { class: "card" }, h("div", { class: "two" },
       h("div", {}, h("label", { for: "template-name", text: "Name" }), name,
-        h("label", { for: "subject", text: "Subject" }), subject,
+        tabs.element, h("label", { for: "subject", text: "Subject" }), subject,
         h("label", { for: "body", text: "Message (plain text or HTML)" }), body, preview.problems),
       h("div", {}, h("h2", { text: "How the mail will look" }), preview.box)),
       error, buttons));
