@@ -28,6 +28,7 @@ from herald.core.clock import utc_now
 from herald.core.config import Settings
 from herald.core.db import Database
 from herald.core.errors import Unavailable
+from herald.core.languages import read_tag
 from herald.core.models import User
 from herald.directory import repository
 from herald.directory.schemas import read_user_email
@@ -117,5 +118,7 @@ def _user(answer: httpx.Response) -> dict[str, Any] | None:
         "is_active": me.get("is_active") is True,
         "is_staff": me.get("is_staff") is True,
         "is_support": me.get("is_support") is True,
+        # Read as the sync reads it (SPEC 2.3): one Herald cannot read is none.
+        "preferred_language": read_tag(me.get("preferred_language"))[0] or "",
         "local": False,
     }
