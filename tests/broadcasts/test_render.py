@@ -40,6 +40,7 @@ def test_renders_for_a_chosen_recipient_with_their_name(api: httpx.Client, examp
     )
     assert response.json() == {
         "email": "mia@physics.example",
+        "language": None,  # an unsaved text is one variant (SPEC 2.3)
         "subject": "Hi Mia Member",
         "text": "Plain mia@physics.example",
         "html": None,

@@ -238,7 +238,12 @@ class VariantOut(BaseModel):
 
 
 # What a key of `translations` may be (core/languages.py TAG, any case).
-TAG_NAMES: dict[str, Any] = {"pattern": "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", "maxLength": 35}
+# Documented with at most three parts after the first (30 characters, within the 35 a
+# tag may have): what a client may count on being taken.
+TAG = "[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}"
+TAG_NAMES: dict[str, Any] = {"pattern": f"^{TAG}$", "maxLength": 35}
+# A query parameter naming a language: a tag, or empty for "none" / "the default".
+TAG_OR_EMPTY: dict[str, Any] = {"pattern": f"^({TAG})?$"}
 TRANSLATIONS_DOC = (
     "SPEC 2.3: language tag (lower-case, such as et or pt-br) -> subject and body; "
     f"at most {MAX_TRANSLATIONS}. Readers get the variant of their preferred language, "

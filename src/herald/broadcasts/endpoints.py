@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from herald.api.fields import Fields, select, wanted_fields
-from herald.api.openapi import json_request_body
+from herald.api.openapi import TAG_OR_EMPTY, json_request_body
 from herald.api.pagination import (
     PageRequest,
     StreamAborted,
@@ -472,6 +472,7 @@ def list_deliveries(
         Query(
             description="only those sent in this variant: its tag; empty: the default",
             max_length=35,
+            json_schema_extra=TAG_OR_EMPTY,
         ),
     ] = None,
     page: str | None = None,

@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from herald.api.openapi import TAG_NAMES, TRANSLATIONS_DOC, Email, Uuid, VariantIn, VariantOut
+from herald.api.openapi import TAG, TAG_NAMES, TRANSLATIONS_DOC, Email, Uuid, VariantIn, VariantOut
 from herald.api.params import parse_uuid
 from herald.bounces.repository import BounceRecord
 from herald.bounces.schemas import delivery_bounce_json
@@ -305,7 +305,7 @@ class PreviewRequest(BaseModel):
     language: str | None = Field(
         None,
         max_length=35,
-        pattern="^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$",
+        pattern=f"^({TAG})?$",
         description="show the variant a reader of this language gets (SPEC 2.3); empty: the "
         "default; left out: the variant the recipient gets",
     )
@@ -318,7 +318,7 @@ class TestSendRequest(BaseModel):
     language: str | None = Field(
         None,
         max_length=35,
-        pattern="^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$",
+        pattern=f"^({TAG})?$",
         description="send the variant a reader of this language gets (SPEC 2.3); left out "
         "or empty: the default",
     )

@@ -484,7 +484,8 @@ def render_draft(
     else:
         address, person = me.email, Person(me.full_name)
     subject, text, html = _render(draft, address, person, sender)
-    return {"email": address, "subject": subject, "text": text, "html": html}
+    # An unsaved text is one variant already (the console sends the tab being written).
+    return {"email": address, "language": None, "subject": subject, "text": text, "html": html}
 
 
 def preview_message(

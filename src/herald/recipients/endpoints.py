@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from herald.api.fields import Fields, select, wanted_fields
+from herald.api.openapi import TAG_NAMES, TAG_OR_EMPTY
 from herald.api.pagination import PageRequest, list_response, paginate
 from herald.api.params import BOOLEAN, parse_bool, split_values
 from herald.auth.dependencies import ApiKey, sender_session
@@ -61,6 +62,7 @@ def recipients(
             description="only the readers of this language tag (SPEC 2.3); empty: "
             "those without one",
             max_length=35,
+            json_schema_extra=TAG_OR_EMPTY,
         ),
     ] = None,
     variants: Annotated[
@@ -68,7 +70,8 @@ def recipients(
         Query(
             description="language tags of a message's translations, repeated or "
             "comma-separated: the answer's X-Variant-Counts says how many readers get "
-            "each (SPEC 2.3), as the send will queue them"
+            "each (SPEC 2.3), as the send will queue them",
+            json_schema_extra={"items": {"type": "string", **TAG_NAMES}, "maxItems": 30},
         ),
     ] = None,
     page: str | None = None,
@@ -120,9 +123,10 @@ def _tags(values: list[str]) -> list[str]:
         if problem is not None or not tag:
             raise Invalid.field("variants", problem or "Give language tags.")
         tags.append(tag)
-    if len(tags) > MAX_TRANSLATIONS:
+    distinct = sorted(set(tags))
+    if len(distinct) > MAX_TRANSLATIONS:
         raise Invalid.field("variants", f"At most {MAX_TRANSLATIONS} translations.")
-    return sorted(set(tags))
+    return distinct
 
 
 def _variant_header(counts: dict[str | None, int]) -> str:
