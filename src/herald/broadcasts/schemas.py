@@ -298,16 +298,18 @@ class RenderRequest(BaseModel):
     email: Email | None = Field(None, description="render for this address (default: the first)")
 
 
+def _language_field(description: str) -> Any:
+    """`language` in a preview or test-send body: a tag, or empty for the default."""
+    return Field(None, max_length=35, pattern=f"^({TAG})?$", description=description)
+
+
 class PreviewRequest(BaseModel):
     """`POST /{uuid}/preview/`: whose mail to show (the body may be left out)."""
 
     email: Email | None = Field(None, description="one of the recipients (default: the first)")
-    language: str | None = Field(
-        None,
-        max_length=35,
-        pattern=f"^({TAG})?$",
-        description="show the variant a reader of this language gets (SPEC 2.3); empty: the "
-        "default; left out: the variant the recipient gets",
+    language: str | None = _language_field(
+        "show the variant a reader of this language gets (SPEC 2.3); empty: the default; "
+        "left out: the variant the recipient gets"
     )
 
 
@@ -315,12 +317,8 @@ class TestSendRequest(BaseModel):
     """`POST /{uuid}/test-send/`: where to send the test."""
 
     emails: list[Email] = Field(min_length=1, max_length=10)
-    language: str | None = Field(
-        None,
-        max_length=35,
-        pattern=f"^({TAG})?$",
-        description="send the variant a reader of this language gets (SPEC 2.3); left out "
-        "or empty: the default",
+    language: str | None = _language_field(
+        "send the variant a reader of this language gets (SPEC 2.3); left out or empty: the default"
     )
 
 

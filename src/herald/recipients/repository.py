@@ -210,33 +210,20 @@ def _notifications(session: Session, query: AudienceQuery) -> tuple[Any, Subquer
 def candidates(session: Session, query: AudienceQuery, keys: KeyRange) -> Subquery:
     """Every address a query's sources give, with its key, name, rank and source, before
     duplicates and exclusions are removed."""
-    user_key = func.lower(User.email)
+
+    def users(order: int) -> Select[Any]:
+        """Reachable users as a source: their address, name and language."""
+        return _source(
+            func.lower(User.email), User.email, User.full_name, literal(RANK_USER), order, keys,
+            User.preferred_language,
+        ).where(_reachable_user())  # fmt: skip
+
     sources: list[Select[Any]] = []
     if query.all_users:
-        sources.append(
-            _source(
-                user_key,
-                User.email,
-                User.full_name,
-                literal(RANK_USER),
-                0,
-                keys,
-                User.preferred_language,
-            ).where(_reachable_user())
-        )
+        sources.append(users(0))
     if query.targets_customers:
         members = _member_grants(target_customers(query.customers, query.offerings)).subquery()
-        sources.append(
-            _source(
-                user_key,
-                User.email,
-                User.full_name,
-                literal(RANK_USER),
-                1,
-                keys,
-                User.preferred_language,
-            ).where(_reachable_user(), User.uuid.in_(select(members.c.user_uuid)))
-        )
+        sources.append(users(1).where(User.uuid.in_(select(members.c.user_uuid))))
     notifications = _notifications(session, query)
     if notifications is not None:
         value, rows = notifications
